@@ -1,0 +1,91 @@
+package dev.kvtier;
+
+import dev.kvtier.key.BlockKey;
+import java.nio.ByteBuffer;
+
+/** Argument checks shared by the public entry points; each message names what was wrong. */
+final class Args {
+    private Args() {
+    }
+
+    static void requireNonNull(Object o, String name) {
+        if (o == null) {
+            throw new NullPointerException(name + " must not be null");
+        }
+    }
+
+    static void requireKey(BlockKey key, int blockTokens) {
+        requireNonNull(key, "key");
+        if (key.namespace().blockTokens() != blockTokens) {
+            throw new IllegalArgumentException("key " + key.toHex() + " comes from a namespace with "
+                    + key.namespace().blockTokens() + " tokens per block; this cache uses " + blockTokens);
+        }
+    }
+
+    /** {@code keys[from, from+count)} is a non-empty chain of this cache's keys. */
+    static void requireChain(BlockKey[] keys, int from, int count, int blockTokens) {
+        requireNonNull(keys, "keys");
+        if (count <= 0) {
+            throw new IllegalArgumentException("keys must not be empty (count " + count + ")");
+        }
+        if (from < 0 || from > keys.length - count) {
+            throw new IllegalArgumentException("keys range [" + from + ", " + ((long) from + count)
+                    + ") is outside an array of " + keys.length);
+        }
+        for (int i = from; i < from + count; i++) {
+            if (keys[i] == null) {
+                throw new NullPointerException("keys[" + i + "] must not be null");
+            }
+            requireKey(keys[i], blockTokens);
+            if (i > from && !keys[i].isChildOf(keys[i - 1])) {
+                throw new IllegalArgumentException("keys[" + i + "] is not the child of keys[" + (i - 1)
+                        + "]: keys must be one prefix chain, as Namespace.blockKeys makes them");
+            }
+        }
+    }
+
+    static void requireBuffers(ByteBuffer[] buffers, int count, int blockBytes, boolean writable) {
+        requireNonNull(buffers, "buffers");
+        if (buffers.length < count) {
+            throw new IllegalArgumentException(count + " blocks need " + count + " buffers, got "
+                    + buffers.length);
+        }
+        for (int i = 0; i < count; i++) {
+            ByteBuffer b = buffers[i];
+            if (b == null) {
+                throw new NullPointerException("buffers[" + i + "] must not be null");
+            }
+            if (b.remaining() != blockBytes) {
+                throw new IllegalArgumentException("buffers[" + i + "] has " + b.remaining()
+                        + " bytes remaining; a block is exactly " + blockBytes + " bytes");
+            }
+            if (writable && b.isReadOnly()) {
+                throw new IllegalArgumentException("buffers[" + i + "] is read-only; load needs writable buffers");
+            }
+            if (!writable && !b.isDirect() && !b.hasArray()) {
+                throw new IllegalArgumentException("buffers[" + i + "] is a read-only heap buffer; "
+                        + "store needs a direct or array-backed buffer");
+            }
+        }
+    }
+
+    static void requireAddresses(long[] addresses, int count) {
+        requireNonNull(addresses, "addresses");
+        if (addresses.length < count) {
+            throw new IllegalArgumentException(count + " blocks need " + count + " addresses, got "
+                    + addresses.length);
+        }
+        for (int i = 0; i < count; i++) {
+            if (addresses[i] == 0) {
+                throw new IllegalArgumentException("addresses[" + i + "] is the null address");
+            }
+        }
+    }
+
+    static void requireFits(int count, int capacityBlocks) {
+        if (count > capacityBlocks) {
+            throw new IllegalArgumentException("a store of " + count + " blocks exceeds the DRAM tier's "
+                    + capacityBlocks + " blocks");
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package dev.kvtier;
+
+import dev.kvtier.key.BlockKey;
+import java.nio.ByteBuffer;
+
+/**
+ * A pinned, read-only, zero-copy view of one DRAM block (from {@link KvTierCache#acquire}).
+ * While it is open the block is neither evicted nor overwritten. {@link #close()} unpins it;
+ * closing twice is an error. A handle that is dropped without being closed is reported as a
+ * leaked pin (a warning and {@link CacheStats#leakedPins()}) when it is garbage collected, and
+ * its pin is then released. The memory must not be read after {@code close()}.
+ */
+public interface BlockHandle extends AutoCloseable {
+    /** The block's key. */
+    BlockKey key();
+
+    /** Length of the block in bytes. */
+    int length();
+
+    /** Native address of the block's first byte, for copies into pinned device buffers. */
+    long address();
+
+    /** A new read-only buffer over the block's bytes (position 0, limit {@link #length()}). */
+    ByteBuffer bytes();
+
+    /** Releases the pin. Throws {@link IllegalStateException} if already closed. */
+    @Override
+    void close();
+}

@@ -1,0 +1,85 @@
+package dev.kvtier;
+
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.key.Namespace;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A tiered store for the KV blocks of prompt prefixes. An inference server hashes a prompt into
+ * chained keys ({@link Namespace#blockKeys(int[])}), asks how many leading blocks are kept
+ * ({@link #match}), loads those into its own buffers instead of recomputing them ({@link #load}),
+ * and hands the blocks it computed back ({@link #store}).
+ *
+ * <p>Thread-safe. Every block has exactly {@link #blockBytes()} bytes. A buffer's block is the
+ * {@code blockBytes} bytes from its position; positions and limits are never changed. Every
+ * method throws {@link IllegalArgumentException} (or {@link NullPointerException} for nulls)
+ * on bad input and {@link IllegalStateException} once closed, and then leaves the cache as it
+ * was. {@link #close()} frees all off-heap memory.
+ */
+public interface KvTierCache extends AutoCloseable {
+
+    /** A builder for a cache; see {@link KvTierCacheBuilder}. */
+    static KvTierCacheBuilder builder() {
+        return new KvTierCacheBuilder();
+    }
+
+    /** Tokens per block; every key passed in must come from a namespace with this block size. */
+    int blockTokens();
+
+    /** Bytes per block. */
+    int blockBytes();
+
+    /**
+     * How many leading blocks of the chain {@code keys} are kept, and where. Metadata only: no
+     * copy, no I/O. A block is reported only if every block before it is, so a reported block's
+     * parent is always reported too.
+     */
+    PrefixMatch match(BlockKey[] keys);
+
+    /** As {@link #match(BlockKey[])}, filling {@code into} instead of allocating a new answer. */
+    PrefixMatch match(BlockKey[] keys, PrefixMatch into);
+
+    /**
+     * Copies the matched blocks into {@code dst[0..match.hitBlocks())}. The future completes with
+     * the number of leading blocks actually copied, which is smaller than the match when blocks
+     * left the cache in between; buffers past that count are untouched.
+     */
+    CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst);
+
+    /**
+     * As {@link #load(PrefixMatch, ByteBuffer[])}, into native addresses (for example pinned host
+     * memory registered with the GPU), each of at least {@link #blockBytes()} writable bytes.
+     */
+    CompletableFuture<Integer> load(PrefixMatch match, long[] dstAddresses);
+
+    /** Stores every block of the chain {@code keys}, {@code src[i]} holding block {@code i}. */
+    int store(BlockKey[] keys, ByteBuffer[] src);
+
+    /**
+     * Stores blocks {@code keys[from, from+count)}, {@code src[j]} holding block {@code from+j}.
+     * Each key becomes visible only when its bytes are whole. Blocks already kept are not
+     * rewritten; a block whose parent is not kept is declined (it could never be matched), and
+     * so are the blocks after it. Returns the number of blocks newly stored.
+     */
+    int store(BlockKey[] keys, int from, int count, ByteBuffer[] src);
+
+    /** As {@link #store(BlockKey[], int, int, ByteBuffer[])}, from native addresses. */
+    int store(BlockKey[] keys, int from, int count, long[] srcAddresses);
+
+    /**
+     * A pinned zero-copy view of a DRAM block, or null when {@code key} is not in DRAM. The block
+     * stays put until the handle is closed.
+     */
+    BlockHandle acquire(BlockKey key);
+
+    /** Drops every block of {@code namespace}; pinned ones go when unpinned. Returns how many. */
+    int invalidate(Namespace namespace);
+
+    /** A snapshot of counters, gauges and latency histograms. */
+    CacheStats stats();
+
+    /** Frees all off-heap memory. Loads and stores in progress finish first. Idempotent. */
+    @Override
+    void close();
+}

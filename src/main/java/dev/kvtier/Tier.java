@@ -1,0 +1,17 @@
+package dev.kvtier;
+
+/** Where a block is kept, fastest first. */
+public enum Tier {
+    /** Off-heap host memory of this process. */
+    DRAM,
+    /** A memory-mapped file on local flash. */
+    SSD,
+    /** A block device reached over the network, shared by many servers. */
+    REMOTE;
+
+    private static final Tier[] VALUES = values();
+
+    static Tier of(int ordinal) {
+        return VALUES[ordinal];
+    }
+}
