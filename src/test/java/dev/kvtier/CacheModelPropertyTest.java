@@ -1,0 +1,256 @@
+package dev.kvtier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.quicktheories.QuickTheory.qt;
+import static org.quicktheories.generators.SourceDSL.integers;
+import static org.quicktheories.generators.SourceDSL.lists;
+
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.key.Namespace;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Random sequences of store / match / load / acquire / release / invalidate, run against a
+ * real cache beside a simple model (which keys were ever stored and not invalidated since,
+ * which handles are open), in several configurations. After every step it checks: loaded and
+ * pinned bytes are exactly the stored bytes; match reports only stored keys as one leading run;
+ * the whole chain above a pinned block stays matchable; residency never exceeds capacity; the
+ * index invariants hold; a store that fits, with no pins open, keeps every block it was given.
+ * At the end, close frees all off-heap memory.
+ *
+ * <p>An operation is one random int: the low 3 bits pick the operation, the rest its operands,
+ * so QuickTheories shrinks a failing sequence to a short one.
+ */
+class CacheModelPropertyTest {
+    private static final int[][] CONFIGS = {
+        // blockTokens, blockBytes, capacity in blocks
+        {4, 64, 4}, {4, 64, 16}, {16, 4099, 8}, {16, 256, 64},
+    };
+    private static final int PROMPTS = 12;
+    private static final int MAX_BLOCKS = 10;
+
+    @Test
+    void randomOperationSequencesAgreeWithTheModel() {
+        qt().withExamples(250).withShrinkCycles(200)
+                .forAll(integers().between(0, CONFIGS.length - 1),
+                        lists().of(integers().between(0, Integer.MAX_VALUE)).ofSizeBetween(1, 120))
+                .checkAssert((config, ops) -> new Run(CONFIGS[config]).execute(ops));
+    }
+
+    /** One cache, its workload and its model. */
+    private static final class Run {
+        private final int blockBytes;
+        private final int capacity;
+        private final Namespace[] namespaces = new Namespace[2];
+        private final BlockKey[][] prompts = new BlockKey[PROMPTS][];
+        private final Set<BlockKey> stored = new HashSet<>();
+        private final List<BlockHandle> handles = new ArrayList<>();
+        private final Map<BlockHandle, BlockKey> handleKeys = new HashMap<>();
+        /** Handles whose block was invalidated: still readable, no longer in the index. */
+        private final Set<BlockHandle> detached = new HashSet<>();
+        private final ByteBuffer[] buffers;
+
+        Run(int[] config) {
+            int blockTokens = config[0];
+            blockBytes = config[1];
+            capacity = config[2];
+            for (int n = 0; n < namespaces.length; n++) {
+                namespaces[n] = Namespace.builder("model").tenantSalt("tenant-" + n).blockTokens(blockTokens).build();
+            }
+            for (int p = 0; p < PROMPTS; p++) {
+                prompts[p] = namespaces[p % 2].blockKeys(tokens(p, blockTokens));
+            }
+            buffers = new ByteBuffer[MAX_BLOCKS];
+            for (int i = 0; i < MAX_BLOCKS; i++) {
+                buffers[i] = ByteBuffer.allocateDirect(blockBytes);
+            }
+        }
+
+        /** Prompts share prefixes: prompt p shares its first (p % 4) * 2 blocks with prompt 0 or 1. */
+        private static int[] tokens(int p, int blockTokens) {
+            int blocks = 3 + p % (MAX_BLOCKS - 2);
+            int shared = (p % 4) * 2 * blockTokens;
+            int[] t = new int[blocks * blockTokens];
+            for (int i = 0; i < t.length; i++) {
+                t[i] = i < shared ? i : 1_000 * (p + 1) + i;
+            }
+            return t;
+        }
+
+        void execute(List<Integer> ops) {
+            TieredCache cache = (TieredCache) KvTierCache.builder().blockTokens(namespaces[0].blockTokens())
+                    .blockBytes(blockBytes).dramCapacityBytes((long) capacity * ((blockBytes + 63) & -64))
+                    .build();
+            try {
+                for (int op : ops) {
+                    step(cache, op);
+                    check(cache);
+                }
+            } finally {
+                for (BlockHandle h : handles) {
+                    h.close();
+                }
+                cache.close();
+            }
+            assertTrue(cache.offHeapReleased(), "off-heap memory freed at close");
+        }
+
+        private void step(TieredCache cache, int op) {
+            int a = (op >>> 3) % PROMPTS;
+            int b = (op >>> 8) & 0xFFFF;
+            BlockKey[] keys = prompts[a];
+            switch (op & 7) {
+                case 0, 1 -> store(cache, keys, 1 + b % Math.min(keys.length, capacity));
+                case 2 -> load(cache, keys);
+                case 3 -> acquire(cache, keys[b % keys.length]);
+                case 4 -> releaseHandle(b);
+                case 5 -> storeTail(cache, keys, b % keys.length);
+                case 6 -> invalidate(cache, namespaces[b % 2]);
+                default -> cache.match(keys);
+            }
+        }
+
+        private void store(TieredCache cache, BlockKey[] keys, int n) {
+            for (int i = 0; i < n; i++) {
+                fill(buffers[i], keys[i]);
+            }
+            boolean fits = n <= capacity && handles.isEmpty();
+            cache.store(keys, 0, n, buffers);
+            for (int i = 0; i < n; i++) {
+                stored.add(keys[i]);
+            }
+            if (fits) {
+                BlockKey[] prefix = java.util.Arrays.copyOf(keys, n);
+                assertEquals(n, cache.match(prefix).hitBlocks(), "a store that fits keeps every block");
+            }
+        }
+
+        /** Stores blocks from {@code from} on; declined unless the parent is kept. */
+        private void storeTail(TieredCache cache, BlockKey[] keys, int from) {
+            int count = Math.min(keys.length - from, capacity);
+            boolean parentKept = from == 0
+                    || cache.match(java.util.Arrays.copyOf(keys, from)).hitBlocks() == from;
+            for (int i = 0; i < count; i++) {
+                fill(buffers[i], keys[from + i]);
+            }
+            int n = cache.store(keys, from, count, buffers);
+            if (!parentKept) {
+                assertEquals(0, n, "blocks under a missing parent are declined");
+            }
+            for (int i = 0; i < count && parentKept; i++) {
+                stored.add(keys[from + i]);
+            }
+        }
+
+        private void load(TieredCache cache, BlockKey[] keys) {
+            PrefixMatch m = cache.match(keys);
+            for (int i = 0; i < m.hitBlocks(); i++) {
+                buffers[i].clear();
+                buffers[i].put(0, (byte) ~buffers[i].get(0));
+            }
+            int n = cache.load(m, buffers).join();
+            assertEquals(m.hitBlocks(), n, "single-threaded: nothing is evicted between match and load");
+            for (int i = 0; i < n; i++) {
+                verify(buffers[i], keys[i]);
+            }
+        }
+
+        private void acquire(TieredCache cache, BlockKey key) {
+            BlockHandle h = cache.acquire(key);
+            if (h != null) {
+                assertTrue(stored.contains(key), "acquire found a key never stored: " + key);
+                verify(h.bytes(), key);
+                handles.add(h);
+                handleKeys.put(h, key);
+            }
+        }
+
+        private void releaseHandle(int b) {
+            if (!handles.isEmpty()) {
+                BlockHandle h = handles.remove(b % handles.size());
+                handleKeys.remove(h);
+                detached.remove(h);
+                h.close();
+            }
+        }
+
+        private void invalidate(TieredCache cache, Namespace ns) {
+            cache.invalidate(ns);
+            stored.removeIf(k -> k.namespace().equals(ns));
+            for (BlockHandle h : handles) {
+                if (h.key().namespace().equals(ns)) {
+                    detached.add(h);
+                }
+            }
+            for (BlockKey[] keys : prompts) {
+                if (keys[0].namespace().equals(ns)) {
+                    assertEquals(0, cache.match(keys).hitBlocks(), "invalidated namespace is gone");
+                }
+            }
+        }
+
+        private void check(TieredCache cache) {
+            cache.checkInvariants();
+            CacheStats s = cache.stats();
+            assertTrue(s.residentBlocks(Tier.DRAM) <= capacity, "capacity exceeded: " + s);
+            assertEquals(handles.size(), s.activePins(), "pins held = handles open");
+            for (BlockKey[] keys : prompts) {
+                PrefixMatch m = cache.match(keys);
+                for (int i = 0; i < m.hitBlocks(); i++) {
+                    assertTrue(stored.contains(keys[i]), "match reports a key never stored: " + keys[i]);
+                    assertEquals(Tier.DRAM, m.tier(i));
+                }
+            }
+            for (BlockHandle h : handles) {
+                BlockKey key = handleKeys.get(h);
+                verify(h.bytes(), key);
+                if (!detached.contains(h)) {
+                    BlockKey[] chain = chainTo(key);
+                    assertNotNull(chain);
+                    assertEquals(chain.length, cache.match(chain).hitBlocks(),
+                            "a pinned block and all its ancestors stay kept");
+                }
+            }
+        }
+
+        private BlockKey[] chainTo(BlockKey key) {
+            for (BlockKey[] keys : prompts) {
+                for (int i = 0; i < keys.length; i++) {
+                    if (keys[i].equals(key)) {
+                        return java.util.Arrays.copyOf(keys, i + 1);
+                    }
+                }
+            }
+            return null;
+        }
+
+        private void fill(ByteBuffer b, BlockKey key) {
+            b.clear();
+            for (int i = 0; i < blockBytes; i++) {
+                b.put(i, pattern(key, i));
+            }
+        }
+
+        private void verify(ByteBuffer b, BlockKey key) {
+            for (int i = 0; i < blockBytes; i++) {
+                if (b.get(b.position() + i) != pattern(key, i)) {
+                    throw new AssertionError("wrong byte " + i + " of block " + key);
+                }
+            }
+        }
+
+        private static byte pattern(BlockKey key, int i) {
+            long x = key.lo() ^ (key.hi() * 31) ^ ((long) i * 0x9E3779B97F4A7C15L);
+            return (byte) (x ^ (x >>> 29) ^ (x >>> 47));
+        }
+    }
+}
