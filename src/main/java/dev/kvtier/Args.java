@@ -62,10 +62,6 @@ final class Args {
             if (writable && b.isReadOnly()) {
                 throw new IllegalArgumentException("buffers[" + i + "] is read-only; load needs writable buffers");
             }
-            if (!writable && !b.isDirect() && !b.hasArray()) {
-                throw new IllegalArgumentException("buffers[" + i + "] is a read-only heap buffer; "
-                        + "store needs a direct or array-backed buffer");
-            }
         }
     }
 

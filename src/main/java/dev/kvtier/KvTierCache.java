@@ -14,8 +14,8 @@ import java.util.concurrent.CompletableFuture;
  * <p>Thread-safe. Every block has exactly {@link #blockBytes()} bytes. A buffer's block is the
  * {@code blockBytes} bytes from its position; positions and limits are never changed. Every
  * method throws {@link IllegalArgumentException} (or {@link NullPointerException} for nulls)
- * on bad input, and {@link IllegalStateException} once closed (except {@link #stats()} and
- * {@link #close()}), and then leaves the cache as it was. {@link #close()} frees all off-heap
+ * on bad input, and {@link IllegalStateException} once closed (except the configuration
+ * getters, {@link #stats()} and {@link #close()}), and then leaves the cache as it was. {@link #close()} frees all off-heap
  * memory.
  */
 public interface KvTierCache extends AutoCloseable {

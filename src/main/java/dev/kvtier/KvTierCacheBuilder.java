@@ -13,11 +13,12 @@ package dev.kvtier;
  */
 public final class KvTierCacheBuilder {
     static final int MAX_BLOCK_BYTES = 1 << 30;
-    private static final long UNSET = -1;
+    /** Most blocks one tier may hold (the index's limit). */
+    static final long MAX_BLOCKS = 1 << 29;
 
-    private int blockTokens = (int) UNSET;
-    private int blockBytes = (int) UNSET;
-    private long dramCapacityBytes = UNSET;
+    private Integer blockTokens;
+    private Integer blockBytes;
+    private Long dramCapacityBytes;
 
     KvTierCacheBuilder() {
     }
@@ -34,7 +35,10 @@ public final class KvTierCacheBuilder {
         return this;
     }
 
-    /** Off-heap DRAM for blocks; allocated once at build and never exceeded. */
+    /**
+     * Off-heap DRAM for blocks; allocated once at build and never exceeded. Each block takes
+     * {@code blockBytes} rounded up to 64 bytes.
+     */
     public KvTierCacheBuilder dramCapacityBytes(long bytes) {
         this.dramCapacityBytes = bytes;
         return this;
@@ -45,14 +49,18 @@ public final class KvTierCacheBuilder {
      * or {@link IllegalStateException} naming the JVM flags to add when they are missing.
      */
     public KvTierCache build() {
-        require(blockTokens != UNSET, "blockTokens is required");
+        require(blockTokens != null, "blockTokens is required");
         require(blockTokens >= 1 && blockTokens <= 65_536, "blockTokens must be in [1, 65536], was " + blockTokens);
-        require(blockBytes != UNSET, "blockBytes is required");
+        require(blockBytes != null, "blockBytes is required");
         require(blockBytes >= 1 && blockBytes <= MAX_BLOCK_BYTES,
                 "blockBytes must be in [1, " + MAX_BLOCK_BYTES + "], was " + blockBytes);
-        require(dramCapacityBytes != UNSET, "dramCapacityBytes is required");
-        require(dramCapacityBytes >= blockBytes, "dramCapacityBytes (" + dramCapacityBytes
-                + ") must hold at least one block of " + blockBytes + " bytes");
+        require(dramCapacityBytes != null, "dramCapacityBytes is required");
+        long pageBytes = (blockBytes + 63L) & -64L;
+        long pages = dramCapacityBytes / pageBytes;
+        require(pages >= 1, "dramCapacityBytes (" + dramCapacityBytes + ") must hold at least one block of "
+                + pageBytes + " bytes (blockBytes rounded up to 64)");
+        require(pages <= MAX_BLOCKS, "dramCapacityBytes (" + dramCapacityBytes + ") holds " + pages
+                + " blocks of " + pageBytes + " bytes; at most " + MAX_BLOCKS + " are supported");
         JvmFlags.requireChronicleFlags();
         return new TieredCache(blockTokens, blockBytes, dramCapacityBytes);
     }

@@ -64,8 +64,13 @@ final class TieredCache implements KvTierCache {
         this.blockTokens = blockTokens;
         this.blockBytes = blockBytes;
         this.dram = new DramTier(dramCapacityBytes, blockBytes);
-        this.index = new BlockIndex(dram.pageCount());
-        this.eviction = new LruPrefixEviction(dram.pageCount());
+        try {
+            this.index = new BlockIndex(dram.pageCount());
+            this.eviction = new LruPrefixEviction(dram.pageCount());
+        } catch (RuntimeException | OutOfMemoryError e) {
+            dram.close();
+            throw e;
+        }
     }
 
     @Override

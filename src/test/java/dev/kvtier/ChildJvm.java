@@ -1,0 +1,50 @@
+package dev.kvtier;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs a main class of the test classpath in a fresh JVM and captures what it prints. */
+public final class ChildJvm {
+    private static final long TIMEOUT_SECONDS = 60;
+
+    /** Exit code and combined stdout/stderr of a finished child. */
+    public record Result(int exitCode, String output) {
+    }
+
+    private ChildJvm() {
+    }
+
+    /** Runs {@code mainClass} with {@code jvmFlags}, the test classpath and no other JVM options. */
+    public static Result run(List<String> jvmFlags, Class<?> mainClass) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmFlags);
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(mainClass.getName());
+        Path log = Files.createTempFile("kvtier-child-", ".log");
+        try {
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+            pb.environment().remove("JAVA_TOOL_OPTIONS");
+            pb.environment().remove("JDK_JAVA_OPTIONS");
+            Process p = pb.start();
+            p.getOutputStream().close();
+            boolean exited = p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            if (!exited) {
+                p.destroyForcibly().waitFor();
+            }
+            String output = Files.readString(log, StandardCharsets.UTF_8);
+            if (!exited) {
+                throw new AssertionError("child JVM " + mainClass.getName() + " did not exit; output:\n" + output);
+            }
+            return new Result(p.exitValue(), output);
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
+}
