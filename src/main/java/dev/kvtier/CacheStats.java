@@ -14,23 +14,19 @@ public final class CacheStats {
     private final long[] resident = new long[CacheMetrics.TIERS];
     private final long[] capacity = new long[CacheMetrics.TIERS];
     private final int activePins;
+    private final long recoveryMillis;
     private final Histogram[] latency = new Histogram[Op.values().length];
 
-    CacheStats(CacheMetrics m, long[] residentBlocks, long[] capacityBlocks, int activePins) {
+    CacheStats(CacheMetrics m, long[] residentBlocks, long[] capacityBlocks, int activePins, long recoveryMillis) {
         for (Counter c : Counter.values()) {
             for (int t = 0; t < CacheMetrics.TIERS; t++) {
-                counts[c.ordinal()][t] = t == 0 ? m.get(c) : 0;
-            }
-        }
-        for (Counter c : new Counter[] {Counter.HIT_BLOCKS, Counter.LOADED_BLOCKS, Counter.LOADED_BYTES,
-                Counter.STORED_BLOCKS, Counter.STORED_BYTES, Counter.EVICTED_BLOCKS}) {
-            for (int t = 0; t < CacheMetrics.TIERS; t++) {
-                counts[c.ordinal()][t] = m.get(c, t);
+                counts[c.ordinal()][t] = c.perTier() ? m.get(c, t) : t == 0 ? m.get(c) : 0;
             }
         }
         System.arraycopy(residentBlocks, 0, resident, 0, resident.length);
         System.arraycopy(capacityBlocks, 0, capacity, 0, capacity.length);
         this.activePins = activePins;
+        this.recoveryMillis = recoveryMillis;
         for (Op op : Op.values()) {
             latency[op.ordinal()] = m.latency(op);
         }
@@ -165,6 +161,72 @@ public final class CacheStats {
         return capacity[tier.ordinal()];
     }
 
+    /** Blocks evicted from DRAM that had no copy in a lower tier, so left the cache. */
+    public long droppedBlocks() {
+        return one(Counter.DROPPED_BLOCKS);
+    }
+
+    /** Demotions not attempted because the lower tier had no slot that could be freed. */
+    public long demoteDeclinedBlocks() {
+        return one(Counter.DEMOTE_DECLINED_BLOCKS);
+    }
+
+    /** Demotions whose device write failed (device full or failing). */
+    public long demoteFailedBlocks() {
+        return one(Counter.DEMOTE_FAILED_BLOCKS);
+    }
+
+    /** Blocks read from a lower tier and copied back into DRAM. */
+    public long promotedBlocks() {
+        return one(Counter.PROMOTED_BLOCKS);
+    }
+
+    /** Reads from {@code tier} that failed a checksum, header or decoding check: served as misses. */
+    public long corruptBlocks(Tier tier) {
+        return of(Counter.CORRUPT_BLOCKS, tier);
+    }
+
+    /** Reads from {@code tier} whose slot held another block than expected: served as misses. */
+    public long mismatchedBlocks(Tier tier) {
+        return of(Counter.MISMATCHED_BLOCKS, tier);
+    }
+
+    /** Reads from {@code tier} that failed with an I/O error: served as misses. */
+    public long readErrors(Tier tier) {
+        return of(Counter.READ_ERRORS, tier);
+    }
+
+    /** Slot wipes on {@code tier} that failed with an I/O error. */
+    public long writeErrors(Tier tier) {
+        return of(Counter.WRITE_ERRORS, tier);
+    }
+
+    /** Device bytes written to {@code tier} for blocks, after compression. */
+    public long encodedBytes(Tier tier) {
+        return of(Counter.ENCODED_BYTES, tier);
+    }
+
+    /** Block bytes written to {@code tier} over device bytes used for them (1 without compression). */
+    public double compressionRatio(Tier tier) {
+        long encoded = encodedBytes(tier);
+        return encoded == 0 ? 1.0 : (double) storedBytes(tier) / encoded;
+    }
+
+    /** Blocks the index found on {@code tier}'s device when the cache opened. */
+    public long recoveredBlocks(Tier tier) {
+        return of(Counter.RECOVERED_BLOCKS, tier);
+    }
+
+    /** Slots discarded at open: corrupt or stale headers, orphans, older duplicates. */
+    public long recoveryDiscardedSlots(Tier tier) {
+        return of(Counter.RECOVERY_DISCARDED_SLOTS, tier);
+    }
+
+    /** Milliseconds the SSD index rebuild took when the cache opened (0 without an SSD tier). */
+    public long ssdRecoveryMillis() {
+        return recoveryMillis;
+    }
+
     /** Nanoseconds per {@code match} call. */
     public Histogram matchLatency() {
         return latency[Op.MATCH.ordinal()].copy();
@@ -182,10 +244,12 @@ public final class CacheStats {
 
     @Override
     public String toString() {
-        return String.format("CacheStats[lookups=%d hits=%d (dram %d) loaded=%d lost=%d stored=%d "
-                        + "evicted=%d resident=%d/%d pins=%d leaked=%d]",
-                lookupBlocks(), hitBlocks(), hitBlocks(Tier.DRAM), loadedBlocks(), loadLostBlocks(),
-                storedBlocks(Tier.DRAM), evictedBlocks(Tier.DRAM), residentBlocks(Tier.DRAM),
-                capacityBlocks(Tier.DRAM), activePins, leakedPins());
+        return String.format("CacheStats[lookups=%d hits=%d (dram %d, ssd %d) loaded=%d lost=%d stored=%d "
+                        + "demoted=%d evicted=%d/%d resident=%d/%d+%d/%d pins=%d leaked=%d corrupt=%d]",
+                lookupBlocks(), hitBlocks(), hitBlocks(Tier.DRAM), hitBlocks(Tier.SSD), loadedBlocks(),
+                loadLostBlocks(), storedBlocks(Tier.DRAM), storedBlocks(Tier.SSD), evictedBlocks(Tier.DRAM),
+                evictedBlocks(Tier.SSD), residentBlocks(Tier.DRAM), capacityBlocks(Tier.DRAM),
+                residentBlocks(Tier.SSD), capacityBlocks(Tier.SSD), activePins, leakedPins(),
+                corruptBlocks(Tier.SSD));
     }
 }

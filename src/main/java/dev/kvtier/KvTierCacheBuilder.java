@@ -1,13 +1,20 @@
 package dev.kvtier;
 
+import dev.kvtier.format.DeviceLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+
 /**
  * Configures a {@link KvTierCache}; every setting is checked by {@link #build()}, which names
- * the offending setting in its message. Later tiers (SSD, remote) are added here as they come.
+ * the offending setting in its message.
  *
  * <pre>{@code
  * KvTierCache cache = KvTierCache.builder()
  *     .blockTokens(16).blockBytes(2 << 20)
  *     .dramCapacityBytes(8L << 30)
+ *     .localSsd(Path.of("/nvme/kvtier.slots"), 1L << 40)
+ *     .ssdCompression(Compression.LZ4_SHUFFLE2)
  *     .build();
  * }</pre>
  */
@@ -19,6 +26,11 @@ public final class KvTierCacheBuilder {
     private Integer blockTokens;
     private Integer blockBytes;
     private Long dramCapacityBytes;
+    private Path ssdPath;
+    private long ssdCapacityBytes;
+    private Compression ssdCompression = Compression.NONE;
+    private boolean ssdDirectIo;
+    private boolean reinitialize;
 
     KvTierCacheBuilder() {
     }
@@ -45,6 +57,42 @@ public final class KvTierCacheBuilder {
     }
 
     /**
+     * Adds a local SSD tier: blocks evicted from DRAM are written to {@code file}, created
+     * sparse with {@code capacityBytes} where the filesystem allows, memory-mapped. The blocks
+     * on it survive a restart or a crash: the next cache opened on the same file with the same
+     * block size finds them.
+     */
+    public KvTierCacheBuilder localSsd(Path file, long capacityBytes) {
+        this.ssdPath = Objects.requireNonNull(file, "file");
+        this.ssdCapacityBytes = capacityBytes;
+        return this;
+    }
+
+    /** How SSD payloads are encoded. Default {@link Compression#NONE}. */
+    public KvTierCacheBuilder ssdCompression(Compression compression) {
+        this.ssdCompression = Objects.requireNonNull(compression, "compression");
+        return this;
+    }
+
+    /**
+     * Reach the SSD file (or a raw block device such as a kernel-attached NVMe-over-TCP
+     * namespace) with O_DIRECT instead of a memory mapping. Default false.
+     */
+    public KvTierCacheBuilder ssdDirectIo(boolean direct) {
+        this.ssdDirectIo = direct;
+        return this;
+    }
+
+    /**
+     * When a device holds another format version, block size or capacity, format it afresh
+     * (its blocks are lost) instead of refusing it. Default false.
+     */
+    public KvTierCacheBuilder reinitializeIncompatibleDevices(boolean reinitialize) {
+        this.reinitialize = reinitialize;
+        return this;
+    }
+
+    /**
      * Builds the cache. Throws {@link IllegalArgumentException} naming a missing or bad setting,
      * or {@link IllegalStateException} naming the JVM flags to add when they are missing.
      */
@@ -61,8 +109,24 @@ public final class KvTierCacheBuilder {
                 + pageBytes + " bytes (blockBytes rounded up to 64)");
         require(pages <= MAX_BLOCKS, "dramCapacityBytes (" + dramCapacityBytes + ") holds " + pages
                 + " blocks of " + pageBytes + " bytes; at most " + MAX_BLOCKS + " are supported");
+        if (ssdPath != null) {
+            checkSsd(pageBytes);
+        }
         JvmFlags.requireChronicleFlags();
-        return new TieredCache(blockTokens, blockBytes, dramCapacityBytes);
+        return new TieredCache(new CacheConfig(blockTokens, blockBytes, dramCapacityBytes, ssdPath,
+                ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize));
+    }
+
+    private void checkSsd(long pageBytes) {
+        Path dir = ssdPath.toAbsolutePath().getParent();
+        require(dir != null && Files.isDirectory(dir), "localSsd: directory " + dir + " does not exist");
+        require(!Files.isDirectory(ssdPath), "localSsd: " + ssdPath + " is a directory; name a file in it");
+        require(Files.isWritable(dir) || Files.isWritable(ssdPath), "localSsd: " + ssdPath + " is not writable");
+        long slots = DeviceLayout.slotsThatFit(ssdCapacityBytes, 4096, blockBytes);
+        require(slots >= 1, "localSsd capacity (" + ssdCapacityBytes + " bytes) must hold at least one slot of a "
+                + blockBytes + "-byte block plus its header and the 4096-byte superblock");
+        require(slots + dramCapacityBytes / pageBytes <= MAX_BLOCKS, "localSsd capacity holds " + slots
+                + " blocks; with DRAM at most " + MAX_BLOCKS + " blocks are supported");
     }
 
     private static void require(boolean ok, String message) {

@@ -1,75 +1,116 @@
 package dev.kvtier;
 
+import static dev.kvtier.Residency.DRAM;
+import static dev.kvtier.Residency.SSD;
 import static dev.kvtier.index.BlockIndex.NONE;
 import static dev.kvtier.index.BlockIndex.READY;
-import static dev.kvtier.index.BlockIndex.RETIRED;
 import static dev.kvtier.index.BlockIndex.WRITING;
 
-import dev.kvtier.index.BlockIndex;
+import dev.kvtier.codec.Codecs;
+import dev.kvtier.codec.Lz4Codec;
+import dev.kvtier.device.BlockDevice;
+import dev.kvtier.device.DirectFileDevice;
+import dev.kvtier.device.MappedFileDevice;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
-import dev.kvtier.policy.EvictionPolicy;
-import dev.kvtier.policy.LruPrefixEviction;
 import dev.kvtier.tier.DramTier;
+import dev.kvtier.tier.Memory;
+import dev.kvtier.tier.SlotTier;
+import dev.kvtier.tier.SlotTier.ReadStatus;
+import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.IntPredicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The cache engine behind {@link KvTierCache}.
+ * The cache engine behind {@link KvTierCache}: the public operations, their argument checks
+ * and their copies. Where blocks are is {@link Residency}'s business; moving them down is the
+ * {@link Demoter}'s.
  *
- * <p><b>Concurrency.</b> All metadata (index, eviction order, page allocator, namespace ids)
- * changes under one lock, held only for lookups and bookkeeping, never for a copy. A copy runs
- * outside the lock on entries that are pinned: a load pins the leading READY blocks, copies,
- * then unpins; a store reserves each new key in state WRITING (holding the writer's pin and a
- * page), copies, then publishes it READY. So no reader sees a half-written block, and no page
- * is recycled under a reader: eviction takes only unpinned READY blocks without resident
- * children, and an invalidated pinned block keeps its page until its last pin goes.
- * {@code close()} waits for copies in progress ({@code inFlight}) before freeing memory.
+ * <p><b>Concurrency.</b> Metadata changes under the residency lock, held only for lookups and
+ * bookkeeping, never for a copy or device I/O. A load pins the leading READY blocks, copies
+ * (DRAM) or reads and verifies (SSD) them, then unpins; a store reserves each new key in state
+ * WRITING with a DRAM page, copies, then publishes it READY. So no reader sees a half-written
+ * block and no page or slot is recycled under a reader. {@code close()} waits for copies in
+ * progress ({@code inFlight}) and the demoter before freeing memory and closing the device.
  *
- * <p><b>Prefix rule.</b> A block is stored only under a kept parent, and a block with a kept
- * child is never evicted, so every kept block's parent is kept. Blocks of a prompt are touched
- * deepest first, so a parent is always more recent than the children touched with it.
+ * <p><b>Fail closed.</b> An SSD read that fails its header, key or payload check ends the load
+ * there (the rest are misses), and the block is dropped with its descendants; an I/O error is
+ * a miss. A block read from SSD is promoted into DRAM when a page can be had without losing a
+ * block (a free page, or a clean copy to evict).
  */
 final class TieredCache implements KvTierCache {
     private static final Logger LOG = LoggerFactory.getLogger(KvTierCache.class);
-    private static final byte DRAM = (byte) Tier.DRAM.ordinal();
-    private static final ThreadLocal<int[]> SCRATCH = ThreadLocal.withInitial(() -> new int[192]);
+    private static final ThreadLocal<int[]> SCRATCH = ThreadLocal.withInitial(() -> new int[256]);
 
     private final int blockTokens;
     private final int blockBytes;
-    private final DramTier dram;
-    private final BlockIndex index;
-    private final EvictionPolicy eviction;
     private final CacheMetrics metrics = new CacheMetrics();
-    private final Map<Namespace, Integer> namespaceIds = new HashMap<>();
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition idle = lock.newCondition();
-    private final IntPredicate evictable = this::evictable;
-    private int inFlight;
-    private int activePins;
-    private int residentDram;
-    private boolean closed;
+    private final Residency r;
+    private final Demoter demoter;
+    private final long recoveryMillis;
+    private final ThreadLocal<ByteBuffer> staging;
 
-    TieredCache(int blockTokens, int blockBytes, long dramCapacityBytes) {
-        this.blockTokens = blockTokens;
-        this.blockBytes = blockBytes;
-        this.dram = new DramTier(dramCapacityBytes, blockBytes);
+    TieredCache(CacheConfig config) {
+        this.blockTokens = config.blockTokens();
+        this.blockBytes = config.blockBytes();
+        this.staging = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(blockBytes));
+        DramTier dram = new DramTier(config.dramCapacityBytes(), blockBytes);
+        SlotTier ssd = null;
         try {
-            this.index = new BlockIndex(dram.pageCount());
-            this.eviction = new LruPrefixEviction(dram.pageCount());
-        } catch (RuntimeException | OutOfMemoryError e) {
-            dram.close();
+            ssd = config.hasSsd() ? openSsd(config) : null;
+            this.r = new Residency(dram, ssd, metrics);
+            this.recoveryMillis = ssd == null ? 0 : SsdRecovery.recover(r);
+        } catch (IOException e) {
+            closeQuietly(dram, ssd);
+            throw new IllegalStateException("KvTierCache: " + e.getMessage(), e);
+        } catch (RuntimeException | Error e) {
+            closeQuietly(dram, ssd);
             throw e;
+        }
+        this.demoter = ssd == null ? null : new Demoter(r);
+        if (demoter != null) {
+            demoter.start();
+        }
+    }
+
+    private static SlotTier openSsd(CacheConfig c) throws IOException {
+        boolean resize = c.reinitializeDevices();
+        BlockDevice device = c.ssdDirectIo()
+                ? DirectFileDevice.open(c.ssdPath(), c.ssdCapacityBytes(), resize)
+                : MappedFileDevice.open(c.ssdPath(), c.ssdCapacityBytes(), resize);
+        try {
+            return SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(c.ssdCompression()),
+                    c.reinitializeDevices());
+        } catch (IOException | RuntimeException e) {
+            device.close();
+            throw e;
+        }
+    }
+
+    private static dev.kvtier.codec.BlockCodec codec(Compression c) {
+        switch (c) {
+            case LZ4:
+                return Codecs.byId(Lz4Codec.ID_LZ4);
+            case LZ4_SHUFFLE2:
+                return Codecs.byId(Lz4Codec.ID_LZ4_SHUFFLE2);
+            default:
+                return null;
+        }
+    }
+
+    private static void closeQuietly(DramTier dram, SlotTier ssd) {
+        dram.close();
+        if (ssd != null) {
+            try {
+                ssd.close();
+            } catch (IOException e) {
+                LOG.warn("kvtier: closing the SSD tier failed", e);
+            }
         }
     }
 
@@ -82,6 +123,8 @@ final class TieredCache implements KvTierCache {
     public int blockBytes() {
         return blockBytes;
     }
+
+    // ---- match
 
     @Override
     public PrefixMatch match(BlockKey[] keys) {
@@ -96,112 +139,251 @@ final class TieredCache implements KvTierCache {
         int[] entries = scratch(keys.length);
         into.reset(keys);
         int hits;
-        lock.lock();
+        int dramHits = 0;
+        r.lock.lock();
         try {
-            checkOpen();
-            hits = leadingReady(keys, keys.length, entries, false);
+            r.checkOpen();
+            hits = leadingReady(keys, keys.length, entries);
             for (int i = 0; i < hits; i++) {
-                into.hit(Tier.of(index.tier(entries[i])));
+                int tier = r.index.fastestTier(entries[i]);
+                dramHits += tier == DRAM ? 1 : 0;
+                into.hit(Tier.of(tier));
             }
             touchDeepestFirst(entries, hits);
         } finally {
-            lock.unlock();
+            r.lock.unlock();
         }
         metrics.add(Counter.MATCH_CALLS, 1);
         metrics.add(Counter.LOOKUP_BLOCKS, keys.length);
-        metrics.add(Counter.HIT_BLOCKS, DRAM, hits);
+        metrics.add(Counter.HIT_BLOCKS, DRAM, dramHits);
+        metrics.add(Counter.HIT_BLOCKS, SSD, hits - dramHits);
         metrics.add(Counter.MISS_BLOCKS, keys.length - hits);
         metrics.record(Op.MATCH, System.nanoTime() - t0);
         return into;
     }
 
+    /** Under the lock: how many leading keys are READY; their entries go to {@code entries}. */
+    private int leadingReady(BlockKey[] keys, int limit, int[] entries) {
+        int n = 0;
+        while (n < limit) {
+            int e = r.index.find(keys[n].hi(), keys[n].lo());
+            if (e == NONE || r.index.state(e) != READY) {
+                break;
+            }
+            entries[n++] = e;
+        }
+        return n;
+    }
+
+    // ---- load
+
     @Override
     public CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst) {
         Args.requireNonNull(match, "match");
         Args.requireBuffers(dst, match.hitBlocks(), blockBytes, true);
-        return CompletableFuture.completedFuture(loadBlocks(match, dst, null));
+        return CompletableFuture.completedFuture(new Load(match, dst, null).run());
     }
 
     @Override
     public CompletableFuture<Integer> load(PrefixMatch match, long[] dstAddresses) {
         Args.requireNonNull(match, "match");
         Args.requireAddresses(dstAddresses, match.hitBlocks());
-        return CompletableFuture.completedFuture(loadBlocks(match, null, dstAddresses));
-    }
-
-    private int loadBlocks(PrefixMatch match, ByteBuffer[] buffers, long[] addresses) {
-        long t0 = System.nanoTime();
-        int wanted = match.hitBlocks();
-        int[] entries = scratch(wanted);
-        int n;
-        lock.lock();
-        try {
-            checkOpen();
-            n = leadingReady(match.keys(), wanted, entries, true);
-            touchDeepestFirst(entries, n);
-        } finally {
-            lock.unlock();
-        }
-        try {
-            for (int i = 0; i < n; i++) {
-                int page = entries[wanted + i];
-                if (buffers != null) {
-                    dram.copyOut(page, buffers[i]);
-                } else {
-                    dram.copyOut(page, addresses[i]);
-                }
-            }
-        } finally {
-            unpinAll(entries, n);
-        }
-        metrics.add(Counter.LOAD_CALLS, 1);
-        metrics.add(Counter.LOADED_BLOCKS, DRAM, n);
-        metrics.add(Counter.LOADED_BYTES, DRAM, (long) n * blockBytes);
-        metrics.add(Counter.LOAD_LOST_BLOCKS, wanted - n);
-        metrics.record(Op.LOAD, System.nanoTime() - t0);
-        return n;
+        return CompletableFuture.completedFuture(new Load(match, null, dstAddresses).run());
     }
 
     /**
-     * Under the lock: the number of leading keys that are READY, their entries in
-     * {@code entries[0..n)}; when {@code pin}, also pins them, puts their pages in
-     * {@code entries[limit..limit+n)} and counts one copy in flight.
+     * One load: pin the leading blocks, copy or read each, then unpin and promote. Scratch
+     * layout (per thread, {@code w} = blocks wanted): entries, source tiers, source locations,
+     * promotion pages.
      */
-    private int leadingReady(BlockKey[] keys, int limit, int[] entries, boolean pin) {
-        int n = 0;
-        while (n < limit) {
-            int e = index.find(keys[n].hi(), keys[n].lo());
-            if (e == NONE || index.state(e) != READY) {
-                break;
-            }
-            entries[n++] = e;
+    private final class Load {
+        private final BlockKey[] keys;
+        private final ByteBuffer[] buffers;
+        private final long[] addresses;
+        private final int w;
+        private final int[] s;
+        private int pinned;
+        private int loaded;
+        private int promoted;
+        private ReadStatus failure = ReadStatus.OK;
+
+        Load(PrefixMatch match, ByteBuffer[] buffers, long[] addresses) {
+            this.keys = match.keys();
+            this.buffers = buffers;
+            this.addresses = addresses;
+            this.w = match.hitBlocks();
+            this.s = scratch(4 * w);
         }
-        if (pin && n > 0) {
-            for (int i = 0; i < n; i++) {
-                index.pin(entries[i]);
-                entries[limit + i] = index.location(entries[i]);
+
+        int run() {
+            long t0 = System.nanoTime();
+            pin();
+            try {
+                copyAll();
+            } finally {
+                unpinAndPlanPromotions();
             }
-            activePins += n;
-            inFlight++;
+            if (promoted > 0) {
+                promote();
+            }
+            metrics.add(Counter.LOAD_CALLS, 1);
+            metrics.add(Counter.LOAD_LOST_BLOCKS, w - loaded);
+            metrics.record(Op.LOAD, System.nanoTime() - t0);
+            return loaded;
         }
-        return n;
+
+        private void pin() {
+            r.lock.lock();
+            try {
+                r.checkOpen();
+                pinned = leadingReady(keys, w, s);
+                for (int i = 0; i < pinned; i++) {
+                    int e = s[i];
+                    r.index.pin(e);
+                    int tier = r.index.fastestTier(e);
+                    s[w + i] = tier;
+                    s[2 * w + i] = r.index.location(e, tier);
+                    s[3 * w + i] = -1;
+                }
+                touchDeepestFirst(s, pinned);
+                if (pinned > 0) {
+                    r.activePins += pinned;
+                    r.inFlight++;
+                }
+            } finally {
+                r.lock.unlock();
+            }
+        }
+
+        private void copyAll() {
+            for (int i = 0; i < pinned; i++) {
+                if (s[w + i] == DRAM) {
+                    copyFromDram(s[2 * w + i], i);
+                } else {
+                    ReadStatus st = readFromSsd(s[2 * w + i], i);
+                    if (st != ReadStatus.OK) {
+                        failure = st;
+                        break;
+                    }
+                }
+                loaded = i + 1;
+            }
+        }
+
+        private void copyFromDram(int page, int i) {
+            if (buffers != null) {
+                r.dram.copyOut(page, buffers[i]);
+            } else {
+                r.dram.copyOut(page, addresses[i]);
+            }
+        }
+
+        private ReadStatus readFromSsd(int slot, int i) {
+            Namespace ns = keys[i].namespace();
+            ByteBuffer dst = buffers != null ? buffers[i] : staging.get().clear();
+            ReadStatus st = r.ssd.read(slot, keys[i].hi(), keys[i].lo(), ns.rootHi(), ns.rootLo(), dst);
+            if (st == ReadStatus.OK && buffers == null) {
+                Memory.copy(dst, addresses[i]);
+            }
+            return st;
+        }
+
+        /** Under the lock: counts, drops a corrupt block, keeps pins of blocks to promote, unpins the rest. */
+        private void unpinAndPlanPromotions() {
+            if (pinned == 0) {
+                return;
+            }
+            r.lock.lock();
+            try {
+                int fromSsd = 0;
+                for (int i = 0; i < loaded; i++) {
+                    fromSsd += s[w + i] == SSD ? 1 : 0;
+                }
+                metrics.add(Counter.LOADED_BLOCKS, DRAM, loaded - fromSsd);
+                metrics.add(Counter.LOADED_BLOCKS, SSD, fromSsd);
+                metrics.add(Counter.LOADED_BYTES, DRAM, (long) (loaded - fromSsd) * blockBytes);
+                metrics.add(Counter.LOADED_BYTES, SSD, (long) fromSsd * blockBytes);
+                if (failure != ReadStatus.OK) {
+                    recordFailure(s[loaded]);
+                }
+                for (int i = 0; i < pinned; i++) {
+                    if (i < loaded && s[w + i] == SSD && !r.closed && planPromotion(i)) {
+                        promoted++;
+                    } else {
+                        r.unpin(s[i]);
+                    }
+                }
+                r.activePins -= pinned;
+                if (promoted == 0) {
+                    r.endCopy();
+                }
+            } finally {
+                r.lock.unlock();
+            }
+        }
+
+        private void recordFailure(int e) {
+            Counter c = failure == ReadStatus.CORRUPT ? Counter.CORRUPT_BLOCKS
+                    : failure == ReadStatus.MISMATCH ? Counter.MISMATCHED_BLOCKS : Counter.READ_ERRORS;
+            metrics.add(c, SSD, 1);
+            if (failure != ReadStatus.IO_ERROR) {
+                r.dropWithDescendants(e);
+            }
+        }
+
+        private boolean planPromotion(int i) {
+            int e = s[i];
+            if (!r.index.isLive(e) || r.index.hasCopy(e, DRAM) || (r.index.flags(e) & Residency.PROMOTING) != 0) {
+                return false;
+            }
+            int page = r.allocatePage(e, true);
+            if (page < 0) {
+                return false;
+            }
+            r.index.setFlags(e, r.index.flags(e) | Residency.PROMOTING);
+            s[3 * w + i] = page;
+            return true;
+        }
+
+        /** Copies the blocks just read into their DRAM pages, then publishes those copies. */
+        private void promote() {
+            for (int i = 0; i < loaded; i++) {
+                int page = s[3 * w + i];
+                if (page >= 0) {
+                    if (buffers != null) {
+                        r.dram.copyIn(buffers[i], page);
+                    } else {
+                        r.dram.copyIn(addresses[i], page);
+                    }
+                }
+            }
+            r.lock.lock();
+            try {
+                for (int i = 0; i < loaded; i++) {
+                    int page = s[3 * w + i];
+                    if (page >= 0) {
+                        finishPromotion(s[i], page);
+                    }
+                }
+                r.endCopy();
+            } finally {
+                r.lock.unlock();
+            }
+            metrics.add(Counter.PROMOTED_BLOCKS, promoted);
+        }
+
+        private void finishPromotion(int e, int page) {
+            r.index.setFlags(e, r.index.flags(e) & ~Residency.PROMOTING);
+            if (r.index.isLive(e)) {
+                r.addCopy(e, DRAM, page);
+            } else {
+                r.dram.free(page);
+            }
+            r.unpin(e);
+        }
     }
 
-    private void unpinAll(int[] entries, int n) {
-        if (n == 0) {
-            return;
-        }
-        lock.lock();
-        try {
-            for (int i = 0; i < n; i++) {
-                unpin(entries[i]);
-            }
-            activePins -= n;
-            endCopy();
-        } finally {
-            lock.unlock();
-        }
-    }
+    // ---- store
 
     @Override
     public int store(BlockKey[] keys, ByteBuffer[] src) {
@@ -213,7 +395,7 @@ final class TieredCache implements KvTierCache {
     public int store(BlockKey[] keys, int from, int count, ByteBuffer[] src) {
         Args.requireChain(keys, from, count, blockTokens);
         Args.requireBuffers(src, count, blockBytes, false);
-        Args.requireFits(count, dram.pageCount());
+        Args.requireFits(count, r.dram.pageCount());
         return storeBlocks(keys, from, count, src, null);
     }
 
@@ -221,23 +403,23 @@ final class TieredCache implements KvTierCache {
     public int store(BlockKey[] keys, int from, int count, long[] srcAddresses) {
         Args.requireChain(keys, from, count, blockTokens);
         Args.requireAddresses(srcAddresses, count);
-        Args.requireFits(count, dram.pageCount());
+        Args.requireFits(count, r.dram.pageCount());
         return storeBlocks(keys, from, count, null, srcAddresses);
     }
 
     private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses) {
         long t0 = System.nanoTime();
-        int[] slots = scratch(count);
+        int[] slots = scratch(3 * count);
         int reserved = reserve(keys, from, count, slots);
         boolean copied = false;
         try {
             for (int j = 0; j < reserved; j++) {
-                int page = index.location(slots[j]);
+                int page = slots[2 * count + j];
                 int src = slots[count + j];
                 if (buffers != null) {
-                    dram.copyIn(buffers[src], page);
+                    r.dram.copyIn(buffers[src], page);
                 } else {
-                    dram.copyIn(addresses[src], page);
+                    r.dram.copyIn(addresses[src], page);
                 }
             }
             copied = true;
@@ -252,16 +434,18 @@ final class TieredCache implements KvTierCache {
     }
 
     /**
-     * Under the lock: reserves an entry and a page for each new block of the chain, in state
-     * WRITING. Entries go to {@code slots[0..n)}, their index in the call to
-     * {@code slots[count..count+n)}. Stops at an orphan or when no page can be freed.
+     * Under the lock: reserves an entry and a DRAM page for each new block of the chain, in
+     * state WRITING. Entries go to {@code slots[0..n)}, their index in the call to
+     * {@code slots[count..)}, their pages to {@code slots[2*count..)}. Stops at an orphan or
+     * when no page can be freed.
      */
     private int reserve(BlockKey[] keys, int from, int count, int[] slots) {
-        lock.lock();
+        r.lock.lock();
         try {
-            checkOpen();
-            int ns = namespaceId(keys[from].namespace());
-            int parent = keys[from].isFirst() ? NONE : index.find(keys[from].parentHi(), keys[from].parentLo());
+            r.checkOpen();
+            Namespace ns = keys[from].namespace();
+            int nsId = r.namespaceId(ns.rootHi(), ns.rootLo());
+            int parent = keys[from].isFirst() ? NONE : r.index.find(keys[from].parentHi(), keys[from].parentLo());
             if (!keys[from].isFirst() && parent == NONE) {
                 metrics.add(Counter.STORE_ORPHAN_BLOCKS, count);
                 return 0;
@@ -269,27 +453,33 @@ final class TieredCache implements KvTierCache {
             int n = 0;
             for (int i = from; i < from + count; i++) {
                 BlockKey key = keys[i];
-                int e = index.find(key.hi(), key.lo());
+                int e = r.index.find(key.hi(), key.lo());
                 if (e == NONE) {
-                    int page = allocatePage(parent);
+                    int page = r.allocatePage(parent, false);
                     if (page < 0) {
                         metrics.add(Counter.STORE_NO_SPACE_BLOCKS, from + count - i);
                         break;
                     }
-                    e = index.insert(key.hi(), key.lo(), parent, ns, key.position(), DRAM, page);
+                    e = r.index.insert(key.hi(), key.lo(), parent, nsId, key.position());
+                    r.addCopy(e, DRAM, page);
                     slots[n] = e;
+                    slots[2 * count + n] = page;
                     slots[count + n++] = i - from;
                 } else {
                     metrics.add(Counter.STORE_DUPLICATE_BLOCKS, 1);
+                    if (r.index.state(e) == READY) {
+                        r.touch(e);
+                    }
                 }
                 parent = e;
             }
             if (n > 0) {
-                inFlight++;
+                r.inFlight++;
             }
+            r.wakeDemoterIfNeeded();
             return n;
         } finally {
-            lock.unlock();
+            r.lock.unlock();
         }
     }
 
@@ -298,72 +488,46 @@ final class TieredCache implements KvTierCache {
         if (n == 0) {
             return;
         }
-        lock.lock();
+        r.lock.lock();
         try {
             for (int j = n - 1; j >= 0; j--) {
                 int e = slots[j];
-                if (copied && index.state(e) == WRITING) {
-                    index.publish(e);
-                    eviction.onInsert(e);
-                    residentDram++;
-                } else if (index.state(e) == WRITING) {
-                    index.retire(e);
+                if (copied && r.index.state(e) == WRITING) {
+                    r.publish(e);
+                } else if (r.index.state(e) == WRITING) {
+                    r.retire(e, false);
                 }
-                unpin(e);
+                r.unpin(e);
             }
-            endCopy();
+            r.endCopy();
         } finally {
-            lock.unlock();
+            r.lock.unlock();
         }
     }
 
-    /** A free DRAM page, evicting one block if needed while keeping {@code protect} resident. */
-    private int allocatePage(int protect) {
-        int page = dram.allocate();
-        if (page >= 0) {
-            return page;
-        }
-        if (protect != NONE) {
-            index.pin(protect);
-        }
-        int victim = eviction.victim(evictable);
-        if (protect != NONE) {
-            index.unpin(protect);
-        }
-        if (victim == NONE) {
-            return -1;
-        }
-        retire(victim);
-        metrics.add(Counter.EVICTED_BLOCKS, DRAM, 1);
-        release(victim);
-        return dram.allocate();
-    }
-
-    private boolean evictable(int e) {
-        return index.state(e) == READY && index.pins(e) == 0 && index.children(e) == 0;
-    }
+    // ---- acquire, invalidate, stats, close
 
     @Override
     public BlockHandle acquire(BlockKey key) {
         Args.requireKey(key, blockTokens);
         int e;
         int page;
-        lock.lock();
+        r.lock.lock();
         try {
-            checkOpen();
-            e = index.find(key.hi(), key.lo());
-            if (e == NONE || index.state(e) != READY || index.tier(e) != DRAM) {
+            r.checkOpen();
+            e = r.index.find(key.hi(), key.lo());
+            if (e == NONE || r.index.state(e) != READY || !r.index.hasCopy(e, DRAM)) {
                 return null;
             }
-            index.pin(e);
-            activePins++;
-            eviction.onAccess(e);
-            page = index.location(e);
+            r.index.pin(e);
+            r.activePins++;
+            r.touch(e);
+            page = r.index.location(e, DRAM);
         } finally {
-            lock.unlock();
+            r.lock.unlock();
         }
         metrics.add(Counter.ACQUIRES, 1);
-        return new DramBlockHandle(this, key, e, dram.address(page), dram.view(page));
+        return new DramBlockHandle(this, key, e, r.dram.address(page), r.dram.view(page));
     }
 
     /** Called once per handle, on close or when a leaked handle is collected. */
@@ -371,155 +535,107 @@ final class TieredCache implements KvTierCache {
         if (leaked) {
             metrics.add(Counter.LEAKED_PINS, 1);
         }
-        lock.lock();
+        r.lock.lock();
         try {
-            if (!closed) {
-                unpin(entry);
-                activePins--;
+            if (!r.closed) {
+                r.unpin(entry);
+                r.activePins--;
             }
         } finally {
-            lock.unlock();
+            r.lock.unlock();
         }
     }
 
     @Override
     public int invalidate(Namespace namespace) {
         Args.requireNonNull(namespace, "namespace");
-        lock.lock();
+        r.lock.lock();
         try {
-            checkOpen();
-            Integer id = namespaceIds.get(namespace);
-            if (id == null) {
-                return 0;
-            }
+            r.checkOpen();
+            int id = r.existingNamespaceId(namespace.rootHi(), namespace.rootLo());
             int n = 0;
-            for (int e = 0; e < index.capacity(); e++) {
-                byte s = index.state(e);
-                if ((s == READY || s == WRITING) && index.namespace(e) == id) {
-                    retire(e);
+            for (int e = 0; id >= 0 && e < r.index.capacity(); e++) {
+                if (r.index.isLive(e) && r.index.namespace(e) == id) {
+                    r.retire(e, true);
                     n++;
-                }
-            }
-            for (int e = 0; e < index.capacity(); e++) {
-                if (index.state(e) == RETIRED && index.pins(e) == 0) {
-                    release(e);
                 }
             }
             metrics.add(Counter.INVALIDATED_BLOCKS, n);
             return n;
         } finally {
-            lock.unlock();
+            r.lock.unlock();
         }
     }
 
     @Override
     public CacheStats stats() {
-        long[] resident = new long[CacheMetrics.TIERS];
         long[] capacity = new long[CacheMetrics.TIERS];
+        long[] resident;
         int pins;
-        lock.lock();
+        r.lock.lock();
         try {
-            resident[DRAM] = residentDram;
-            pins = activePins;
+            resident = r.residentBlocks();
+            pins = r.activePins;
         } finally {
-            lock.unlock();
+            r.lock.unlock();
         }
-        capacity[DRAM] = dram.pageCount();
-        return new CacheStats(metrics, resident, capacity, pins);
+        capacity[DRAM] = r.dram.pageCount();
+        capacity[SSD] = r.ssd == null ? 0 : r.ssd.slotCount();
+        return new CacheStats(metrics, resident, capacity, pins, recoveryMillis);
     }
 
     @Override
     public void close() {
-        lock.lock();
+        r.lock.lock();
         try {
-            if (closed) {
+            if (r.closed) {
                 return;
             }
-            closed = true;
-            while (inFlight > 0) {
-                idle.awaitUninterruptibly();
+            r.closed = true;
+            while (r.inFlight > 0) {
+                r.idle.awaitUninterruptibly();
             }
-            if (activePins > 0) {
-                LOG.warn("kvtier cache closed with {} block handle(s) still open; their memory is freed "
-                        + "now and must not be read", activePins);
-            }
-            dram.close();
         } finally {
-            lock.unlock();
+            r.lock.unlock();
         }
+        if (demoter != null) {
+            demoter.stop();
+        }
+        if (r.activePins > 0) {
+            LOG.warn("kvtier cache closed with {} block handle(s) still open; their memory is freed "
+                    + "now and must not be read", r.activePins);
+        }
+        closeQuietly(r.dram, r.ssd);
     }
 
     /** True once all off-heap memory has been returned. For tests. */
     boolean offHeapReleased() {
-        return dram.isReleased();
+        return r.dram.isReleased();
     }
 
-    /** Checks the index invariants under the lock. For tests. */
+    /** Checks the residency invariants under the lock. For tests. */
     void checkInvariants() {
-        lock.lock();
+        r.lock.lock();
         try {
-            if (!closed) {
-                index.checkInvariants();
-                if (index.used() + dram.freePages() != dram.pageCount()) {
-                    throw new IllegalStateException("pages leaked: " + index.used() + " entries + "
-                            + dram.freePages() + " free != " + dram.pageCount());
-                }
+            if (!r.closed) {
+                r.checkInvariants();
             }
         } finally {
-            lock.unlock();
-        }
-    }
-
-    private void retire(int e) {
-        if (index.state(e) == READY) {
-            eviction.onRemove(e);
-            residentDram--;
-        }
-        index.retire(e);
-    }
-
-    private void release(int e) {
-        dram.free(index.location(e));
-        index.release(e);
-    }
-
-    private void unpin(int e) {
-        if (index.unpin(e) == 0 && index.state(e) == RETIRED) {
-            release(e);
-        }
-    }
-
-    private void endCopy() {
-        if (--inFlight == 0) {
-            idle.signalAll();
+            r.lock.unlock();
         }
     }
 
     private void touchDeepestFirst(int[] entries, int n) {
         for (int i = n - 1; i >= 0; i--) {
-            eviction.onAccess(entries[i]);
+            r.touch(entries[i]);
         }
     }
 
-    private int namespaceId(Namespace ns) {
-        Integer id = namespaceIds.get(ns);
-        if (id == null) {
-            id = namespaceIds.size();
-            namespaceIds.put(ns, id);
-        }
-        return id;
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("KvTierCache is closed");
-        }
-    }
-
+    /** This thread's scratch array, at least {@code n} long. */
     private static int[] scratch(int n) {
         int[] s = SCRATCH.get();
-        if (s.length < 2 * n) {
-            s = new int[Math.max(2 * n, 2 * s.length)];
+        if (s.length < n) {
+            s = new int[Math.max(n, 2 * s.length)];
             SCRATCH.set(s);
         }
         return s;

@@ -1,9 +1,10 @@
 package dev.kvtier.index;
 
 /**
- * Key → entry index for every block the cache holds, with the entry's state, tier, location,
- * pin count and prefix links, stored in parallel primitive arrays so that it holds millions of
- * blocks with no object per block and allocates nothing after construction.
+ * Key → entry index for every block the cache holds: the entry's state, its copies (one
+ * location per tier: a DRAM page, an SSD slot, a remote slot), pins and prefix links, stored in
+ * parallel primitive arrays so that it holds millions of blocks with no object per block and
+ * allocates nothing after construction.
  *
  * <p><b>Algorithm.</b> Entries are numbered {@code 0..capacity-1} and recycled through a free
  * stack. Keys are found through an open-addressing table of {@code int}s (entry + 1, 0 = empty)
@@ -12,12 +13,13 @@ package dev.kvtier.index;
  *
  * <p><b>States.</b> {@code WRITING}: in the table so a second writer of the same key backs off,
  * but not yet readable. {@code READY}: bytes whole and published. {@code RETIRED}: out of the
- * table (evicted or invalidated) but still pinned, so its location is not reused until the last
- * pin goes. {@code FREE}: on the free stack.
+ * table (evicted or invalidated) but still pinned, so its copies are not reused until the last
+ * pin goes. {@code FREE}: on the free stack, with no copies.
  *
  * <p><b>Invariants</b> (checked by {@link #checkInvariants()} in tests): every WRITING or READY
  * entry is findable by its key and no other entry is; {@code children(e)} counts the live
- * entries whose parent is {@code e}; a live entry's parent is live; a FREE entry has no pins.
+ * entries whose parent is {@code e}, and {@code childrenWith(t, e)} those of them with a copy in
+ * tier {@code t}; a live entry's parent is live; a FREE entry has no pins and no copies.
  *
  * <p>Not thread-safe: the cache serialises all calls under its metadata lock.
  */
@@ -26,20 +28,24 @@ public final class BlockIndex {
     public static final byte WRITING = 1;
     public static final byte READY = 2;
     public static final byte RETIRED = 3;
-    /** No entry. */
+    /** No entry, no location. */
     public static final int NONE = -1;
+    /** Tiers an entry can have copies in (DRAM, SSD, REMOTE). */
+    public static final int TIERS = 3;
 
     private final int capacity;
     private final long[] keyHi;
     private final long[] keyLo;
     private final int[] parent;
     private final int[] children;
+    private final int[][] childrenWith = new int[TIERS][];
     private final int[] pins;
-    private final int[] location;
+    private final int[][] location = new int[TIERS][];
+    private final byte[] copies;
+    private final byte[] flags;
     private final int[] namespace;
     private final int[] position;
     private final byte[] state;
-    private final byte[] tier;
     private final int[] table;
     private final int mask;
     private final int[] freeStack;
@@ -56,11 +62,15 @@ public final class BlockIndex {
         parent = new int[capacity];
         children = new int[capacity];
         pins = new int[capacity];
-        location = new int[capacity];
+        copies = new byte[capacity];
+        flags = new byte[capacity];
         namespace = new int[capacity];
         position = new int[capacity];
         state = new byte[capacity];
-        tier = new byte[capacity];
+        for (int t = 0; t < TIERS; t++) {
+            childrenWith[t] = new int[capacity];
+            location[t] = new int[capacity];
+        }
         table = new int[Integer.highestOneBit(capacity * 2 - 1) << 1];
         mask = table.length - 1;
         freeStack = new int[capacity];
@@ -98,10 +108,10 @@ public final class BlockIndex {
     }
 
     /**
-     * Adds an absent key in state WRITING with one pin (the writer's) and links it under
-     * {@code parentEntry} (or none). Returns the entry, or {@link #NONE} when every entry is used.
+     * Adds an absent key in state WRITING, with no copies and one pin (the writer's), linked
+     * under {@code parentEntry} (or none). Returns the entry, or {@link #NONE} when all are used.
      */
-    public int insert(long hi, long lo, int parentEntry, int ns, int pos, byte tierId, int loc) {
+    public int insert(long hi, long lo, int parentEntry, int ns, int pos) {
         if (freeTop == 0) {
             return NONE;
         }
@@ -110,11 +120,15 @@ public final class BlockIndex {
         keyLo[e] = lo;
         parent[e] = parentEntry;
         children[e] = 0;
+        for (int t = 0; t < TIERS; t++) {
+            childrenWith[t][e] = 0;
+            location[t][e] = NONE;
+        }
         pins[e] = 1;
-        location[e] = loc;
+        copies[e] = 0;
+        flags[e] = 0;
         namespace[e] = ns;
         position[e] = pos;
-        tier[e] = tierId;
         state[e] = WRITING;
         if (parentEntry != NONE) {
             children[parentEntry]++;
@@ -136,6 +150,34 @@ public final class BlockIndex {
         state[e] = READY;
     }
 
+    /** Records a copy of {@code e} in {@code tier} at {@code loc}. */
+    public void addCopy(int e, int tier, int loc) {
+        int bit = 1 << tier;
+        if ((copies[e] & bit) != 0) {
+            throw new IllegalStateException("entry " + e + " already has a copy in tier " + tier);
+        }
+        copies[e] |= (byte) bit;
+        location[tier][e] = loc;
+        if (parent[e] != NONE) {
+            childrenWith[tier][parent[e]]++;
+        }
+    }
+
+    /** Forgets the copy of {@code e} in {@code tier}; returns its location, which the caller frees. */
+    public int removeCopy(int e, int tier) {
+        int bit = 1 << tier;
+        if ((copies[e] & bit) == 0) {
+            throw new IllegalStateException("entry " + e + " has no copy in tier " + tier);
+        }
+        copies[e] &= (byte) ~bit;
+        int loc = location[tier][e];
+        location[tier][e] = NONE;
+        if (parent[e] != NONE) {
+            childrenWith[tier][parent[e]]--;
+        }
+        return loc;
+    }
+
     /** Takes a live entry out of the table and unlinks it from its parent; it becomes RETIRED. */
     public void retire(int e) {
         byte s = state[e];
@@ -147,16 +189,21 @@ public final class BlockIndex {
         int p = parent[e];
         if (p != NONE) {
             children[p]--;
+            for (int t = 0; t < TIERS; t++) {
+                if ((copies[e] & (1 << t)) != 0) {
+                    childrenWith[t][p]--;
+                }
+            }
             parent[e] = NONE;
         }
         state[e] = RETIRED;
     }
 
-    /** Returns an unpinned RETIRED entry to the free stack. */
+    /** Returns an unpinned RETIRED entry without copies to the free stack. */
     public void release(int e) {
-        if (state[e] != RETIRED || pins[e] != 0) {
+        if (state[e] != RETIRED || pins[e] != 0 || copies[e] != 0) {
             throw new IllegalStateException("entry " + e + " cannot be released: state " + state[e]
-                    + ", pins " + pins[e]);
+                    + ", pins " + pins[e] + ", copies " + copies[e]);
         }
         state[e] = FREE;
         freeStack[freeTop++] = e;
@@ -178,6 +225,10 @@ public final class BlockIndex {
         return state[e];
     }
 
+    public boolean isLive(int e) {
+        return state[e] == WRITING || state[e] == READY;
+    }
+
     public int pins(int e) {
         return pins[e];
     }
@@ -186,16 +237,40 @@ public final class BlockIndex {
         return children[e];
     }
 
+    /** Live children of {@code e} that have a copy in {@code tier}. */
+    public int childrenWith(int tier, int e) {
+        return childrenWith[tier][e];
+    }
+
     public int parent(int e) {
         return parent[e];
     }
 
-    public byte tier(int e) {
-        return tier[e];
+    /** Bit {@code t} set when {@code e} has a copy in tier {@code t}. */
+    public int copies(int e) {
+        return copies[e];
     }
 
-    public int location(int e) {
-        return location[e];
+    public boolean hasCopy(int e, int tier) {
+        return (copies[e] & (1 << tier)) != 0;
+    }
+
+    /** The fastest tier with a copy of {@code e}, or {@link #NONE}. */
+    public int fastestTier(int e) {
+        return copies[e] == 0 ? NONE : Integer.numberOfTrailingZeros(copies[e]);
+    }
+
+    public int location(int e, int tier) {
+        return location[tier][e];
+    }
+
+    /** Free-form bits for the cache's own bookkeeping (e.g. a write in flight). */
+    public int flags(int e) {
+        return flags[e];
+    }
+
+    public void setFlags(int e, int f) {
+        flags[e] = (byte) f;
     }
 
     public int namespace(int e) {
@@ -217,19 +292,22 @@ public final class BlockIndex {
     /** Verifies every invariant in the class comment; O(capacity). For tests. */
     public void checkInvariants() {
         int[] counted = new int[capacity];
+        int[][] countedWith = new int[TIERS][capacity];
         int liveSeen = 0;
         for (int e = 0; e < capacity; e++) {
-            boolean isLive = state[e] == WRITING || state[e] == READY;
-            if (isLive) {
+            if (isLive(e)) {
                 liveSeen++;
                 check(find(keyHi[e], keyLo[e]) == e, "live entry " + e + " not findable");
                 int p = parent[e];
                 if (p != NONE) {
-                    check(state[p] == WRITING || state[p] == READY, "entry " + e + " has dead parent " + p);
+                    check(isLive(p), "entry " + e + " has dead parent " + p);
                     counted[p]++;
+                    for (int t = 0; t < TIERS; t++) {
+                        countedWith[t][p] += hasCopy(e, t) ? 1 : 0;
+                    }
                 }
             }
-            check(state[e] != FREE || pins[e] == 0, "free entry " + e + " is pinned");
+            check(state[e] != FREE || (pins[e] == 0 && copies[e] == 0), "free entry " + e + " is pinned or has copies");
         }
         check(liveSeen == live, "live count " + live + " but " + liveSeen + " live entries");
         int inTable = 0;
@@ -238,8 +316,12 @@ public final class BlockIndex {
         }
         check(inTable == live, "table holds " + inTable + " but " + live + " live entries");
         for (int e = 0; e < capacity; e++) {
-            if (state[e] == WRITING || state[e] == READY) {
+            if (isLive(e)) {
                 check(children[e] == counted[e], "entry " + e + " children " + children[e] + " != " + counted[e]);
+                for (int t = 0; t < TIERS; t++) {
+                    check(childrenWith[t][e] == countedWith[t][e], "entry " + e + " children in tier " + t
+                            + " " + childrenWith[t][e] + " != " + countedWith[t][e]);
+                }
             }
         }
     }

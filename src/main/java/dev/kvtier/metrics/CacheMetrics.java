@@ -20,12 +20,27 @@ public final class CacheMetrics {
         LOAD_CALLS(false), LOADED_BLOCKS(true), LOADED_BYTES(true), LOAD_LOST_BLOCKS(false),
         STORE_CALLS(false), STORED_BLOCKS(true), STORED_BYTES(true), STORE_DUPLICATE_BLOCKS(false),
         STORE_ORPHAN_BLOCKS(false), STORE_NO_SPACE_BLOCKS(false),
-        EVICTED_BLOCKS(true), INVALIDATED_BLOCKS(false), ACQUIRES(false), LEAKED_PINS(false);
+        EVICTED_BLOCKS(true), INVALIDATED_BLOCKS(false), ACQUIRES(false), LEAKED_PINS(false),
+        /** Device bytes written for blocks (after compression). */
+        ENCODED_BYTES(true),
+        /** DRAM blocks dropped without a copy in a lower tier. */
+        DROPPED_BLOCKS(false),
+        DEMOTE_DECLINED_BLOCKS(false), DEMOTE_FAILED_BLOCKS(false), PROMOTED_BLOCKS(false),
+        /** Reads that failed a header or payload check, or decoding. */
+        CORRUPT_BLOCKS(true),
+        /** Reads whose slot held another block than the index said. */
+        MISMATCHED_BLOCKS(true),
+        READ_ERRORS(true), WRITE_ERRORS(true), WIPED_SLOTS(true), RECOVERED_BLOCKS(true), RECOVERY_DISCARDED_SLOTS(true);
 
         final boolean perTier;
 
         Counter(boolean perTier) {
             this.perTier = perTier;
+        }
+
+        /** Whether this counter is kept per tier. */
+        public boolean perTier() {
+            return perTier;
         }
     }
 

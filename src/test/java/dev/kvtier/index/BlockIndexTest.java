@@ -8,6 +8,7 @@ import static dev.kvtier.index.BlockIndex.WRITING;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -31,7 +32,7 @@ class BlockIndexTest {
     @Test
     void insertedEntryIsFindableAndCarriesItsFields() {
         BlockIndex index = new BlockIndex(8);
-        int e = index.insert(11, 22, NONE, 3, 4, (byte) 1, 5);
+        int e = index.insert(11, 22, NONE, 3, 4);
         assertEquals(e, index.find(11, 22));
         assertEquals(NONE, index.find(11, 23));
         assertEquals(NONE, index.find(22, 11));
@@ -40,8 +41,13 @@ class BlockIndexTest {
         assertEquals(NONE, index.parent(e));
         assertEquals(3, index.namespace(e));
         assertEquals(4, index.position(e));
-        assertEquals(1, index.tier(e));
-        assertEquals(5, index.location(e));
+        assertEquals(0, index.copies(e));
+        assertEquals(NONE, index.fastestTier(e));
+        index.addCopy(e, 1, 5);
+        assertTrue(index.hasCopy(e, 1));
+        assertEquals(1, index.fastestTier(e));
+        assertEquals(5, index.location(e, 1));
+        assertEquals(NONE, index.location(e, 0));
         assertEquals(11, index.keyHi(e));
         assertEquals(22, index.keyLo(e));
         assertEquals(1, index.size());
@@ -50,9 +56,36 @@ class BlockIndexTest {
     }
 
     @Test
+    void copiesAreCountedPerTierAtTheParent() {
+        BlockIndex index = new BlockIndex(8);
+        int p = index.insert(1, 1, NONE, 0, 0);
+        int c = index.insert(2, 2, p, 0, 1);
+        index.addCopy(c, 0, 7);
+        index.addCopy(c, 1, 3);
+        assertEquals(1, index.children(p));
+        assertEquals(1, index.childrenWith(0, p));
+        assertEquals(1, index.childrenWith(1, p));
+        assertEquals(0, index.fastestTier(c));
+        assertEquals(7, index.removeCopy(c, 0));
+        assertEquals(0, index.childrenWith(0, p));
+        assertEquals(1, index.fastestTier(c));
+        assertThrows(IllegalStateException.class, () -> index.removeCopy(c, 0));
+        assertThrows(IllegalStateException.class, () -> index.addCopy(c, 1, 4));
+        index.checkInvariants();
+        index.retire(c);
+        assertEquals(0, index.children(p));
+        assertEquals(0, index.childrenWith(1, p));
+        index.unpin(c);
+        assertThrows(IllegalStateException.class, () -> index.release(c), "copies must be freed first");
+        index.removeCopy(c, 1);
+        index.release(c);
+        index.checkInvariants();
+    }
+
+    @Test
     void lifeCycleFromWritingToFree() {
         BlockIndex index = new BlockIndex(4);
-        int e = index.insert(1, 2, NONE, 0, 0, (byte) 0, 0);
+        int e = index.insert(1, 2, NONE, 0, 0);
         index.publish(e);
         assertEquals(READY, index.state(e));
         assertEquals(e, index.find(1, 2));
@@ -74,10 +107,10 @@ class BlockIndexTest {
     @Test
     void childrenCountFollowsInsertAndRetire() {
         BlockIndex index = new BlockIndex(8);
-        int root = index.insert(1, 1, NONE, 0, 0, (byte) 0, 0);
-        int a = index.insert(2, 2, root, 0, 1, (byte) 0, 1);
-        int b = index.insert(3, 3, root, 0, 1, (byte) 0, 2);
-        int aa = index.insert(4, 4, a, 0, 2, (byte) 0, 3);
+        int root = index.insert(1, 1, NONE, 0, 0);
+        int a = index.insert(2, 2, root, 0, 1);
+        int b = index.insert(3, 3, root, 0, 1);
+        int aa = index.insert(4, 4, a, 0, 2);
         assertEquals(2, index.children(root));
         assertEquals(1, index.children(a));
         assertEquals(0, index.children(b));
@@ -94,8 +127,8 @@ class BlockIndexTest {
     @Test
     void retiringAParentWithLiveChildrenBreaksTheInvariantCheck() {
         BlockIndex index = new BlockIndex(4);
-        int parent = index.insert(1, 1, NONE, 0, 0, (byte) 0, 0);
-        index.insert(2, 2, parent, 0, 1, (byte) 0, 1);
+        int parent = index.insert(1, 1, NONE, 0, 0);
+        index.insert(2, 2, parent, 0, 1);
         index.retire(parent);
         assertThrows(IllegalStateException.class, index::checkInvariants);
     }
@@ -105,16 +138,16 @@ class BlockIndexTest {
         BlockIndex index = new BlockIndex(3);
         Set<Integer> entries = new HashSet<>();
         for (int i = 0; i < 3; i++) {
-            entries.add(index.insert(i, i, NONE, 0, 0, (byte) 0, i));
+            entries.add(index.insert(i, i, NONE, 0, 0));
         }
         assertEquals(Set.of(0, 1, 2), entries);
-        assertEquals(NONE, index.insert(9, 9, NONE, 0, 0, (byte) 0, 9));
+        assertEquals(NONE, index.insert(9, 9, NONE, 0, 0));
         assertEquals(NONE, index.find(9, 9));
         index.retire(1);
-        assertEquals(NONE, index.insert(9, 9, NONE, 0, 0, (byte) 0, 9), "retired but not released");
+        assertEquals(NONE, index.insert(9, 9, NONE, 0, 0), "retired but not released");
         index.unpin(1);
         index.release(1);
-        assertEquals(1, index.insert(9, 9, NONE, 0, 0, (byte) 0, 9));
+        assertEquals(1, index.insert(9, 9, NONE, 0, 0));
         assertEquals(1, index.find(9, 9));
         index.checkInvariants();
     }
@@ -122,7 +155,7 @@ class BlockIndexTest {
     @Test
     void illegalTransitionsThrow() {
         BlockIndex index = new BlockIndex(4);
-        int e = index.insert(1, 2, NONE, 0, 0, (byte) 0, 0);
+        int e = index.insert(1, 2, NONE, 0, 0);
         assertThrows(IllegalStateException.class, () -> index.release(e), "release of a WRITING entry");
         index.publish(e);
         assertThrows(IllegalStateException.class, () -> index.publish(e), "publish twice");
@@ -160,7 +193,7 @@ class BlockIndexTest {
             if (insert && !model.containsKey(k)) {
                 List<Integer> live = new ArrayList<>(model.values());
                 int parent = live.isEmpty() || rnd.nextBoolean() ? NONE : live.get(rnd.nextInt(live.size()));
-                int e = index.insert(pool.get(k)[0], pool.get(k)[1], parent, 0, 0, (byte) 0, k);
+                int e = index.insert(pool.get(k)[0], pool.get(k)[1], parent, 0, 0);
                 if (model.size() == capacity) {
                     assertEquals(NONE, e, "insert into a full index");
                 } else {

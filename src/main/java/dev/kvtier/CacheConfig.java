@@ -1,0 +1,12 @@
+package dev.kvtier;
+
+import java.nio.file.Path;
+
+/** A validated cache configuration, as the builder hands it to the engine. */
+record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path ssdPath, long ssdCapacityBytes,
+        Compression ssdCompression, boolean ssdDirectIo, boolean reinitializeDevices) {
+
+    boolean hasSsd() {
+        return ssdPath != null;
+    }
+}

@@ -1,0 +1,395 @@
+package dev.kvtier;
+
+import static dev.kvtier.index.BlockIndex.NONE;
+import static dev.kvtier.index.BlockIndex.READY;
+import static dev.kvtier.index.BlockIndex.RETIRED;
+
+import dev.kvtier.index.BlockIndex;
+import dev.kvtier.metrics.CacheMetrics;
+import dev.kvtier.metrics.CacheMetrics.Counter;
+import dev.kvtier.policy.EvictionPolicy;
+import dev.kvtier.policy.LruPrefixEviction;
+import dev.kvtier.tier.DramTier;
+import dev.kvtier.tier.SlotTier;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntPredicate;
+
+/**
+ * Which block is where: the index, one eviction order per tier, the DRAM page allocator, the
+ * SSD slot allocator and the namespace ids, all guarded by one lock ({@link #lock}). Every
+ * method here runs with the lock held; copies and device I/O never do.
+ *
+ * <p><b>Copies.</b> A block may have a copy in several tiers (a DRAM page and an SSD slot). A
+ * DRAM copy with a copy below it is <i>clean</i>: evicting it loses nothing. The demoter keeps
+ * the coldest DRAM blocks clean ahead of need; eviction takes clean copies first.
+ *
+ * <p><b>Prefix rule.</b> In each tier a copy is evicted only when no child has a copy in that
+ * tier, and a block leaves the cache only when it has no live child at all, so every kept
+ * block's parent is kept. A block that turns out corrupt is dropped with all its descendants.
+ *
+ * <p><b>Slots.</b> An SSD slot freed by eviction goes straight back to the free set (the next
+ * write wipes its header first). A slot freed by invalidation or corruption is queued for a
+ * wipe by the demoter, so the block does not come back after a restart.
+ */
+final class Residency {
+    static final int DRAM = 0;
+    static final int SSD = 1;
+    /** Index flag: a write of this block to a lower tier is in flight. */
+    static final int MOVING = 1;
+    /** Index flag: a demotion of this block failed or was refused; do not retry it. */
+    static final int NO_DEMOTE = 2;
+    /** Index flag: a promotion into DRAM is in flight. */
+    static final int PROMOTING = 4;
+    /** Index flag: wipe this block's slots when it is released. */
+    static final int WIPE_ON_RELEASE = 8;
+
+    final ReentrantLock lock = new ReentrantLock();
+    /** Signalled when copies in flight reach zero. */
+    final Condition idle = lock.newCondition();
+    /** Signalled when the demoter may have work. */
+    final Condition work = lock.newCondition();
+    final BlockIndex index;
+    final DramTier dram;
+    final SlotTier ssd;
+    final EvictionPolicy[] orders = new EvictionPolicy[BlockIndex.TIERS];
+    final CacheMetrics metrics;
+    final ArrayDeque<Integer> pendingWipes = new ArrayDeque<>();
+    private final int[] resident = new int[BlockIndex.TIERS];
+    private final Map<NamespaceId, Integer> namespaceIds = new HashMap<>();
+    private long[] namespaceRoots = new long[16];
+    private final IntPredicate cleanDramVictim = e -> evictable(e, DRAM) && isClean(e);
+    private final IntPredicate anyDramVictim = e -> evictable(e, DRAM);
+    private final IntPredicate ssdVictim = e -> evictable(e, SSD);
+    private final IntPredicate dirtyDram = this::isDirty;
+    private int cleanDram;
+    /** SSD slots the demoter holds right now (being written or wiped). */
+    int demoterSlots;
+    int inFlight;
+    int activePins;
+    boolean closed;
+
+    /** A namespace fingerprint as a map key. */
+    private record NamespaceId(long hi, long lo) {
+    }
+
+    Residency(DramTier dram, SlotTier ssd, CacheMetrics metrics) {
+        this.dram = dram;
+        this.ssd = ssd;
+        this.metrics = metrics;
+        int capacity = dram.pageCount() + (ssd == null ? 0 : ssd.slotCount());
+        this.index = new BlockIndex(capacity);
+        orders[DRAM] = new LruPrefixEviction(capacity);
+        if (ssd != null) {
+            orders[SSD] = new LruPrefixEviction(capacity);
+        }
+    }
+
+    // ---- namespaces
+
+    int namespaceId(long hi, long lo) {
+        return namespaceIds.computeIfAbsent(new NamespaceId(hi, lo), k -> {
+            int id = namespaceIds.size();
+            if (2 * id + 1 >= namespaceRoots.length) {
+                namespaceRoots = java.util.Arrays.copyOf(namespaceRoots, namespaceRoots.length * 2);
+            }
+            namespaceRoots[2 * id] = hi;
+            namespaceRoots[2 * id + 1] = lo;
+            return id;
+        });
+    }
+
+    /** The id of a namespace seen before, or -1. */
+    int existingNamespaceId(long hi, long lo) {
+        Integer id = namespaceIds.get(new NamespaceId(hi, lo));
+        return id == null ? -1 : id;
+    }
+
+    long namespaceHi(int id) {
+        return namespaceRoots[2 * id];
+    }
+
+    long namespaceLo(int id) {
+        return namespaceRoots[2 * id + 1];
+    }
+
+    // ---- copies
+
+    /** Records a copy; a READY block joins the tier's eviction order at once. */
+    void addCopy(int e, int tier, int loc) {
+        boolean wasClean = isClean(e);
+        index.addCopy(e, tier, loc);
+        if (index.state(e) == READY) {
+            orders[tier].onInsert(e);
+            resident[tier]++;
+        }
+        cleanDram += (isClean(e) ? 1 : 0) - (wasClean ? 1 : 0);
+    }
+
+    /** WRITING → READY: the block joins the eviction order of each tier it has a copy in. */
+    void publish(int e) {
+        index.publish(e);
+        for (int t = 0; t < BlockIndex.TIERS; t++) {
+            if (index.hasCopy(e, t)) {
+                orders[t].onInsert(e);
+                resident[t]++;
+            }
+        }
+    }
+
+    /**
+     * Evicts the copy of {@code e} in {@code tier}, which must be evictable. If it was the last
+     * copy the block leaves the cache.
+     */
+    void evictCopy(int e, int tier) {
+        boolean last = index.copies(e) == 1 << tier;
+        metrics.add(Counter.EVICTED_BLOCKS, tier, 1);
+        if (last) {
+            if (tier == DRAM) {
+                metrics.add(Counter.DROPPED_BLOCKS, 1);
+            }
+            retire(e, false);
+        } else {
+            removeCopy(e, tier, false);
+        }
+    }
+
+    private void removeCopy(int e, int tier, boolean wipe) {
+        boolean wasClean = isClean(e);
+        if (index.state(e) == READY) {
+            orders[tier].onRemove(e);
+            resident[tier]--;
+        }
+        int loc = index.removeCopy(e, tier);
+        cleanDram += (isClean(e) ? 1 : 0) - (wasClean ? 1 : 0);
+        freeLocation(tier, loc, wipe);
+    }
+
+    private void freeLocation(int tier, int loc, boolean wipe) {
+        if (tier == DRAM) {
+            dram.free(loc);
+        } else if (wipe) {
+            pendingWipes.add(loc);
+            work.signal();
+        } else {
+            ssd.release(loc);
+        }
+    }
+
+    /** READY, only in DRAM, and no demotion in flight or refused. */
+    boolean isDirty(int e) {
+        return index.state(e) == READY && index.copies(e) == 1 && (index.flags(e) & (MOVING | NO_DEMOTE)) == 0;
+    }
+
+    private boolean isClean(int e) {
+        int c = index.copies(e);
+        return (c & 1) != 0 && (c & ~1) != 0;
+    }
+
+    /** Whether the copy of {@code e} in {@code tier} may be evicted now (see the class comment). */
+    boolean evictable(int e, int tier) {
+        if (index.state(e) != READY || index.pins(e) != 0 || (index.flags(e) & (MOVING | PROMOTING)) != 0
+                || !index.hasCopy(e, tier) || index.childrenWith(tier, e) != 0) {
+            return false;
+        }
+        return index.copies(e) != 1 << tier || index.children(e) == 0;
+    }
+
+    // ---- DRAM pages
+
+    /**
+     * A free DRAM page, evicting one copy if needed (clean copies first, then a block with no
+     * children, which is lost) while {@code protect} stays put. Returns -1 when nothing can go.
+     */
+    int allocatePage(int protect, boolean cleanOnly) {
+        int page = dram.allocate();
+        if (page >= 0) {
+            return page;
+        }
+        if (protect != NONE) {
+            index.pin(protect);
+        }
+        int victim = orders[DRAM].victim(cleanDramVictim);
+        if (victim == NONE && !cleanOnly) {
+            victim = orders[DRAM].victim(anyDramVictim);
+        }
+        if (protect != NONE) {
+            index.unpin(protect);
+        }
+        if (victim == NONE) {
+            return -1;
+        }
+        evictCopy(victim, DRAM);
+        wakeDemoterIfNeeded();
+        return dram.allocate();
+    }
+
+    // ---- demotion support (the demoter calls these under the lock)
+
+    /** DRAM pages that can be had without losing a block: free ones plus clean copies. */
+    int reclaimablePages() {
+        return dram.freePages() + cleanDram;
+    }
+
+    /** The coldest DRAM block with no lower copy and no demotion in flight, or -1. */
+    int coldestDirty() {
+        return orders[DRAM].victim(dirtyDram);
+    }
+
+    /** A free SSD slot, evicting the coldest evictable SSD copy if needed; -1 when none can go. */
+    int allocateSlot() {
+        int slot = ssd.allocate();
+        if (slot >= 0) {
+            return slot;
+        }
+        int victim = orders[SSD].victim(ssdVictim);
+        if (victim == NONE) {
+            return -1;
+        }
+        evictCopy(victim, SSD);
+        return ssd.allocate();
+    }
+
+    void wakeDemoterIfNeeded() {
+        if (ssd != null && reclaimablePages() < demoteAhead()) {
+            work.signal();
+        }
+    }
+
+    /** How many DRAM pages the demoter keeps reclaimable: an eighth of DRAM, at least one. */
+    int demoteAhead() {
+        return Math.max(1, dram.pageCount() / 8);
+    }
+
+    // ---- lifecycle of entries
+
+    /** Records an access: the block moves to the hot end of each tier it is in. */
+    void touch(int e) {
+        for (int t = 0; t < BlockIndex.TIERS; t++) {
+            if (index.hasCopy(e, t)) {
+                orders[t].onAccess(e);
+            }
+        }
+    }
+
+    /**
+     * Takes a live block out of the cache. Its copies are freed now, or when its last pin goes;
+     * with {@code wipe}, its SSD slot is wiped before reuse.
+     */
+    void retire(int e, boolean wipe) {
+        if (index.state(e) == READY) {
+            for (int t = 0; t < BlockIndex.TIERS; t++) {
+                if (index.hasCopy(e, t)) {
+                    orders[t].onRemove(e);
+                    resident[t]--;
+                }
+            }
+        }
+        index.retire(e);
+        if (wipe) {
+            index.setFlags(e, index.flags(e) | WIPE_ON_RELEASE);
+        }
+        if (index.pins(e) == 0) {
+            release(e);
+        }
+    }
+
+    private void release(int e) {
+        boolean wipe = (index.flags(e) & WIPE_ON_RELEASE) != 0;
+        for (int t = 0; t < BlockIndex.TIERS; t++) {
+            if (index.hasCopy(e, t)) {
+                boolean wasClean = isClean(e);
+                int loc = index.removeCopy(e, t);
+                cleanDram += (isClean(e) ? 1 : 0) - (wasClean ? 1 : 0);
+                freeLocation(t, loc, wipe);
+            }
+        }
+        index.release(e);
+    }
+
+    void unpin(int e) {
+        if (index.unpin(e) == 0 && index.state(e) == RETIRED) {
+            release(e);
+        }
+    }
+
+    /** Drops {@code e} and every block below it in its prefix tree (its copy was found corrupt). */
+    void dropWithDescendants(int e) {
+        if (!index.isLive(e)) {
+            return;
+        }
+        byte[] verdict = new byte[index.capacity()];
+        verdict[e] = 1;
+        int dropped = 0;
+        for (int c = 0; c < index.capacity(); c++) {
+            if (index.isLive(c) && doomed(c, verdict)) {
+                dropped++;
+            }
+        }
+        for (int c = 0; c < index.capacity(); c++) {
+            if (verdict[c] == 1 && index.isLive(c)) {
+                retire(c, true);
+            }
+        }
+        metrics.add(Counter.INVALIDATED_BLOCKS, dropped);
+    }
+
+    /** Whether {@code c} descends from a doomed entry; memoised in {@code verdict} (1 doomed, 2 safe). */
+    private boolean doomed(int c, byte[] verdict) {
+        int x = c;
+        while (x != NONE && verdict[x] == 0) {
+            x = index.parent(x);
+        }
+        byte v = x == NONE ? 2 : verdict[x];
+        for (int y = c; y != x; y = index.parent(y)) {
+            verdict[y] = v;
+        }
+        return v == 1;
+    }
+
+    int resident(int tier) {
+        return resident[tier];
+    }
+
+    void checkInvariants() {
+        index.checkInvariants();
+        int slotsInUse = 0;
+        int pagesInUse = 0;
+        for (int e = 0; e < index.capacity(); e++) {
+            pagesInUse += index.hasCopy(e, DRAM) ? 1 : 0;
+            slotsInUse += index.hasCopy(e, SSD) ? 1 : 0;
+        }
+        if (pagesInUse + dram.freePages() != dram.pageCount()) {
+            throw new IllegalStateException("pages leaked: " + pagesInUse + " in use + " + dram.freePages()
+                    + " free != " + dram.pageCount());
+        }
+        if (ssd != null && slotsInUse + ssd.freeSlots() + pendingWipes.size() + demoterSlots != ssd.slotCount()) {
+            throw new IllegalStateException("slots leaked or double-booked: " + slotsInUse + " in use + "
+                    + ssd.freeSlots() + " free + " + pendingWipes.size() + " to wipe + " + demoterSlots
+                    + " being written != " + ssd.slotCount());
+        }
+    }
+
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("KvTierCache is closed");
+        }
+    }
+
+    void endCopy() {
+        if (--inFlight == 0) {
+            idle.signalAll();
+        }
+    }
+
+    long[] residentBlocks() {
+        long[] r = new long[CacheMetrics.TIERS];
+        for (int t = 0; t < BlockIndex.TIERS; t++) {
+            r[t] = resident[t];
+        }
+        return r;
+    }
+}

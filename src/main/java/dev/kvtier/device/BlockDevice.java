@@ -1,0 +1,36 @@
+package dev.kvtier.device;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A fixed-size byte-addressed store a persistent tier writes its slots to: a memory-mapped
+ * file, a file or raw block device opened with O_DIRECT, or (later) a network block device.
+ *
+ * <p>Reads and writes move {@code buffer.remaining()} bytes at a device offset and leave the
+ * buffer's position and limit unchanged. Buffers are direct. Offsets, lengths and buffer addresses must be
+ * multiples of {@link #alignment()}. Implementations are thread-safe for accesses to disjoint
+ * ranges; callers never access one range from two threads at once.
+ */
+public interface BlockDevice extends AutoCloseable {
+    /** Usable bytes. */
+    long size();
+
+    /** Required alignment of offsets, lengths and buffer addresses (1 when there is none). */
+    int alignment();
+
+    /** Fills {@code dst} from the bytes at {@code offset}. */
+    void read(long offset, ByteBuffer dst) throws IOException;
+
+    /** Writes {@code src} at {@code offset}. */
+    void write(long offset, ByteBuffer src) throws IOException;
+
+    /** Makes every completed write durable (msync, fsync). */
+    void flush() throws IOException;
+
+    /** What this device is, for messages: kind and path or address. */
+    String describe();
+
+    @Override
+    void close() throws IOException;
+}

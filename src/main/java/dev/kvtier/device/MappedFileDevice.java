@@ -1,0 +1,128 @@
+package dev.kvtier.device;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Path;
+import net.openhft.chronicle.bytes.MappedBytesStore;
+import net.openhft.chronicle.bytes.MappedFile;
+import net.openhft.chronicle.bytes.SyncMode;
+import net.openhft.chronicle.core.Jvm;
+import net.openhft.chronicle.core.UnsafeMemory;
+import net.openhft.chronicle.core.io.ReferenceOwner;
+
+/**
+ * A file mapped whole into memory through Chronicle Bytes ({@link MappedFile#ofSingle}); reads
+ * and writes are memcpys to and from the mapping, from any thread (no {@code MappedBytes}
+ * cursor is shared). The file is created sparse at the requested size and locked against a
+ * second process. A write that faults (the filesystem ran out of space under a sparse file)
+ * arrives as an {@link InternalError} from the copy and leaves here as an {@link IOException}.
+ */
+public final class MappedFileDevice implements BlockDevice {
+    private final Path path;
+    private final long size;
+    private final RandomAccessFile file;
+    private final FileLock lock;
+    private final MappedFile mapped;
+    private final MappedBytesStore store;
+    private final ReferenceOwner owner = ReferenceOwner.temporary("kvtier-device");
+    private final long base;
+
+    private MappedFileDevice(Path path, long size, RandomAccessFile file, FileLock lock) throws IOException {
+        this.path = path;
+        this.size = size;
+        this.file = file;
+        this.lock = lock;
+        this.mapped = MappedFile.ofSingle(path.toFile(), size, false);
+        this.store = mapped.acquireByteStore(owner, 0);
+        this.base = store.addressForWrite(0);
+    }
+
+    /**
+     * Opens {@code path}, creating it sparse with {@code size} bytes when absent and resizing it
+     * when {@code resize} is true and its size differs. Otherwise the file keeps its own size.
+     */
+    public static MappedFileDevice open(Path path, long size, boolean resize) throws IOException {
+        File f = path.toFile();
+        boolean fresh = !f.exists();
+        RandomAccessFile raf = new RandomAccessFile(f, "rw");
+        try {
+            FileLock lock = lockOrThrow(raf.getChannel(), path);
+            if (fresh || (resize && raf.length() != size)) {
+                raf.setLength(size);
+            }
+            return new MappedFileDevice(path, raf.length(), raf, lock);
+        } catch (IOException | RuntimeException e) {
+            raf.close();
+            throw e;
+        }
+    }
+
+    static FileLock lockOrThrow(FileChannel channel, Path path) throws IOException {
+        FileLock lock = channel.tryLock();
+        if (lock == null) {
+            throw new IOException(path + " is in use by another process (it holds the file lock)");
+        }
+        return lock;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public int alignment() {
+        return 1;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        Devices.checkRange(this, offset, dst);
+        requireDirect(dst);
+        UnsafeMemory.MEMORY.copyMemory(base + offset, Jvm.address(dst) + dst.position(), dst.remaining());
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src) throws IOException {
+        Devices.checkRange(this, offset, src);
+        requireDirect(src);
+        try {
+            UnsafeMemory.MEMORY.copyMemory(Jvm.address(src) + src.position(), base + offset, src.remaining());
+        } catch (InternalError fault) {
+            throw new IOException(describe() + ": write of " + src.remaining() + " bytes at " + offset
+                    + " faulted (is the filesystem full?)", fault);
+        }
+    }
+
+    private void requireDirect(ByteBuffer b) {
+        if (!b.isDirect()) {
+            throw new IllegalArgumentException(describe() + ": reads and writes take direct buffers");
+        }
+    }
+
+    @Override
+    public void flush() {
+        store.syncUpTo(size, SyncMode.SYNC);
+    }
+
+    @Override
+    public String describe() {
+        return "mapped file " + path;
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            flush();
+        } finally {
+            store.release(owner);
+            mapped.releaseLast();
+            lock.release();
+            file.close();
+        }
+    }
+}

@@ -1,0 +1,308 @@
+package dev.kvtier.tier;
+
+import dev.kvtier.codec.BlockCodec;
+import dev.kvtier.codec.Codecs;
+import dev.kvtier.device.BlockDevice;
+import dev.kvtier.format.DeviceLayout;
+import dev.kvtier.format.FormatException;
+import dev.kvtier.format.SlotHeader;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.security.SecureRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32C;
+import org.roaringbitmap.RoaringBitmap;
+
+/**
+ * A persistent tier of fixed-size slots on a {@link BlockDevice}, in the {@link DeviceLayout}
+ * format. It knows bytes, not policy: the cache decides which block goes to which slot.
+ *
+ * <p><b>Write protocol.</b> The slot's header is wiped first, then the payload is written, then
+ * the new header, whose checksum covers its fields and whose payload CRC32C covers the stored
+ * bytes. A crash at any point leaves either no header (an empty slot), or a header whose
+ * payload CRC does not match (a miss on read), or the whole block.
+ *
+ * <p><b>Read protocol.</b> Header checksum, then key, namespace and device id against what the
+ * caller expects, then payload CRC, then decode with the output length checked. Any mismatch
+ * is reported as a status, never as bytes.
+ *
+ * <p>Free slots sit in a {@link RoaringBitmap}; allocation and release run under the cache's
+ * metadata lock. Reads and writes run on any thread, on slots the caller owns (pinned or
+ * reserved). Scratch buffers are per thread and aligned for O_DIRECT.
+ */
+public final class SlotTier implements AutoCloseable {
+    /** Outcome of a read. */
+    public enum ReadStatus { OK, MISMATCH, CORRUPT, IO_ERROR }
+
+    private final BlockDevice device;
+    private final DeviceLayout layout;
+    private final BlockCodec codec;
+    private final RoaringBitmap free = new RoaringBitmap();
+    private final AtomicLong epoch = new AtomicLong();
+    private final ThreadLocal<Scratch> scratch;
+
+    private SlotTier(BlockDevice device, DeviceLayout layout, BlockCodec codec) {
+        this.device = device;
+        this.layout = layout;
+        this.codec = codec;
+        this.scratch = ThreadLocal.withInitial(() -> new Scratch(layout));
+        free.add(0L, layout.slotCount());
+    }
+
+    /**
+     * Opens the tier on {@code device}: formats a blank device; checks the superblock of a used
+     * one. A device in another format, or for another block size or slot count, is refused with
+     * the reason, unless {@code reinitialize} is true, when it is formatted afresh.
+     *
+     * @param codec how payloads are encoded when written (null: raw); any codec is read
+     */
+    public static SlotTier open(BlockDevice device, int blockTokens, int blockBytes, BlockCodec codec,
+            boolean reinitialize) throws IOException {
+        int align = device.alignment();
+        long slots = DeviceLayout.slotsThatFit(device.size(), align, blockBytes);
+        if (slots < 1 || slots > Integer.MAX_VALUE) {
+            throw new IOException(device.describe() + " (" + device.size() + " bytes) holds " + slots
+                    + " slots of " + blockBytes + "-byte blocks; need 1 to 2^31-1");
+        }
+        DeviceLayout wanted = new DeviceLayout(align, slots, blockTokens, blockBytes, new SecureRandom().nextLong());
+        ByteBuffer sb = alignedBuffer(DeviceLayout.SUPERBLOCK_BYTES, align);
+        device.read(0, sb);
+        DeviceLayout found = null;
+        String problem = null;
+        if (!allZero(sb)) {
+            try {
+                found = DeviceLayout.decode(sb);
+                problem = found.incompatibility(wanted);
+            } catch (FormatException e) {
+                problem = e.getMessage();
+            }
+        }
+        if (found != null && problem == null) {
+            return new SlotTier(device, found, codec);
+        }
+        if (problem != null && !reinitialize) {
+            throw new IOException(device.describe() + " cannot be used: " + problem
+                    + ". Point kvtier at another file, or let it reinitialize the device (its blocks are lost)");
+        }
+        wanted.encode(sb);
+        device.write(0, sb);
+        device.flush();
+        return new SlotTier(device, wanted, codec);
+    }
+
+    public DeviceLayout layout() {
+        return layout;
+    }
+
+    public BlockDevice device() {
+        return device;
+    }
+
+    public int slotCount() {
+        return (int) layout.slotCount();
+    }
+
+    /** Free slots. Under the cache lock. */
+    public int freeSlots() {
+        return free.getCardinality();
+    }
+
+    /** A free slot, now owned by the caller, or -1. Under the cache lock. */
+    public int allocate() {
+        if (free.isEmpty()) {
+            return -1;
+        }
+        int slot = free.first();
+        free.remove(slot);
+        return slot;
+    }
+
+    /** Marks a slot found in use by a scan. Under the cache lock. */
+    public void markUsed(int slot) {
+        free.remove(slot);
+    }
+
+    /** Returns a slot to the free set. Its header must already be wiped or stale. Under the cache lock. */
+    public void release(int slot) {
+        free.add(slot);
+    }
+
+    /**
+     * Writes {@code block} (its remaining bytes) to {@code slot} following the write protocol.
+     * {@code h} carries the key fields; this fills in codec, lengths, CRC, epoch and device id.
+     */
+    public void write(int slot, ByteBuffer block, SlotHeader h) throws IOException {
+        Scratch s = scratch.get();
+        wipe(slot, s);
+        int n = block.remaining();
+        ByteBuffer stored = block;
+        h.codec = Codecs.RAW;
+        if (codec != null) {
+            int len = codec.encode(block, s.payload.clear());
+            if (len > 0) {
+                h.codec = codec.id();
+                stored = s.payload.limit(len);
+            }
+        }
+        h.blockLength = n;
+        h.storedLength = stored.remaining();
+        h.payloadCrc = crc(s.crc, stored);
+        h.epoch = epoch.incrementAndGet();
+        h.deviceId = layout.creationId();
+        device.write(layout.payloadOffset(slot), forDevice(stored, s));
+        h.encode(s.header.clear(), 0);
+        device.write(layout.headerOffset(slot), s.header);
+    }
+
+    /** Wipes {@code slot}'s header so the slot reads as empty. */
+    public void wipe(int slot) throws IOException {
+        wipe(slot, scratch.get());
+    }
+
+    private void wipe(int slot, Scratch s) throws IOException {
+        ByteBuffer hb = s.header.clear();
+        SlotHeader.encodeEmpty(hb, 0);
+        device.write(layout.headerOffset(slot), hb);
+    }
+
+    /**
+     * Reads the block in {@code slot} into {@code dst} (exactly the block's bytes remaining) if
+     * the slot holds key {@code (keyHi, keyLo)} of namespace {@code (nsHi, nsLo)}, intact.
+     */
+    public ReadStatus read(int slot, long keyHi, long keyLo, long nsHi, long nsLo, ByteBuffer dst) {
+        Scratch s = scratch.get();
+        SlotHeader h = s.decoded;
+        try {
+            device.read(layout.headerOffset(slot), s.header.clear());
+            h.decode(s.header, 0, layout.blockBytes());
+        } catch (FormatException e) {
+            return ReadStatus.CORRUPT;
+        } catch (IOException e) {
+            return ReadStatus.IO_ERROR;
+        }
+        if (h.keyHi != keyHi || h.keyLo != keyLo || h.namespaceHi != nsHi || h.namespaceLo != nsLo
+                || h.deviceId != layout.creationId() || h.blockLength != dst.remaining()) {
+            return ReadStatus.MISMATCH;
+        }
+        try {
+            return readPayload(slot, h, dst, s);
+        } catch (IOException e) {
+            return ReadStatus.IO_ERROR;
+        }
+    }
+
+    private ReadStatus readPayload(int slot, SlotHeader h, ByteBuffer dst, Scratch s) throws IOException {
+        boolean direct = h.codec == Codecs.RAW && layout.alignment() == 1 && dst.isDirect();
+        ByteBuffer in = direct ? dst : s.payload.clear().limit(layout.aligned(h.storedLength));
+        device.read(layout.payloadOffset(slot), in);
+        in = in.duplicate().limit(in.position() + h.storedLength);
+        if (crc(s.crc, in) != h.payloadCrc) {
+            return ReadStatus.CORRUPT;
+        }
+        if (direct) {
+            return ReadStatus.OK;
+        }
+        BlockCodec c = Codecs.byId(h.codec);
+        if (c == null) {
+            dst.duplicate().put(in);
+            return ReadStatus.OK;
+        }
+        try {
+            c.decode(in, dst, h.blockLength);
+            return ReadStatus.OK;
+        } catch (FormatException e) {
+            return ReadStatus.CORRUPT;
+        }
+    }
+
+    /** Receives each valid header found by {@link #scan}. */
+    public interface ScanVisitor {
+        void slot(int slot, SlotHeader header);
+    }
+
+    /**
+     * Reads every slot's header (not payloads) and hands the valid ones of this device's life
+     * to {@code visitor}; returns how many slots held a header that was corrupt or stale.
+     */
+    public int scan(ScanVisitor visitor) throws IOException {
+        Scratch s = scratch.get();
+        int bad = 0;
+        for (int slot = 0; slot < layout.slotCount(); slot++) {
+            device.read(layout.headerOffset(slot), s.header.clear());
+            if (SlotHeader.isEmpty(s.header, 0)) {
+                continue;
+            }
+            try {
+                s.decoded.decode(s.header, 0, layout.blockBytes());
+            } catch (FormatException e) {
+                bad++;
+                continue;
+            }
+            if (s.decoded.deviceId != layout.creationId()) {
+                bad++;
+                continue;
+            }
+            epoch.accumulateAndGet(s.decoded.epoch, Math::max);
+            visitor.slot(slot, s.decoded);
+        }
+        return bad;
+    }
+
+    public void flush() throws IOException {
+        device.flush();
+    }
+
+    @Override
+    public void close() throws IOException {
+        device.close();
+    }
+
+    private ByteBuffer forDevice(ByteBuffer stored, Scratch s) {
+        if (layout.alignment() == 1 && stored.isDirect()) {
+            return stored;
+        }
+        int len = stored.remaining();
+        int padded = layout.aligned(len);
+        if (stored != s.payload) {
+            s.payload.clear().put(stored.duplicate());
+        }
+        for (int i = len; i < padded; i++) {
+            s.payload.put(i, (byte) 0);
+        }
+        return s.payload.clear().limit(padded);
+    }
+
+    private static int crc(CRC32C crc, ByteBuffer b) {
+        crc.reset();
+        crc.update(b.duplicate());
+        return (int) crc.getValue();
+    }
+
+    private static boolean allZero(ByteBuffer b) {
+        for (int i = 0; i < b.limit(); i++) {
+            if (b.get(i) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static ByteBuffer alignedBuffer(int bytes, int alignment) {
+        int a = Math.max(alignment, 64);
+        return ByteBuffer.allocateDirect(bytes + a).alignedSlice(a).limit(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Per-thread buffers: one header, one payload (encoded or bounced), a CRC and a decoded header. */
+    private static final class Scratch {
+        final ByteBuffer header;
+        final ByteBuffer payload;
+        final CRC32C crc = new CRC32C();
+        final SlotHeader decoded = new SlotHeader();
+
+        Scratch(DeviceLayout layout) {
+            header = alignedBuffer(layout.headerBytes(), layout.alignment());
+            payload = alignedBuffer(layout.aligned(layout.blockBytes()), layout.alignment());
+        }
+    }
+}
