@@ -24,8 +24,10 @@ import java.util.function.IntPredicate;
  * method here runs with the lock held; copies and device I/O never do.
  *
  * <p><b>Copies.</b> A block may have a copy in several tiers (a DRAM page and an SSD slot). A
- * DRAM copy with a copy below it is <i>clean</i>: evicting it loses nothing. The demoter keeps
- * the coldest DRAM blocks clean ahead of need; eviction takes clean copies first.
+ * DRAM copy with a copy below it is <i>clean</i>: evicting it loses nothing. A clean copy with
+ * no child in DRAM is a <i>clean leaf</i>, evictable at once (unless pinned); their number is
+ * kept exact on every change of copies, so the demoter knows how many DRAM pages can be had
+ * without losing a block. Eviction takes clean copies first.
  *
  * <p><b>Prefix rule.</b> In each tier a copy is evicted only when no child has a copy in that
  * tier, and a block leaves the cache only when it has no live child at all, so every kept
@@ -62,10 +64,12 @@ final class Residency {
     private final Map<NamespaceId, Integer> namespaceIds = new HashMap<>();
     private long[] namespaceRoots = new long[16];
     private final IntPredicate cleanDramVictim = e -> evictable(e, DRAM) && isClean(e);
-    private final IntPredicate anyDramVictim = e -> evictable(e, DRAM);
+    private final IntPredicate anyDramVictim = e -> evictable(e, DRAM) && (e != protectedParent || isClean(e));
     private final IntPredicate ssdVictim = e -> evictable(e, SSD);
     private final IntPredicate dirtyDram = this::isDirty;
-    private int cleanDram;
+    private int cleanLeaves;
+    /** During {@link #allocatePage}: the block whose last copy must not be evicted. */
+    private int protectedParent = NONE;
     /** SSD slots the demoter holds right now (being written or wiped). */
     int demoterSlots;
     int inFlight;
@@ -120,18 +124,22 @@ final class Residency {
 
     /** Records a copy; a READY block joins the tier's eviction order at once. */
     void addCopy(int e, int tier, int loc) {
-        boolean wasClean = isClean(e);
+        int p = index.parent(e);
+        int was = cleanLeaves(e, p);
         index.addCopy(e, tier, loc);
         if (index.state(e) == READY) {
             orders[tier].onInsert(e);
             resident[tier]++;
         }
-        cleanDram += (isClean(e) ? 1 : 0) - (wasClean ? 1 : 0);
+        cleanLeaves += cleanLeaves(e, p) - was;
     }
 
     /** WRITING → READY: the block joins the eviction order of each tier it has a copy in. */
     void publish(int e) {
+        int p = index.parent(e);
+        int was = cleanLeaves(e, p);
         index.publish(e);
+        cleanLeaves += cleanLeaves(e, p) - was;
         for (int t = 0; t < BlockIndex.TIERS; t++) {
             if (index.hasCopy(e, t)) {
                 orders[t].onInsert(e);
@@ -158,13 +166,14 @@ final class Residency {
     }
 
     private void removeCopy(int e, int tier, boolean wipe) {
-        boolean wasClean = isClean(e);
+        int p = index.parent(e);
+        int was = cleanLeaves(e, p);
         if (index.state(e) == READY) {
             orders[tier].onRemove(e);
             resident[tier]--;
         }
         int loc = index.removeCopy(e, tier);
-        cleanDram += (isClean(e) ? 1 : 0) - (wasClean ? 1 : 0);
+        cleanLeaves += cleanLeaves(e, p) - was;
         freeLocation(tier, loc, wipe);
     }
 
@@ -189,6 +198,15 @@ final class Residency {
         return (c & 1) != 0 && (c & ~1) != 0;
     }
 
+    /** How many of {@code e} and its parent {@code p} are clean leaves. */
+    private int cleanLeaves(int e, int p) {
+        return cleanLeaf(e) + (p == NONE ? 0 : cleanLeaf(p));
+    }
+
+    private int cleanLeaf(int e) {
+        return index.state(e) == READY && isClean(e) && index.childrenWith(DRAM, e) == 0 ? 1 : 0;
+    }
+
     /** Whether the copy of {@code e} in {@code tier} may be evicted now (see the class comment). */
     boolean evictable(int e, int tier) {
         if (index.state(e) != READY || index.pins(e) != 0 || (index.flags(e) & (MOVING | PROMOTING)) != 0
@@ -201,23 +219,20 @@ final class Residency {
     // ---- DRAM pages
 
     /**
-     * A free DRAM page, evicting one copy if needed (clean copies first, then a block with no
-     * children, which is lost) while {@code protect} stays put. Returns -1 when nothing can go.
+     * A free DRAM page, evicting one copy if needed: a clean copy first, else (unless
+     * {@code cleanOnly}) a block with no children, which is lost, but never the last copy of
+     * {@code protect} (the parent of the block about to be stored). Returns -1 when nothing can go.
      */
     int allocatePage(int protect, boolean cleanOnly) {
         int page = dram.allocate();
         if (page >= 0) {
             return page;
         }
-        if (protect != NONE) {
-            index.pin(protect);
-        }
         int victim = orders[DRAM].victim(cleanDramVictim);
         if (victim == NONE && !cleanOnly) {
+            protectedParent = protect;
             victim = orders[DRAM].victim(anyDramVictim);
-        }
-        if (protect != NONE) {
-            index.unpin(protect);
+            protectedParent = NONE;
         }
         if (victim == NONE) {
             return -1;
@@ -229,9 +244,9 @@ final class Residency {
 
     // ---- demotion support (the demoter calls these under the lock)
 
-    /** DRAM pages that can be had without losing a block: free ones plus clean copies. */
+    /** DRAM pages that can be had without losing a block: free ones plus clean leaves. */
     int reclaimablePages() {
-        return dram.freePages() + cleanDram;
+        return dram.freePages() + cleanLeaves;
     }
 
     /** The coldest DRAM block with no lower copy and no demotion in flight, or -1. */
@@ -280,6 +295,8 @@ final class Residency {
      * with {@code wipe}, its SSD slot is wiped before reuse.
      */
     void retire(int e, boolean wipe) {
+        int p = index.parent(e);
+        int was = cleanLeaves(e, p);
         if (index.state(e) == READY) {
             for (int t = 0; t < BlockIndex.TIERS; t++) {
                 if (index.hasCopy(e, t)) {
@@ -289,6 +306,7 @@ final class Residency {
             }
         }
         index.retire(e);
+        cleanLeaves += cleanLeaves(e, p) - was;
         if (wipe) {
             index.setFlags(e, index.flags(e) | WIPE_ON_RELEASE);
         }
@@ -301,10 +319,7 @@ final class Residency {
         boolean wipe = (index.flags(e) & WIPE_ON_RELEASE) != 0;
         for (int t = 0; t < BlockIndex.TIERS; t++) {
             if (index.hasCopy(e, t)) {
-                boolean wasClean = isClean(e);
-                int loc = index.removeCopy(e, t);
-                cleanDram += (isClean(e) ? 1 : 0) - (wasClean ? 1 : 0);
-                freeLocation(t, loc, wipe);
+                freeLocation(t, index.removeCopy(e, t), wipe);
             }
         }
         index.release(e);
@@ -358,9 +373,14 @@ final class Residency {
         index.checkInvariants();
         int slotsInUse = 0;
         int pagesInUse = 0;
+        int leaves = 0;
         for (int e = 0; e < index.capacity(); e++) {
+            leaves += cleanLeaf(e);
             pagesInUse += index.hasCopy(e, DRAM) ? 1 : 0;
             slotsInUse += index.hasCopy(e, SSD) ? 1 : 0;
+        }
+        if (leaves != cleanLeaves) {
+            throw new IllegalStateException("clean leaves counted " + cleanLeaves + " but " + leaves + " exist");
         }
         if (pagesInUse + dram.freePages() != dram.pageCount()) {
             throw new IllegalStateException("pages leaked: " + pagesInUse + " in use + " + dram.freePages()
