@@ -48,6 +48,22 @@ final class Demoter implements Runnable {
         thread.start();
     }
 
+    /** Waits until the demoter has found nothing left to do. The caller must not hold the lock. */
+    void awaitIdle() {
+        r.lock.lock();
+        try {
+            long round = r.demoterIdleRounds;
+            r.work.signalAll();
+            while (r.demoterIdleRounds == round && thread.isAlive()) {
+                r.demoterIdle.awaitNanos(TimeUnit.MILLISECONDS.toNanos(IDLE_WAIT_MS));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
     /** Stops after the task in progress and the queued wipes. The caller must not hold the lock. */
     void stop() {
         r.lock.lock();
@@ -83,6 +99,8 @@ final class Demoter implements Runnable {
         try {
             Kind k = nextTask();
             while (k == Kind.IDLE) {
+                r.demoterIdleRounds++;
+                r.demoterIdle.signalAll();
                 r.work.awaitNanos(TimeUnit.MILLISECONDS.toNanos(IDLE_WAIT_MS));
                 k = nextTask();
             }

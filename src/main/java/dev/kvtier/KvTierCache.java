@@ -77,6 +77,13 @@ public interface KvTierCache extends AutoCloseable {
     /** Drops every block of {@code namespace}; pinned ones go when unpinned. Returns how many. */
     int invalidate(Namespace namespace);
 
+    /**
+     * Waits until the background work due now is done: demotions down to the DRAM watermark and
+     * queued slot wipes. Inference threads never need this; tests, benchmarks and orderly
+     * handovers do.
+     */
+    void awaitIdle();
+
     /** A snapshot of counters, gauges and latency histograms. */
     CacheStats stats();
 

@@ -31,6 +31,7 @@ public final class KvTierCacheBuilder {
     private Compression ssdCompression = Compression.NONE;
     private boolean ssdDirectIo;
     private boolean reinitialize;
+    private double demoteAhead = 0.125;
 
     KvTierCacheBuilder() {
     }
@@ -84,6 +85,17 @@ public final class KvTierCacheBuilder {
     }
 
     /**
+     * The share of DRAM the background demoter keeps reclaimable by writing the coldest blocks to
+     * the SSD tier ahead of need, in (0, 1]. Higher: fewer blocks lost when stores come in
+     * bursts, more writes of blocks that are later read again from DRAM. 1 writes every block
+     * down (write-through). Default 0.125.
+     */
+    public KvTierCacheBuilder demoteAhead(double fractionOfDram) {
+        this.demoteAhead = fractionOfDram;
+        return this;
+    }
+
+    /**
      * When a device holds another format version, block size or capacity, format it afresh
      * (its blocks are lost) instead of refusing it. Default false.
      */
@@ -109,12 +121,13 @@ public final class KvTierCacheBuilder {
                 + pageBytes + " bytes (blockBytes rounded up to 64)");
         require(pages <= MAX_BLOCKS, "dramCapacityBytes (" + dramCapacityBytes + ") holds " + pages
                 + " blocks of " + pageBytes + " bytes; at most " + MAX_BLOCKS + " are supported");
+        require(demoteAhead > 0 && demoteAhead <= 1, "demoteAhead must be in (0, 1], was " + demoteAhead);
         if (ssdPath != null) {
             checkSsd(pageBytes);
         }
         JvmFlags.requireChronicleFlags();
         return new TieredCache(new CacheConfig(blockTokens, blockBytes, dramCapacityBytes, ssdPath,
-                ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize));
+                ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize, demoteAhead));
     }
 
     private void checkSsd(long pageBytes) {

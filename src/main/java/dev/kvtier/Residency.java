@@ -54,6 +54,9 @@ final class Residency {
     final Condition idle = lock.newCondition();
     /** Signalled when the demoter may have work. */
     final Condition work = lock.newCondition();
+    /** Signalled each time the demoter finds nothing to do; {@link #demoterIdleRounds} counts those times. */
+    final Condition demoterIdle = lock.newCondition();
+    long demoterIdleRounds;
     final BlockIndex index;
     final DramTier dram;
     final SlotTier ssd;
@@ -67,6 +70,7 @@ final class Residency {
     private final IntPredicate anyDramVictim = e -> evictable(e, DRAM) && (e != protectedParent || isClean(e));
     private final IntPredicate ssdVictim = e -> evictable(e, SSD);
     private final IntPredicate dirtyDram = this::isDirty;
+    private final int demoteAheadPages;
     private int cleanLeaves;
     /** During {@link #allocatePage}: the block whose last copy must not be evicted. */
     private int protectedParent = NONE;
@@ -80,7 +84,8 @@ final class Residency {
     private record NamespaceId(long hi, long lo) {
     }
 
-    Residency(DramTier dram, SlotTier ssd, CacheMetrics metrics) {
+    Residency(DramTier dram, SlotTier ssd, CacheMetrics metrics, double demoteAhead) {
+        this.demoteAheadPages = Math.max(1, (int) Math.ceil(dram.pageCount() * demoteAhead));
         this.dram = dram;
         this.ssd = ssd;
         this.metrics = metrics;
@@ -274,9 +279,9 @@ final class Residency {
         }
     }
 
-    /** How many DRAM pages the demoter keeps reclaimable: an eighth of DRAM, at least one. */
+    /** How many DRAM pages the demoter keeps reclaimable (the configured share, at least one). */
     int demoteAhead() {
-        return Math.max(1, dram.pageCount() / 8);
+        return demoteAheadPages;
     }
 
     // ---- lifecycle of entries

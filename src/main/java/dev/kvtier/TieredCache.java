@@ -63,7 +63,7 @@ final class TieredCache implements KvTierCache {
         SlotTier ssd = null;
         try {
             ssd = config.hasSsd() ? openSsd(config) : null;
-            this.r = new Residency(dram, ssd, metrics);
+            this.r = new Residency(dram, ssd, metrics, config.demoteAhead());
             this.recoveryMillis = ssd == null ? 0 : SsdRecovery.recover(r);
         } catch (IOException e) {
             closeQuietly(dram, ssd);
@@ -500,6 +500,7 @@ final class TieredCache implements KvTierCache {
                 r.unpin(e);
             }
             r.endCopy();
+            r.wakeDemoterIfNeeded();
         } finally {
             r.lock.unlock();
         }
@@ -582,6 +583,19 @@ final class TieredCache implements KvTierCache {
         capacity[DRAM] = r.dram.pageCount();
         capacity[SSD] = r.ssd == null ? 0 : r.ssd.slotCount();
         return new CacheStats(metrics, resident, capacity, pins, recoveryMillis);
+    }
+
+    @Override
+    public void awaitIdle() {
+        r.lock.lock();
+        try {
+            r.checkOpen();
+        } finally {
+            r.lock.unlock();
+        }
+        if (demoter != null) {
+            demoter.awaitIdle();
+        }
     }
 
     @Override

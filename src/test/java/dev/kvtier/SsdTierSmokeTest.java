@@ -35,7 +35,7 @@ class SsdTierSmokeTest {
             try (TieredCache cache = open(file, c)) {
                 for (int i = 0; i < 64; i += 8) {
                     cache.store(keys, i, 8, slice(bufs, i));
-                    waitForDemoter();
+                    cache.awaitIdle();
                 }
                 CacheStats s = cache.stats();
                 assertTrue(s.storedBlocks(Tier.SSD) > 0, "spilled to SSD: " + s);
@@ -64,10 +64,6 @@ class SsdTierSmokeTest {
                 cache.invalidate(ns);
             }
         }
-    }
-
-    private static void waitForDemoter() throws InterruptedException {
-        Thread.sleep(150);
     }
 
     private TieredCache open(Path file, Compression c) {
