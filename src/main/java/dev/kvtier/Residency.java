@@ -66,14 +66,14 @@ final class Residency {
     private final int[] resident = new int[BlockIndex.TIERS];
     private final Map<NamespaceId, Integer> namespaceIds = new HashMap<>();
     private long[] namespaceRoots = new long[16];
-    private final IntPredicate cleanDramVictim = e -> evictable(e, DRAM) && isClean(e);
-    private final IntPredicate anyDramVictim = e -> evictable(e, DRAM) && (e != protectedParent || isClean(e));
-    private final IntPredicate ssdVictim = e -> evictable(e, SSD);
-    private final IntPredicate dirtyDram = this::isDirty;
     private final int demoteAheadPages;
     private int cleanLeaves;
     /** During {@link #allocatePage}: the block whose last copy must not be evicted. */
     private int protectedParent = NONE;
+    private final IntPredicate cleanDramVictim = e -> evictable(e, DRAM) && isClean(e);
+    private final IntPredicate anyDramVictim = e -> evictable(e, DRAM) && (e != protectedParent || isClean(e));
+    private final IntPredicate ssdVictim = e -> evictable(e, SSD);
+    private final IntPredicate dirtyDram = this::isDirty;
     /** SSD slots the demoter holds right now (being written or wiped). */
     int demoterSlots;
     int inFlight;
