@@ -43,7 +43,7 @@ class SsdTierSmokeTest {
                 assertEquals(64, m.hitBlocks(), "whole chain still kept: " + s);
                 assertTrue(m.hitBlocks(Tier.SSD) > 0);
                 ByteBuffer[] out = fresh(64);
-                assertEquals(64, cache.load(m, out).join());
+                assertEquals(64, cache.load(m, out).join(), () -> c + " " + cache.stats());
                 for (int i = 0; i < 64; i++) {
                     assertEquals(bufs[i], out[i], "block " + i);
                 }
