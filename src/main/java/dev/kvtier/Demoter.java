@@ -36,7 +36,7 @@ final class Demoter implements Runnable {
     private int slot;
     private int page;
     private int failures;
-    private long backoffUntil;
+    private long backoffUntil = System.nanoTime();
 
     Demoter(Residency residency) {
         this.r = residency;

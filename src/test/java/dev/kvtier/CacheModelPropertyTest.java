@@ -9,38 +9,47 @@ import static org.quicktheories.generators.SourceDSL.lists;
 
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * Random sequences of store / match / load / acquire / release / invalidate, run against a
- * real cache beside a simple model (which keys were ever stored and not invalidated since,
- * which handles are open), in several configurations. After every step it checks: loaded and
- * pinned bytes are exactly the stored bytes; match reports only stored keys as one leading run;
- * the whole chain above a pinned block stays matchable; residency never exceeds capacity; the
- * index invariants hold; a store that fits, with no pins open, keeps every block it was given.
- * At the end, close frees all off-heap memory.
+ * Random sequences of store / match / load / acquire / release / invalidate / reopen, run
+ * against a real cache beside a simple model (which keys were ever stored and not invalidated
+ * since, which handles are open), in several configurations, with and without an SSD tier
+ * (and its background demoter). After every step it checks: loaded and pinned bytes are
+ * exactly the stored bytes; match reports only stored keys as one leading run; the whole chain
+ * above a pinned block stays matchable; DRAM residency never exceeds capacity; the index and
+ * allocator invariants hold; no read is ever found corrupt; a store that fits, with no pins
+ * open and no demotion in flight, keeps every block it was given. Reopening on the same SSD file (a restart) serves only
+ * stored keys with exact bytes. At the end, close frees all off-heap memory.
  *
- * <p>An operation is one random int: the low 3 bits pick the operation, the rest its operands,
- * so QuickTheories shrinks a failing sequence to a short one.
+ * <p>An operation is one random int: the low 3 bits pick the operation, the rest its operands.
  */
 class CacheModelPropertyTest {
     private static final int[][] CONFIGS = {
-        // blockTokens, blockBytes, capacity in blocks
-        {4, 64, 4}, {4, 64, 16}, {16, 4099, 8}, {16, 256, 64},
+        // blockTokens, blockBytes, DRAM blocks, SSD blocks (0: no SSD tier), compression ordinal
+        {4, 64, 4, 0, 0}, {4, 64, 16, 0, 0}, {16, 4099, 8, 0, 0}, {16, 256, 64, 0, 0},
+        {4, 64, 4, 6, 0}, {4, 512, 6, 10, 1}, {16, 4099, 8, 24, 2},
     };
     private static final int PROMPTS = 12;
     private static final int MAX_BLOCKS = 10;
 
     @Test
     void randomOperationSequencesAgreeWithTheModel() {
-        qt().withExamples(250).withShrinkCycles(200)
+        qt().withExamples(300).withShrinkCycles(100)
                 .forAll(integers().between(0, CONFIGS.length - 1),
                         lists().of(integers().between(0, Integer.MAX_VALUE)).ofSizeBetween(1, 120))
                 .checkAssert((config, ops) -> new Run(CONFIGS[config]).execute(ops));
@@ -50,6 +59,8 @@ class CacheModelPropertyTest {
     private static final class Run {
         private final int blockBytes;
         private final int capacity;
+        private final int ssdBlocks;
+        private final Compression compression;
         private final Namespace[] namespaces = new Namespace[2];
         private final BlockKey[][] prompts = new BlockKey[PROMPTS][];
         private final Set<BlockKey> stored = new HashSet<>();
@@ -58,11 +69,14 @@ class CacheModelPropertyTest {
         /** Handles whose block was invalidated: still readable, no longer in the index. */
         private final Set<BlockHandle> detached = new HashSet<>();
         private final ByteBuffer[] buffers;
+        private Path dir;
 
         Run(int[] config) {
             int blockTokens = config[0];
             blockBytes = config[1];
             capacity = config[2];
+            ssdBlocks = config[3];
+            compression = Compression.values()[config[4]];
             for (int n = 0; n < namespaces.length; n++) {
                 namespaces[n] = Namespace.builder("model").tenantSalt("tenant-" + n).blockTokens(blockTokens).build();
             }
@@ -87,29 +101,46 @@ class CacheModelPropertyTest {
         }
 
         void execute(List<Integer> ops) {
-            TieredCache cache = (TieredCache) KvTierCache.builder().blockTokens(namespaces[0].blockTokens())
-                    .blockBytes(blockBytes).dramCapacityBytes((long) capacity * ((blockBytes + 63) & -64))
-                    .build();
             try {
-                for (int op : ops) {
-                    step(cache, op);
-                    check(cache);
+                dir = Files.createTempDirectory("kvtier-model");
+                TieredCache cache = open();
+                try {
+                    for (int op : ops) {
+                        cache = step(cache, op);
+                        check(cache);
+                    }
+                } finally {
+                    closeHandles();
+                    cache.close();
                 }
+                assertTrue(cache.offHeapReleased(), "off-heap memory freed at close");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             } finally {
-                for (BlockHandle h : handles) {
-                    h.close();
-                }
-                cache.close();
+                deleteDir();
             }
-            assertTrue(cache.offHeapReleased(), "off-heap memory freed at close");
         }
 
-        private void step(TieredCache cache, int op) {
+        private TieredCache open() {
+            KvTierCacheBuilder b = KvTierCache.builder().blockTokens(namespaces[0].blockTokens())
+                    .blockBytes(blockBytes).dramCapacityBytes((long) capacity * ((blockBytes + 63) & -64));
+            if (ssdBlocks > 0) {
+                long slotBytes = (long) ssdBlocks * (128 + blockBytes);
+                b.localSsd(dir.resolve("ssd.slots"), 4096 + ((slotBytes + 4095) & -4096))
+                        .ssdCompression(compression);
+            }
+            return (TieredCache) b.build();
+        }
+
+        private TieredCache step(TieredCache cache, int op) {
             int a = (op >>> 3) % PROMPTS;
             int b = (op >>> 8) & 0xFFFF;
             BlockKey[] keys = prompts[a];
             switch (op & 7) {
-                case 0, 1 -> store(cache, keys, 1 + b % Math.min(keys.length, capacity));
+                case 0 -> store(cache, keys, 1 + b % Math.min(keys.length, capacity));
+                case 1 -> {
+                    return b % 8 == 0 && ssdBlocks > 0 ? reopen(cache) : store(cache, keys, 1 + b % Math.min(keys.length, capacity));
+                }
                 case 2 -> load(cache, keys);
                 case 3 -> acquire(cache, keys[b % keys.length]);
                 case 4 -> releaseHandle(b);
@@ -117,36 +148,46 @@ class CacheModelPropertyTest {
                 case 6 -> invalidate(cache, namespaces[b % 2]);
                 default -> cache.match(keys);
             }
+            return cache;
         }
 
-        private void store(TieredCache cache, BlockKey[] keys, int n) {
+        private TieredCache store(TieredCache cache, BlockKey[] keys, int n) {
             for (int i = 0; i < n; i++) {
                 fill(buffers[i], keys[i]);
             }
             boolean fits = n <= capacity && handles.isEmpty();
+            if (fits && ssdBlocks > 0) {
+                cache.awaitIdle();
+            }
             cache.store(keys, 0, n, buffers);
             for (int i = 0; i < n; i++) {
                 stored.add(keys[i]);
             }
             if (fits) {
-                BlockKey[] prefix = java.util.Arrays.copyOf(keys, n);
-                assertEquals(n, cache.match(prefix).hitBlocks(), "a store that fits keeps every block");
+                assertEquals(n, cache.match(Arrays.copyOf(keys, n)).hitBlocks(), "a store that fits keeps every block");
             }
+            return cache;
+        }
+
+        /** Closes the cache (handles first) and opens a new one on the same SSD file: a restart. */
+        private TieredCache reopen(TieredCache cache) {
+            closeHandles();
+            cache.close();
+            return open();
         }
 
         /** Stores blocks from {@code from} on; declined unless the parent is kept. */
         private void storeTail(TieredCache cache, BlockKey[] keys, int from) {
             int count = Math.min(keys.length - from, capacity);
-            boolean parentKept = from == 0
-                    || cache.match(java.util.Arrays.copyOf(keys, from)).hitBlocks() == from;
+            boolean parentKept = from == 0 || cache.match(Arrays.copyOf(keys, from)).hitBlocks() == from;
             for (int i = 0; i < count; i++) {
                 fill(buffers[i], keys[from + i]);
             }
             int n = cache.store(keys, from, count, buffers);
-            if (!parentKept) {
+            if (!parentKept && ssdBlocks == 0) {
                 assertEquals(0, n, "blocks under a missing parent are declined");
             }
-            for (int i = 0; i < count && parentKept; i++) {
+            for (int i = 0; i < count && (parentKept || n > 0); i++) {
                 stored.add(keys[from + i]);
             }
         }
@@ -158,7 +199,10 @@ class CacheModelPropertyTest {
                 buffers[i].put(0, (byte) ~buffers[i].get(0));
             }
             int n = cache.load(m, buffers).join();
-            assertEquals(m.hitBlocks(), n, "single-threaded: nothing is evicted between match and load");
+            if (ssdBlocks == 0) {
+                assertEquals(m.hitBlocks(), n, "DRAM only, one thread: nothing is evicted between match and load");
+            }
+            assertTrue(n <= m.hitBlocks());
             for (int i = 0; i < n; i++) {
                 verify(buffers[i], keys[i]);
             }
@@ -183,6 +227,15 @@ class CacheModelPropertyTest {
             }
         }
 
+        private void closeHandles() {
+            for (BlockHandle h : handles) {
+                h.close();
+            }
+            handles.clear();
+            handleKeys.clear();
+            detached.clear();
+        }
+
         private void invalidate(TieredCache cache, Namespace ns) {
             cache.invalidate(ns);
             stored.removeIf(k -> k.namespace().equals(ns));
@@ -201,13 +254,14 @@ class CacheModelPropertyTest {
         private void check(TieredCache cache) {
             cache.checkInvariants();
             CacheStats s = cache.stats();
-            assertTrue(s.residentBlocks(Tier.DRAM) <= capacity, "capacity exceeded: " + s);
+            assertTrue(s.residentBlocks(Tier.DRAM) <= capacity, "DRAM capacity exceeded: " + s);
+            assertTrue(s.residentBlocks(Tier.SSD) <= s.capacityBlocks(Tier.SSD), "SSD capacity: " + s);
+            assertEquals(0, s.corruptBlocks(Tier.SSD) + s.mismatchedBlocks(Tier.SSD), "no read found corrupt: " + s);
             assertEquals(handles.size(), s.activePins(), "pins held = handles open");
             for (BlockKey[] keys : prompts) {
                 PrefixMatch m = cache.match(keys);
                 for (int i = 0; i < m.hitBlocks(); i++) {
                     assertTrue(stored.contains(keys[i]), "match reports a key never stored: " + keys[i]);
-                    assertEquals(Tier.DRAM, m.tier(i));
                 }
             }
             for (BlockHandle h : handles) {
@@ -226,7 +280,7 @@ class CacheModelPropertyTest {
             for (BlockKey[] keys : prompts) {
                 for (int i = 0; i < keys.length; i++) {
                     if (keys[i].equals(key)) {
-                        return java.util.Arrays.copyOf(keys, i + 1);
+                        return Arrays.copyOf(keys, i + 1);
                     }
                 }
             }
@@ -248,9 +302,21 @@ class CacheModelPropertyTest {
             }
         }
 
+        /** Compressible (runs of 8 equal bytes) but key-specific. */
         private static byte pattern(BlockKey key, int i) {
-            long x = key.lo() ^ (key.hi() * 31) ^ ((long) i * 0x9E3779B97F4A7C15L);
+            long x = key.lo() ^ (key.hi() * 31) ^ ((long) (i >>> 3) * 0x9E3779B97F4A7C15L);
             return (byte) (x ^ (x >>> 29) ^ (x >>> 47));
+        }
+
+        private void deleteDir() {
+            if (dir == null) {
+                return;
+            }
+            try (Stream<Path> files = Files.walk(dir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
     }
 }

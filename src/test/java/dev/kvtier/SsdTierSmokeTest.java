@@ -66,6 +66,31 @@ class SsdTierSmokeTest {
         }
     }
 
+    /**
+     * A parent whose only copy is on SSD keeps it while a child in DRAM needs it: with the SSD
+     * full of the chain's ancestors, the child's demotion is declined rather than evicting the
+     * parent (which would orphan the child).
+     */
+    @Test
+    void ssdKeepsTheParentOfAChildStillInDram() {
+        Namespace ns = Namespace.builder("ssd-parent").blockTokens(16).build();
+        BlockKey[] keys = ns.keysFromHashes(new long[] {1, 2, 3, 4, 5});
+        ByteBuffer[] bufs = fresh(5);
+        try (TieredCache cache = (TieredCache) KvTierCache.builder().blockTokens(16).blockBytes(4096)
+                .dramCapacityBytes(4 * 4096).localSsd(dir.resolve("small.slots"), 4096 + 5 * 4224)
+                .demoteAhead(1.0).build()) {
+            assertEquals(4, cache.stats().capacityBlocks(Tier.SSD));
+            assertEquals(4, cache.store(keys, 0, 4, bufs));
+            cache.awaitIdle();
+            assertEquals(4, cache.stats().storedBlocks(Tier.SSD), "write-through filled the SSD");
+            assertEquals(1, cache.store(keys, 4, 1, bufs), "the parent's clean DRAM copy made room");
+            cache.awaitIdle();
+            assertEquals(1, cache.stats().demoteDeclinedBlocks(), () -> "no SSD slot could be freed for the child " + cache.stats() + " declined " + cache.stats().demoteDeclinedBlocks() + " failed " + cache.stats().demoteFailedBlocks());
+            assertEquals(5, cache.match(keys).hitBlocks());
+            cache.checkInvariants();
+        }
+    }
+
     private TieredCache open(Path file, Compression c) {
         return (TieredCache) KvTierCache.builder().blockTokens(16).blockBytes(4096).dramCapacityBytes(16 * 4096)
                 .localSsd(file, 1 << 20).ssdCompression(c).build();

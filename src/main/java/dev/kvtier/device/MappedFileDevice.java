@@ -17,11 +17,12 @@ import net.openhft.chronicle.core.io.ReferenceOwner;
 /**
  * A file mapped whole into memory through Chronicle Bytes ({@link MappedFile#ofSingle}); reads
  * and writes are memcpys to and from the mapping, from any thread (no {@code MappedBytes}
- * cursor is shared). The file is created sparse at the requested size and locked against a
- * second process. A write that faults (the filesystem ran out of space under a sparse file)
+ * cursor is shared). The file is created sparse at the requested size (whole pages, so Chronicle
+ * never has to grow it) and locked against a second user once mapped. A write that faults (the filesystem ran out of space under a sparse file)
  * arrives as an {@link InternalError} from the copy and leaves here as an {@link IOException}.
  */
 public final class MappedFileDevice implements BlockDevice {
+    private static final long PAGE = 4096;
     private final Path path;
     private final long size;
     private final RandomAccessFile file;
@@ -31,31 +32,41 @@ public final class MappedFileDevice implements BlockDevice {
     private final ReferenceOwner owner = ReferenceOwner.temporary("kvtier-device");
     private final long base;
 
-    private MappedFileDevice(Path path, long size, RandomAccessFile file, FileLock lock) throws IOException {
+    private MappedFileDevice(Path path, long size, RandomAccessFile file, MappedFile mapped) throws IOException {
         this.path = path;
         this.size = size;
         this.file = file;
-        this.lock = lock;
-        this.mapped = MappedFile.ofSingle(path.toFile(), size, false);
+        this.mapped = mapped;
         this.store = mapped.acquireByteStore(owner, 0);
         this.base = store.addressForWrite(0);
+        this.lock = lockOrThrow(file.getChannel(), path);
     }
 
     /**
-     * Opens {@code path}, creating it sparse with {@code size} bytes when absent and resizing it
-     * when {@code resize} is true and its size differs. Otherwise the file keeps its own size.
+     * Opens {@code path}, creating it sparse with {@code size} bytes (rounded down to whole 4 KiB
+     * pages) when absent and resizing it when {@code resize} is true and its size differs.
+     * Otherwise the file keeps its own size, rounded down to whole pages.
      */
     public static MappedFileDevice open(Path path, long size, boolean resize) throws IOException {
         File f = path.toFile();
         boolean fresh = !f.exists();
+        long pages = size & -PAGE;
         RandomAccessFile raf = new RandomAccessFile(f, "rw");
+        MappedFile mapped = null;
         try {
-            FileLock lock = lockOrThrow(raf.getChannel(), path);
-            if (fresh || (resize && raf.length() != size)) {
-                raf.setLength(size);
+            if (fresh || (resize && raf.length() != pages)) {
+                raf.setLength(pages);
             }
-            return new MappedFileDevice(path, raf.length(), raf, lock);
+            long usable = raf.length() & -PAGE;
+            if (usable == 0) {
+                throw new IOException(path + " is smaller than one 4 KiB page");
+            }
+            mapped = MappedFile.ofSingle(f, usable, false);
+            return new MappedFileDevice(path, usable, raf, mapped);
         } catch (IOException | RuntimeException e) {
+            if (mapped != null) {
+                mapped.releaseLast();
+            }
             raf.close();
             throw e;
         }

@@ -291,7 +291,9 @@ public final class SlotTier implements AutoCloseable {
     /** A direct buffer of exactly {@code bytes} (its capacity), starting on an aligned address. */
     static ByteBuffer alignedBuffer(int bytes, int alignment) {
         int a = Math.max(alignment, 64);
-        return ByteBuffer.allocateDirect(bytes + a).alignedSlice(a).limit(bytes).slice().order(ByteOrder.LITTLE_ENDIAN);
+        int rounded = (bytes + a - 1) & -a;
+        return ByteBuffer.allocateDirect(rounded + a).alignedSlice(a).limit(bytes).slice()
+                .order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Per-thread buffers: one header, one payload (encoded or bounced), a CRC and a decoded header. */
