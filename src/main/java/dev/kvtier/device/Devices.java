@@ -1,11 +1,24 @@
 package dev.kvtier.device;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 
 /** Checks shared by the device implementations. */
 final class Devices {
     private Devices() {
+    }
+
+    /** Sizes a regular file: a new one to {@code bytes}; an existing one of another size only with {@code resize}. */
+    static void sizeFile(RandomAccessFile raf, Path path, long bytes, boolean fresh, boolean resize) throws IOException {
+        long length = raf.length();
+        if (fresh || (resize && length != bytes)) {
+            raf.setLength(bytes);
+        } else if (length != bytes) {
+            throw new IOException(path + " is " + length + " bytes but the tier is configured for " + bytes
+                    + "; configure the same capacity, or let kvtier reinitialize the device (its blocks are lost)");
+        }
     }
 
     static void checkRange(BlockDevice d, long offset, ByteBuffer b) throws IOException {

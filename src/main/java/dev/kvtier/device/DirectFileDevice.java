@@ -2,6 +2,7 @@ package dev.kvtier.device;
 
 import com.sun.nio.file.ExtendedOpenOption;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -31,21 +32,24 @@ public final class DirectFileDevice implements BlockDevice {
         this.alignment = alignment;
     }
 
-    /** Opens {@code path} with O_DIRECT, creating or resizing a regular file as {@link MappedFileDevice#open} does. */
+    /**
+     * Opens {@code path} with O_DIRECT, creating, resizing or refusing a regular file as
+     * {@link MappedFileDevice#open} does; a block device is used up to {@code size} bytes.
+     */
     public static DirectFileDevice open(Path path, long size, boolean resize) throws IOException {
         boolean fresh = !Files.exists(path);
         FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
         try {
             FileLock lock = MappedFileDevice.lockOrThrow(ch, path);
-            boolean regular = Files.isRegularFile(path);
-            if (regular && (fresh || (resize && ch.size() != size))) {
-                try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(path.toFile(), "rw")) {
-                    raf.setLength(size);
+            int alignment = blockSize(path);
+            long wanted = size & -(long) alignment;
+            if (Files.isRegularFile(path)) {
+                try (RandomAccessFile raf = new RandomAccessFile(path.toFile(), "rw")) {
+                    Devices.sizeFile(raf, path, wanted, fresh, resize);
                 }
             }
-            int alignment = blockSize(path);
-            long usable = ch.size() & -(long) alignment;
+            long usable = Math.min(ch.size(), wanted) & -(long) alignment;
             return new DirectFileDevice(path, ch, lock, usable, alignment);
         } catch (IOException | RuntimeException e) {
             ch.close();

@@ -44,25 +44,22 @@ public final class MappedFileDevice implements BlockDevice {
 
     /**
      * Opens {@code path}, creating it sparse with {@code size} bytes (rounded down to whole 4 KiB
-     * pages) when absent and resizing it when {@code resize} is true and its size differs.
-     * Otherwise the file keeps its own size, rounded down to whole pages.
+     * pages) when absent. An existing file of another size is resized when {@code resize} is
+     * true and refused otherwise, so a changed capacity is never silently ignored.
      */
     public static MappedFileDevice open(Path path, long size, boolean resize) throws IOException {
         File f = path.toFile();
         boolean fresh = !f.exists();
         long pages = size & -PAGE;
+        if (pages == 0) {
+            throw new IOException(path + ": a capacity of " + size + " bytes is less than one 4 KiB page");
+        }
         RandomAccessFile raf = new RandomAccessFile(f, "rw");
         MappedFile mapped = null;
         try {
-            if (fresh || (resize && raf.length() != pages)) {
-                raf.setLength(pages);
-            }
-            long usable = raf.length() & -PAGE;
-            if (usable == 0) {
-                throw new IOException(path + " is smaller than one 4 KiB page");
-            }
-            mapped = MappedFile.ofSingle(f, usable, false);
-            return new MappedFileDevice(path, usable, raf, mapped);
+            Devices.sizeFile(raf, path, pages, fresh, resize);
+            mapped = MappedFile.ofSingle(f, pages, false);
+            return new MappedFileDevice(path, pages, raf, mapped);
         } catch (IOException | RuntimeException e) {
             if (mapped != null) {
                 mapped.releaseLast();
