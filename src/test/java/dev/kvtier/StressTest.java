@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -21,6 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import net.openhft.chronicle.core.Jvm;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Several threads run a bounded mix of match, load (buffers and addresses), store (whole prompts
@@ -28,7 +30,7 @@ import org.junit.jupiter.api.Test;
  * prefixes, on a DRAM tier far smaller than the working set so eviction never stops. Every block
  * loaded or pinned is compared byte for byte with the payload derived from its key, and a held
  * block is re-checked while the others churn. Afterwards the index invariants hold, no pin
- * remains, and the counters add up to what the threads saw.
+ * remains, and the counters add up to what the threads saw. A second run adds an SSD tier.
  */
 class StressTest {
     private static final int THREADS = 4;
@@ -51,19 +53,7 @@ class StressTest {
     void mixedConcurrentWorkloadNeverServesAWrongByte() throws Exception {
         buildPrompts();
         TieredCache cache = Blocks.cache(BYTES, PAGES);
-        ExecutorService pool = Executors.newFixedThreadPool(THREADS);
-        try {
-            List<Future<?>> workers = new ArrayList<>();
-            for (int t = 0; t < THREADS; t++) {
-                long seed = 1000 + t;
-                workers.add(pool.submit(() -> work(cache, new Random(seed))));
-            }
-            for (Future<?> f : workers) {
-                f.get();
-            }
-        } finally {
-            pool.shutdown();
-        }
+        runWorkers(cache, OPS_PER_THREAD);
         assertEquals(0, mismatches.get(), firstMismatch.get());
         cache.checkInvariants();
         CacheStats s = cache.stats();
@@ -79,6 +69,46 @@ class StressTest {
         assertTrue(s.residentBlocks(Tier.DRAM) <= PAGES);
         cache.close();
         assertTrue(cache.offHeapReleased());
+    }
+
+    /**
+     * The same workload over DRAM and a small SSD tier with compression, so the demoter,
+     * promotions, SSD eviction and slot wipes race with the threads. Zero wrong bytes, zero
+     * corrupt reads, consistent allocators and no pins left.
+     */
+    @Test
+    void withAnSsdTierNeverServesAWrongByte(@TempDir Path dir) throws Exception {
+        buildPrompts();
+        TieredCache cache = (TieredCache) KvTierCache.builder().blockTokens(Blocks.TOKENS).blockBytes(BYTES)
+                .dramCapacityBytes(PAGES / 2 * BYTES).localSsd(dir.resolve("stress.slots"), 48L * (BYTES + 128) + 8192)
+                .ssdCompression(Compression.LZ4).build();
+        runWorkers(cache, OPS_PER_THREAD / 4);
+        assertEquals(0, mismatches.get(), firstMismatch.get());
+        cache.checkInvariants();
+        CacheStats s = cache.stats();
+        assertEquals(0, s.activePins());
+        assertEquals(0, s.corruptBlocks(Tier.SSD) + s.mismatchedBlocks(Tier.SSD) + s.readErrors(Tier.SSD), s.toString());
+        assertEquals(loaded.get(), s.loadedBlocks());
+        assertTrue(s.storedBlocks(Tier.SSD) > 100 && s.loadedBlocks(Tier.SSD) > 100 && s.promotedBlocks() > 0,
+                "the SSD tier took part: " + s);
+        cache.close();
+        assertTrue(cache.offHeapReleased());
+    }
+
+    private void runWorkers(TieredCache cache, int ops) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(THREADS);
+        try {
+            List<Future<?>> workers = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) {
+                long seed = 1000 + t;
+                workers.add(pool.submit(() -> work(cache, new Random(seed), ops)));
+            }
+            for (Future<?> f : workers) {
+                f.get();
+            }
+        } finally {
+            pool.shutdown();
+        }
     }
 
     /** Families share a two-block prefix; each prompt adds one to four blocks of its own. */
@@ -100,7 +130,7 @@ class StressTest {
         }
     }
 
-    private void work(TieredCache cache, Random rnd) {
+    private void work(TieredCache cache, Random rnd, int ops) {
         ByteBuffer[] direct = Blocks.directBuffers(6, BYTES);
         long[] addresses = Arrays.stream(direct).mapToLong(Jvm::address).toArray();
         ByteBuffer[] heap = new ByteBuffer[6];
@@ -109,7 +139,7 @@ class StressTest {
         }
         PrefixMatch reused = new PrefixMatch();
         BlockHandle held = null;
-        for (int op = 0; op < OPS_PER_THREAD; op++) {
+        for (int op = 0; op < ops; op++) {
             BlockKey[] keys = prompts.get(rnd.nextInt(prompts.size()));
             int dice = rnd.nextInt(100);
             if (dice < 35) {
