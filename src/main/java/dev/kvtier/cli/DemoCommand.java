@@ -1,13 +1,18 @@
 package dev.kvtier.cli;
 
 import dev.kvtier.CacheStats;
+import dev.kvtier.Compression;
 import dev.kvtier.KvTierCache;
+import dev.kvtier.KvTierCacheBuilder;
 import dev.kvtier.PrefixMatch;
 import dev.kvtier.Tier;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
+import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.SplittableRandom;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -17,6 +22,13 @@ import picocli.CommandLine.Option;
  * an inference server would call it (match, load the hits, compute and store the rest), with a
  * real payload per block, and prints a short table. Every loaded block is checked: its key is
  * stamped in its first and last 16 bytes, and every 64th block is compared whole.
+ *
+ * <p>The cache has a DRAM tier and, unless {@code --no-ssd}, an SSD tier on
+ * {@code DATA_DIR/ssd.slots}. That file outlives the run: the next run reopens it, reports how
+ * many blocks it recovered and how long the index rebuild took, and serves them (the same seed
+ * replays the same conversations, so it hits them). A block's payload depends only on its key
+ * and the block size (bf16-like data, so compression has something to do), so blocks from any
+ * earlier run are checked like new ones. {@code --reset} deletes the file first.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Replay a generated multi-tenant chat workload through a real cache.")
@@ -39,28 +51,75 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Workload seed (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--data-dir", defaultValue = "kvtier-data", paramLabel = "DIR",
+            description = "Directory for the SSD tier's file, created when missing (default ${DEFAULT-VALUE}, under the current directory).")
+    Path dataDir;
+
+    @Option(names = "--ssd-mib", defaultValue = "1024",
+            description = "SSD tier size in MiB, a sparse file; an existing file of another size is refused, see --reset (default ${DEFAULT-VALUE}).")
+    long ssdMib;
+
+    @Option(names = "--compression", defaultValue = "NONE",
+            description = "SSD payload encoding: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).")
+    Compression compression;
+
+    @Option(names = "--no-ssd", description = "DRAM tier only.")
+    boolean noSsd;
+
+    @Option(names = "--reset", description = "Delete the SSD tier's file first: start from an empty SSD.")
+    boolean reset;
+
     private ByteBuffer[] buffers = new ByteBuffer[0];
     private ByteBuffer template;
+    private long firstTokens;
+    private long firstHitTokens;
     private long wrongBlocks;
     private long verifiedBlocks;
 
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
+        Path ssdFile = null;
+        if (!noSsd) {
+            Files.createDirectories(dataDir);
+            ssdFile = dataDir.toAbsolutePath().normalize().resolve("ssd.slots");
+            System.out.println("data directory: " + ssdFile.getParent());
+            if (reset && Files.deleteIfExists(ssdFile)) {
+                System.out.println("--reset: deleted " + ssdFile);
+            }
+        } else {
+            System.out.println("DRAM tier only (--no-ssd)");
+        }
+        KvTierCacheBuilder builder = KvTierCache.builder().blockTokens(blockTokens).blockBytes(blockBytes)
+                .dramCapacityBytes(dramMib << 20);
+        if (ssdFile != null) {
+            builder.localSsd(ssdFile, ssdMib << 20).ssdCompression(compression);
+        }
         Namespace[] ns = new Namespace[tenants];
         for (int t = 0; t < tenants; t++) {
             ns[t] = Namespace.builder("demo/llama-3-8b").weightsFingerprint("demo-weights")
                     .tenantSalt("tenant-" + t).blockTokens(blockTokens).build();
         }
-        template = randomBlock(blockBytes, seed);
+        template = Payloads.block(blockBytes, Payloads.Kind.BF16, 0x6b76746965724cL);
         ChatWorkload workload = new ChatWorkload(seed, tenants);
         long tokens = 0;
         long hitTokens = 0;
+        int firstRequests = Math.max(1, requests / 20);
         long loadNanos = 0;
         long storeNanos = 0;
         long storedBlocks = 0;
         long wallStart = System.nanoTime();
-        try (KvTierCache cache = KvTierCache.builder().blockTokens(blockTokens).blockBytes(blockBytes)
-                .dramCapacityBytes(dramMib << 20).build()) {
+        KvTierCache opened;
+        try {
+            opened = builder.build();
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            System.err.println("kvtier demo: " + e.getMessage());
+            System.err.println("kvtier demo: run with --reset to start from an empty SSD file, or pick another --data-dir");
+            return 2;
+        }
+        try (KvTierCache cache = opened) {
+            if (ssdFile != null) {
+                printSsd(cache.stats(), ssdFile);
+            }
             PrefixMatch match = new PrefixMatch();
             for (int r = 0; r < requests; r++) {
                 ChatWorkload.Request req = workload.next();
@@ -76,6 +135,10 @@ final class DemoCommand implements Callable<Integer> {
                 loadNanos += System.nanoTime() - t0;
                 verify(keys, loaded);
                 hitTokens += (long) loaded * blockTokens;
+                if (r < firstRequests) {
+                    firstTokens += req.tokens().length;
+                    firstHitTokens += (long) loaded * blockTokens;
+                }
                 int missing = keys.length - loaded;
                 if (missing > 0) {
                     ByteBuffer[] src = computeBlocks(keys, loaded);
@@ -136,18 +199,50 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    private void printSsd(CacheStats s, Path file) {
+        long slots = s.capacityBlocks(Tier.SSD);
+        String recovered = s.recoveredBlocks(Tier.SSD) == 0 ? "no blocks recovered (empty file)"
+                : String.format(Locale.ROOT, "recovered %d blocks in %d ms", s.recoveredBlocks(Tier.SSD),
+                        s.ssdRecoveryMillis());
+        System.out.printf(Locale.ROOT, "SSD tier: %s, %d slots (%s), compression %s: %s%n", file, slots,
+                Format.bytes(slots * (long) blockBytes), compression, recovered);
+    }
+
     private void print(CacheStats s, long tokens, long hitTokens, long loadNanos, long storedBlocks,
             long storeNanos, long wallNanos) {
         long dramBlocks = s.capacityBlocks(Tier.DRAM);
-        System.out.printf("kvtier demo: %d requests from %d tenants, %d tokens/block, %s/block, DRAM %d MiB (%d blocks)%n",
-                requests, tenants, blockTokens, Format.bytes(blockBytes), dramMib, dramBlocks);
+        boolean ssd = s.capacityBlocks(Tier.SSD) > 0;
+        System.out.printf("kvtier demo: %d requests from %d tenants, %d tokens/block, %s/block, DRAM %d MiB (%d blocks)%s%n",
+                requests, tenants, blockTokens, Format.bytes(blockBytes), dramMib, dramBlocks,
+                ssd ? String.format(", SSD %d blocks", s.capacityBlocks(Tier.SSD)) : "");
         Format.Table t = new Format.Table();
         t.row("requests", Long.toString(requests));
         t.row("input tokens", Long.toString(tokens));
         t.row("prefix hit rate (tokens)", String.format("%.3f", tokens == 0 ? 0.0 : (double) hitTokens / tokens));
-        t.row("hits by tier", String.format("DRAM %d blocks", s.loadedBlocks(Tier.DRAM)));
+        t.row("  in the first 5% of requests", String.format("%.3f%s",
+                firstTokens == 0 ? 0.0 : (double) firstHitTokens / firstTokens,
+                ssd && s.recoveredBlocks(Tier.SSD) > 0 ? " (warm start: blocks recovered from the SSD file)"
+                        : ssd ? " (cold start: empty SSD file)" : ""));
+        t.row("hits by tier", ssd
+                ? String.format("DRAM %d blocks, SSD %d blocks", s.loadedBlocks(Tier.DRAM), s.loadedBlocks(Tier.SSD))
+                : String.format("DRAM %d blocks", s.loadedBlocks(Tier.DRAM)));
         t.row("blocks stored", Long.toString(storedBlocks));
-        t.row("blocks evicted", Long.toString(s.evictedBlocks(Tier.DRAM)));
+        if (ssd) {
+            t.row("blocks demoted to SSD", s.storedBlocks(Tier.SSD)
+                    + (compression == Compression.NONE ? ""
+                            : String.format(Locale.ROOT, " (compressed %.2fx)", s.compressionRatio(Tier.SSD))));
+            t.row("blocks promoted to DRAM", Long.toString(s.promotedBlocks()));
+            t.row("blocks evicted", String.format("DRAM %d (%d without an SSD copy: dropped), SSD %d",
+                    s.evictedBlocks(Tier.DRAM), s.droppedBlocks(), s.evictedBlocks(Tier.SSD)));
+            t.row("SSD at open", s.recoveredBlocks(Tier.SSD) == 0 ? "empty"
+                    : String.format("recovered %d blocks in %d ms", s.recoveredBlocks(Tier.SSD), s.ssdRecoveryMillis()));
+            t.row("SSD at end", String.format("%d of %d slots hold blocks", s.residentBlocks(Tier.SSD),
+                    s.capacityBlocks(Tier.SSD)));
+            t.row("corrupt blocks", String.format("%d (mismatched %d, read errors %d)", s.corruptBlocks(Tier.SSD),
+                    s.mismatchedBlocks(Tier.SSD), s.readErrors(Tier.SSD)));
+        } else {
+            t.row("blocks evicted", Long.toString(s.evictedBlocks(Tier.DRAM)));
+        }
         t.row("load throughput", Format.rate(s.loadedBytes(), loadNanos));
         t.row("store throughput", Format.rate(storedBlocks * blockBytes, storeNanos));
         t.row("load latency p50/p99", Format.micros(s.loadLatency().getValueAtPercentile(50))
@@ -155,17 +250,5 @@ final class DemoCommand implements Callable<Integer> {
         t.row("wrong blocks served", wrongBlocks + " of " + s.loadedBlocks() + " checked");
         t.row("wall time", String.format("%.2f s", wallNanos / 1e9));
         t.print(System.out);
-    }
-
-    private static ByteBuffer randomBlock(int bytes, long seed) {
-        ByteBuffer b = ByteBuffer.allocateDirect(bytes);
-        SplittableRandom r = new SplittableRandom(seed);
-        while (b.remaining() >= 8) {
-            b.putLong(r.nextLong());
-        }
-        while (b.hasRemaining()) {
-            b.put((byte) r.nextInt());
-        }
-        return b.clear();
     }
 }

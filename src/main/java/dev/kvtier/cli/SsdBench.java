@@ -47,9 +47,9 @@ import picocli.CommandLine.Option;
  * same direct buffers to another file there. Each baseline file is as large as the SSD tier's
  * data and every round writes the next chain-sized region, as the cache's slots rotate, so
  * after the warm-up both sides overwrite pages written before. Nothing is fsynced on either
- * side: the cache does not sync per block (it msyncs at {@code close()}, reported as
- * {@code close_flush_ms}), so with files that fit in RAM these are page-cache figures, not the
- * drive's.
+ * side: the cache does not sync per block ({@code close()} is meant to msync; its time is
+ * reported as {@code close_ms}), so with files that fit in RAM these are page-cache figures,
+ * not the drive's.
  *
  * <p><b>Load</b> (phase 2). The cache is closed and reopened on the same file with a DRAM tier
  * of {@code --load-dram-blocks} blocks (default 2), so every chain is on SSD only. Each round
@@ -112,7 +112,7 @@ final class SsdBench implements Callable<Integer> {
     Compression compression;
 
     @Option(names = "--payload", defaultValue = "RANDOM",
-            description = "Block contents: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}; bf16 compresses).")
+            description = "Block contents: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}; bf16 compresses a little).")
     Payloads.Kind payload;
 
     @Option(names = "--json", description = "Print only the JSON line.")
@@ -132,7 +132,7 @@ final class SsdBench implements Callable<Integer> {
     private double demote;
     private double demoter;
     private double compressionRatio;
-    private long closeFlushMs;
+    private long closeMs;
     // phase 2
     private double readMap;
     private double readChannel;
@@ -244,7 +244,7 @@ final class SsdBench implements Callable<Integer> {
             compressionRatio = cache.stats().compressionRatio(Tier.SSD);
             long t = System.nanoTime();
             cache.close();
-            closeFlushMs = (System.nanoTime() - t) / 1_000_000;
+            closeMs = (System.nanoTime() - t) / 1_000_000;
         }
         writeMap = median(wMap);
         writeChannel = median(wChannel);
@@ -383,8 +383,8 @@ final class SsdBench implements Callable<Integer> {
                 t.row("compression", String.format(Locale.ROOT, "%.2fx (block bytes / bytes written)", compressionRatio));
             }
             t.print(System.out);
-            System.out.printf("  Neither side fsyncs (the cache syncs only at close(): %d ms here), so with files that"
-                    + " fit in RAM these are page-cache figures, not the drive's.%n", closeFlushMs);
+            System.out.printf("  Neither side fsyncs, so with files that fit in RAM these are page-cache figures, not the"
+                    + " drive's (the demoting cache's close() took %d ms).%n", closeMs);
         }
         Json j = new Json().put("bench", "ssd").put("block_bytes", blockBytes).put("blocks", blocks)
                 .put("rounds", rounds).put("compression", compression.name())
@@ -395,7 +395,7 @@ final class SsdBench implements Callable<Integer> {
                 .put("baseline_write_gib_s", writeMap).put("baseline_write_channel_gib_s", writeChannel)
                 .put("demote_gib_s", demote).put("demote_ratio", demote / writeMap).put("demoter_gib_s", demoter)
                 .put("restart_ms", restartMs).put("restart_open_ms", openMedian).put("slots", slots)
-                .put("recovered_blocks", recovered).put("close_flush_ms", closeFlushMs);
+                .put("recovered_blocks", recovered).put("close_ms", closeMs);
         if (compression != Compression.NONE) {
             j.put("compression_ratio", compressionRatio);
         }

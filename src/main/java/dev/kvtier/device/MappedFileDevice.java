@@ -9,7 +9,6 @@ import java.nio.channels.FileLock;
 import java.nio.file.Path;
 import net.openhft.chronicle.bytes.MappedBytesStore;
 import net.openhft.chronicle.bytes.MappedFile;
-import net.openhft.chronicle.bytes.SyncMode;
 import net.openhft.chronicle.core.Jvm;
 import net.openhft.chronicle.core.UnsafeMemory;
 import net.openhft.chronicle.core.io.ReferenceOwner;
@@ -112,9 +111,14 @@ public final class MappedFileDevice implements BlockDevice {
         }
     }
 
+    /**
+     * Writes the file's dirty pages to the device (fsync): the mapping shares the page cache, so
+     * this covers every completed write. Chronicle's own {@code syncUpTo} remembers how far it
+     * synced once and skips that range afterwards, so it cannot serve here.
+     */
     @Override
-    public void flush() {
-        store.syncUpTo(size, SyncMode.SYNC);
+    public void flush() throws IOException {
+        file.getChannel().force(true);
     }
 
     @Override
