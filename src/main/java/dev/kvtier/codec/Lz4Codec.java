@@ -3,6 +3,8 @@ package dev.kvtier.codec;
 import dev.kvtier.format.FormatException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import net.openhft.chronicle.core.Jvm;
+import net.openhft.chronicle.core.UnsafeMemory;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Exception;
 import net.jpountz.lz4.LZ4Factory;
@@ -13,7 +15,8 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * against the header), optionally after a byte shuffle for 2-byte element types: bf16 and fp16
  * KV compresses far better once the high bytes (sign, exponent: few distinct values) are
  * separated from the noisy low bytes. The shuffle writes all even-index bytes, then all
- * odd-index bytes (a trailing odd byte stays last); it works on 8 bytes at a time.
+ * odd-index bytes (a trailing odd byte stays last); on direct buffers it works on 8 bytes at a
+ * time in native memory, on heap buffers byte by byte.
  */
 public final class Lz4Codec implements BlockCodec {
     /** Codec ids as written in slot headers. */
@@ -21,6 +24,8 @@ public final class Lz4Codec implements BlockCodec {
     public static final int ID_LZ4_SHUFFLE2 = 2;
 
     private static final LZ4Factory FACTORY = LZ4Factory.fastestInstance();
+    private static final UnsafeMemory MEMORY = UnsafeMemory.MEMORY;
+    private static final boolean BIG_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN;
     private static final ThreadLocal<ByteBuffer[]> SCRATCH = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
 
     private final boolean shuffle;
@@ -75,34 +80,61 @@ public final class Lz4Codec implements BlockCodec {
 
     /** even bytes of {@code src[from, from+n)} to {@code dst[to, to+h)}, odd ones after them (h = ceil(n/2)). */
     static void shuffle(ByteBuffer src, int from, ByteBuffer dst, int to, int n) {
-        ByteBuffer s = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer d = dst.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        int half = (n + 1) / 2;
-        int i = 0;
-        for (; i + 8 <= n; i += 8) {
-            long x = s.getLong(from + i);
-            d.putInt(to + i / 2, (int) compact(x));
-            d.putInt(to + half + i / 2, (int) compact(x >>> 8));
+        if (src.isDirect() && dst.isDirect()) {
+            shuffle(Jvm.address(src) + from, Jvm.address(dst) + to, n);
+            return;
         }
-        for (; i < n; i++) {
-            d.put(to + ((i & 1) == 0 ? i / 2 : half + i / 2), s.get(from + i));
+        int half = (n + 1) / 2;
+        for (int i = 0; i < n; i++) {
+            dst.put(to + ((i & 1) == 0 ? i / 2 : half + i / 2), src.get(from + i));
         }
     }
 
     /** The inverse of {@link #shuffle}. */
     static void unshuffle(ByteBuffer src, int from, ByteBuffer dst, int to, int n) {
-        ByteBuffer s = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer d = dst.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        if (src.isDirect() && dst.isDirect()) {
+            unshuffle(Jvm.address(src) + from, Jvm.address(dst) + to, n);
+            return;
+        }
+        int half = (n + 1) / 2;
+        for (int i = 0; i < n; i++) {
+            dst.put(to + i, src.get(from + ((i & 1) == 0 ? i / 2 : half + i / 2)));
+        }
+    }
+
+    /** Native-memory shuffle, 8 bytes at a time (little-endian words). */
+    private static void shuffle(long src, long dst, int n) {
         int half = (n + 1) / 2;
         int i = 0;
         for (; i + 8 <= n; i += 8) {
-            long even = spread(s.getInt(from + i / 2) & 0xFFFFFFFFL);
-            long odd = spread(s.getInt(from + half + i / 2) & 0xFFFFFFFFL);
-            d.putLong(to + i, even | (odd << 8));
+            long x = littleEndian(MEMORY.readLong(src + i));
+            MEMORY.writeInt(dst + i / 2, littleEndian((int) compact(x)));
+            MEMORY.writeInt(dst + half + i / 2, littleEndian((int) compact(x >>> 8)));
         }
         for (; i < n; i++) {
-            d.put(to + i, s.get(from + ((i & 1) == 0 ? i / 2 : half + i / 2)));
+            MEMORY.writeByte(dst + ((i & 1) == 0 ? i / 2 : half + i / 2), MEMORY.readByte(src + i));
         }
+    }
+
+    private static void unshuffle(long src, long dst, int n) {
+        int half = (n + 1) / 2;
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            long even = spread(littleEndian(MEMORY.readInt(src + i / 2)) & 0xFFFFFFFFL);
+            long odd = spread(littleEndian(MEMORY.readInt(src + half + i / 2)) & 0xFFFFFFFFL);
+            MEMORY.writeLong(dst + i, littleEndian(even | (odd << 8)));
+        }
+        for (; i < n; i++) {
+            MEMORY.writeByte(dst + i, MEMORY.readByte(src + ((i & 1) == 0 ? i / 2 : half + i / 2)));
+        }
+    }
+
+    private static long littleEndian(long v) {
+        return BIG_ENDIAN ? Long.reverseBytes(v) : v;
+    }
+
+    private static int littleEndian(int v) {
+        return BIG_ENDIAN ? Integer.reverseBytes(v) : v;
     }
 
     /** Bytes 0, 2, 4, 6 of {@code x} packed into the low 4 bytes. */
