@@ -4,6 +4,7 @@ import static dev.kvtier.index.BlockIndex.NONE;
 
 import dev.kvtier.format.SlotHeader;
 import dev.kvtier.metrics.CacheMetrics.Counter;
+import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,10 +87,14 @@ final class Demoter implements Runnable {
             if (kind == Kind.EXIT) {
                 return;
             }
-            if (kind == Kind.WRITE) {
-                write();
-            } else {
-                wipe();
+            try {
+                if (kind == Kind.WRITE) {
+                    write();
+                } else {
+                    wipe();
+                }
+            } catch (RuntimeException | Error e) {
+                LOG.error("kvtier: the demoter survived an unexpected error", e);
             }
         }
     }
@@ -171,7 +176,7 @@ final class Demoter implements Runnable {
         try {
             r.ssd.write(slot, r.dram.view(page), header);
             ok = true;
-        } catch (Exception | InternalError e) {
+        } catch (IOException | RuntimeException | Error e) {
             LOG.warn("kvtier: demotion to {} failed: {}", r.ssd.device().describe(), e.toString());
             ok = false;
         }
@@ -210,7 +215,7 @@ final class Demoter implements Runnable {
         try {
             r.ssd.wipe(slot);
             ok = true;
-        } catch (Exception | InternalError e) {
+        } catch (IOException | RuntimeException | Error e) {
             LOG.warn("kvtier: wiping slot {} of {} failed: {}", slot, r.ssd.device().describe(), e.toString());
             ok = false;
         }

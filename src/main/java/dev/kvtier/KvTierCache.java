@@ -44,7 +44,8 @@ public interface KvTierCache extends AutoCloseable {
     /**
      * Copies the matched blocks into {@code dst[0..match.hitBlocks())}. The future completes with
      * the number of leading blocks actually copied, which is smaller than the match when blocks
-     * left the cache in between; buffers past that count are untouched.
+     * left the cache in between or failed their checks on the way. Only that count is valid:
+     * the buffer of a block that failed its check may have been written.
      */
     CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst);
 

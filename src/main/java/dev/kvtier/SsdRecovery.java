@@ -5,7 +5,7 @@ import static dev.kvtier.index.BlockIndex.NONE;
 import dev.kvtier.format.SlotHeader;
 import dev.kvtier.index.BlockIndex;
 import dev.kvtier.metrics.CacheMetrics.Counter;
-import java.io.IOException;
+import dev.kvtier.tier.SlotTier;
 import java.util.Arrays;
 import java.util.stream.IntStream;
 
@@ -13,13 +13,14 @@ import java.util.stream.IntStream;
  * Warm restart: rebuilds the index of the SSD tier from its slot headers alone (payloads are
  * verified later, on every read). Headers are scanned once into primitive arrays, then
  * inserted in order of prompt position, so that every parent is in the index before its
- * children. A slot is discarded (queued for a wipe) when its header is corrupt or from an
- * earlier life of the device, when its parent is not on the device (its parent was still only
+ * children. A slot is discarded (queued for a wipe) when its header is corrupt, unreadable or
+ * from an earlier life of the device, when its parent is not on the device (its parent was still only
  * in DRAM at the crash), or when a newer write of the same key exists (higher epoch). The
  * blocks then join the SSD eviction order oldest write first.
  */
-final class SsdRecovery {
+final class SsdRecovery implements SlotTier.ScanVisitor {
     private final Residency r;
+    private int unusable;
     private final int capacity;
     private int found;
     private final int[] slot;
@@ -41,15 +42,26 @@ final class SsdRecovery {
     }
 
     /** Rebuilds; returns the milliseconds it took. Call before the cache is shared. */
-    static long recover(Residency r) throws IOException {
+    static long recover(Residency r) {
         long t0 = System.nanoTime();
+        if (r.ssd.formatted()) {
+            return 0;
+        }
         SsdRecovery rec = new SsdRecovery(r);
-        int bad = r.ssd.scan(rec::collect);
-        rec.rebuild(bad);
+        r.ssd.scan(rec);
+        rec.rebuild();
         return (System.nanoTime() - t0) / 1_000_000;
     }
 
-    private void collect(int s, SlotHeader h) {
+    @Override
+    public void unusable(int s) {
+        r.ssd.markUsed(s);
+        r.pendingWipes.add(s);
+        unusable++;
+    }
+
+    @Override
+    public void slot(int s, SlotHeader h) {
         int i = found++;
         slot[i] = s;
         key[2 * i] = h.keyHi;
@@ -62,7 +74,7 @@ final class SsdRecovery {
         epoch[i] = h.epoch;
     }
 
-    private void rebuild(int badHeaders) {
+    private void rebuild() {
         long[] order = new long[found];
         for (int i = 0; i < found; i++) {
             order[i] = ((long) position[i] << 32) | i;
@@ -71,7 +83,7 @@ final class SsdRecovery {
         long[] entryEpoch = new long[r.index.capacity()];
         int[] inserted = new int[found];
         int n = 0;
-        int discarded = badHeaders;
+        int discarded = unusable;
         for (long o : order) {
             int i = (int) o;
             r.ssd.markUsed(slot[i]);

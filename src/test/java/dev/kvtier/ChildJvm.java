@@ -19,14 +19,23 @@ public final class ChildJvm {
     private ChildJvm() {
     }
 
+    /** The JVM flags Chronicle Bytes needs on this JDK, plus the quiet logging the tests use. */
+    public static List<String> cacheFlags() {
+        List<String> flags = new ArrayList<>(List.of(JvmFlags.requiredFlags().split(" ")));
+        flags.add("-Dchronicle.analytics.disable=true");
+        flags.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
+        return flags;
+    }
+
     /** Runs {@code mainClass} with {@code jvmFlags}, the test classpath and no other JVM options. */
     public static Result run(List<String> jvmFlags, Class<?> mainClass) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(jvmFlags);
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(mainClass.getName());
+        return run(jvmFlags, mainClass, new String[0]);
+    }
+
+    /** As {@link #run(List, Class)}, passing {@code args} to its main method. */
+    public static Result run(List<String> jvmFlags, Class<?> mainClass, String... args)
+            throws IOException, InterruptedException {
+        List<String> command = command(jvmFlags, mainClass, args);
         Path log = Files.createTempFile("kvtier-child-", ".log");
         try {
             ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
@@ -46,5 +55,29 @@ public final class ChildJvm {
         } finally {
             Files.deleteIfExists(log);
         }
+    }
+
+    /**
+     * Starts {@code mainClass} and returns at once; stdout and stderr are merged into the
+     * process's input stream, which the caller must drain.
+     */
+    public static Process start(List<String> jvmFlags, Class<?> mainClass, String... args) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command(jvmFlags, mainClass, args)).redirectErrorStream(true);
+        pb.environment().remove("JAVA_TOOL_OPTIONS");
+        pb.environment().remove("JDK_JAVA_OPTIONS");
+        Process p = pb.start();
+        p.getOutputStream().close();
+        return p;
+    }
+
+    private static List<String> command(List<String> jvmFlags, Class<?> mainClass, String... args) {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmFlags);
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(mainClass.getName());
+        command.addAll(List.of(args));
+        return command;
     }
 }

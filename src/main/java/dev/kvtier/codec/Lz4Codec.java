@@ -44,6 +44,9 @@ public final class Lz4Codec implements BlockCodec {
     @Override
     public int encode(ByteBuffer src, ByteBuffer dst) {
         int n = src.remaining();
+        if (n == 0) {
+            return -1;
+        }
         ByteBuffer in = src;
         if (shuffle) {
             in = scratch(n);

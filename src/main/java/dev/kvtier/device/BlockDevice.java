@@ -22,6 +22,14 @@ public interface BlockDevice extends AutoCloseable {
     /** Fills {@code dst} from the bytes at {@code offset}. */
     void read(long offset, ByteBuffer dst) throws IOException;
 
+    /**
+     * Reads like {@link #read}, for ranges that may never have been written (slot headers
+     * scanned at open): an implementation must not allocate storage for holes.
+     */
+    default void readSparse(long offset, ByteBuffer dst) throws IOException {
+        read(offset, dst);
+    }
+
     /** Writes {@code src} at {@code offset}. */
     void write(long offset, ByteBuffer src) throws IOException;
 

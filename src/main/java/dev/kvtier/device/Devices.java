@@ -3,6 +3,7 @@ package dev.kvtier.device;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 
 /** Checks shared by the device implementations. */
@@ -18,6 +19,22 @@ final class Devices {
         } else if (length != bytes) {
             throw new IOException(path + " is " + length + " bytes but the tier is configured for " + bytes
                     + "; configure the same capacity, or let kvtier reinitialize the device (its blocks are lost)");
+        }
+    }
+
+    static void readFully(FileChannel ch, long offset, ByteBuffer dst, BlockDevice d) throws IOException {
+        ByteBuffer b = dst.duplicate();
+        while (b.hasRemaining()) {
+            if (ch.read(b, offset + (b.position() - dst.position())) < 0) {
+                throw new IOException(d.describe() + ": end of file at " + (offset + b.position() - dst.position()));
+            }
+        }
+    }
+
+    static void writeFully(FileChannel ch, long offset, ByteBuffer src) throws IOException {
+        ByteBuffer b = src.duplicate();
+        while (b.hasRemaining()) {
+            ch.write(b, offset + (b.position() - src.position()));
         }
     }
 

@@ -2,10 +2,8 @@ package dev.kvtier.device;
 
 import com.sun.nio.file.ExtendedOpenOption;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -18,16 +16,14 @@ import net.openhft.chronicle.core.Jvm;
  * the requested size; a block device keeps its own size.
  */
 public final class DirectFileDevice implements BlockDevice {
-    private final Path path;
+    private final LockedFile file;
     private final FileChannel channel;
-    private final FileLock lock;
     private final long size;
     private final int alignment;
 
-    private DirectFileDevice(Path path, FileChannel channel, FileLock lock, long size, int alignment) {
-        this.path = path;
+    private DirectFileDevice(LockedFile file, FileChannel channel, long size, int alignment) {
+        this.file = file;
         this.channel = channel;
-        this.lock = lock;
         this.size = size;
         this.alignment = alignment;
     }
@@ -37,22 +33,19 @@ public final class DirectFileDevice implements BlockDevice {
      * {@link MappedFileDevice#open} does; a block device is used up to {@code size} bytes.
      */
     public static DirectFileDevice open(Path path, long size, boolean resize) throws IOException {
-        boolean fresh = !Files.exists(path);
-        FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+        int alignment = blockSize(Files.exists(path) ? path : path.toAbsolutePath().getParent());
+        long wanted = size & -(long) alignment;
+        LockedFile file = LockedFile.open(path, wanted, resize);
+        FileChannel ch = null;
         try {
-            FileLock lock = MappedFileDevice.lockOrThrow(ch, path);
-            int alignment = blockSize(path);
-            long wanted = size & -(long) alignment;
-            if (Files.isRegularFile(path)) {
-                try (RandomAccessFile raf = new RandomAccessFile(path.toFile(), "rw")) {
-                    Devices.sizeFile(raf, path, wanted, fresh, resize);
-                }
-            }
+            ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
             long usable = Math.min(ch.size(), wanted) & -(long) alignment;
-            return new DirectFileDevice(path, ch, lock, usable, alignment);
+            return new DirectFileDevice(file, ch, usable, alignment);
         } catch (IOException | RuntimeException e) {
-            ch.close();
+            if (ch != null) {
+                ch.close();
+            }
+            file.close();
             throw e;
         }
     }
@@ -80,23 +73,14 @@ public final class DirectFileDevice implements BlockDevice {
     public void read(long offset, ByteBuffer dst) throws IOException {
         Devices.checkRange(this, offset, dst);
         Devices.checkAligned(this, offset, dst, Jvm.address(dst) + dst.position());
-        ByteBuffer b = dst.duplicate();
-        while (b.hasRemaining()) {
-            int n = channel.read(b, offset + (b.position() - dst.position()));
-            if (n < 0) {
-                throw new IOException(describe() + ": end of device at " + (offset + b.position() - dst.position()));
-            }
-        }
+        Devices.readFully(channel, offset, dst, this);
     }
 
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
         Devices.checkRange(this, offset, src);
         Devices.checkAligned(this, offset, src, Jvm.address(src) + src.position());
-        ByteBuffer b = src.duplicate();
-        while (b.hasRemaining()) {
-            channel.write(b, offset + (b.position() - src.position()));
-        }
+        Devices.writeFully(channel, offset, src);
     }
 
     @Override
@@ -106,15 +90,15 @@ public final class DirectFileDevice implements BlockDevice {
 
     @Override
     public String describe() {
-        return "O_DIRECT device " + path;
+        return "O_DIRECT device " + file.path;
     }
 
     @Override
     public void close() throws IOException {
         try {
-            lock.release();
-        } finally {
             channel.close();
+        } finally {
+            file.close();
         }
     }
 }

@@ -1,11 +1,7 @@
 package dev.kvtier.device;
 
-import java.io.File;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Path;
 import net.openhft.chronicle.bytes.MappedBytesStore;
 import net.openhft.chronicle.bytes.MappedFile;
@@ -14,31 +10,30 @@ import net.openhft.chronicle.core.UnsafeMemory;
 import net.openhft.chronicle.core.io.ReferenceOwner;
 
 /**
- * A file mapped whole into memory through Chronicle Bytes ({@link MappedFile#ofSingle}); reads
- * and writes are memcpys to and from the mapping, from any thread (no {@code MappedBytes}
- * cursor is shared). The file is created sparse at the requested size (whole pages, so Chronicle
- * never has to grow it) and locked against a second user once mapped. A write that faults (the filesystem ran out of space under a sparse file)
- * arrives as an {@link InternalError} from the copy and leaves here as an {@link IOException}.
+ * A file mapped whole into memory through Chronicle Bytes ({@link MappedFile#ofSingle}). Reads
+ * are memcpys from the mapping, from any thread (no {@code MappedBytes} cursor is shared).
+ * Writes go through {@code pwrite} on the same file, which shares the page cache with the
+ * mapping: a filesystem that runs out of space under the sparse file then fails the write with
+ * an {@link IOException} (ENOSPC), where a store into the mapping would fault (SIGBUS) at a
+ * moment the JVM may report late. Headers scanned at open are read with {@code pread} too, so
+ * holes are not faulted in. The file is sized in whole pages, so Chronicle never has to grow
+ * it, and held through {@link LockedFile}.
  */
 public final class MappedFileDevice implements BlockDevice {
     private static final long PAGE = 4096;
-    private final Path path;
+    private final LockedFile file;
     private final long size;
-    private final RandomAccessFile file;
-    private final FileLock lock;
     private final MappedFile mapped;
     private final MappedBytesStore store;
     private final ReferenceOwner owner = ReferenceOwner.temporary("kvtier-device");
     private final long base;
 
-    private MappedFileDevice(Path path, long size, RandomAccessFile file, MappedFile mapped) throws IOException {
-        this.path = path;
-        this.size = size;
+    private MappedFileDevice(LockedFile file, long size, MappedFile mapped) throws IOException {
         this.file = file;
+        this.size = size;
         this.mapped = mapped;
         this.store = mapped.acquireByteStore(owner, 0);
-        this.base = store.addressForWrite(0);
-        this.lock = lockOrThrow(file.getChannel(), path);
+        this.base = store.addressForRead(0);
     }
 
     /**
@@ -47,33 +42,22 @@ public final class MappedFileDevice implements BlockDevice {
      * true and refused otherwise, so a changed capacity is never silently ignored.
      */
     public static MappedFileDevice open(Path path, long size, boolean resize) throws IOException {
-        File f = path.toFile();
-        boolean fresh = !f.exists();
         long pages = size & -PAGE;
         if (pages == 0) {
             throw new IOException(path + ": a capacity of " + size + " bytes is less than one 4 KiB page");
         }
-        RandomAccessFile raf = new RandomAccessFile(f, "rw");
+        LockedFile file = LockedFile.open(path, pages, resize);
         MappedFile mapped = null;
         try {
-            Devices.sizeFile(raf, path, pages, fresh, resize);
-            mapped = MappedFile.ofSingle(f, pages, false);
-            return new MappedFileDevice(path, pages, raf, mapped);
+            mapped = MappedFile.ofSingle(path.toFile(), pages, false);
+            return new MappedFileDevice(file, pages, mapped);
         } catch (IOException | RuntimeException e) {
             if (mapped != null) {
                 mapped.releaseLast();
             }
-            raf.close();
+            file.close();
             throw e;
         }
-    }
-
-    static FileLock lockOrThrow(FileChannel channel, Path path) throws IOException {
-        FileLock lock = channel.tryLock();
-        if (lock == null) {
-            throw new IOException(path + " is in use by another process (it holds the file lock)");
-        }
-        return lock;
     }
 
     @Override
@@ -90,19 +74,25 @@ public final class MappedFileDevice implements BlockDevice {
     public void read(long offset, ByteBuffer dst) throws IOException {
         Devices.checkRange(this, offset, dst);
         requireDirect(dst);
-        UnsafeMemory.MEMORY.copyMemory(base + offset, Jvm.address(dst) + dst.position(), dst.remaining());
+        try {
+            UnsafeMemory.MEMORY.copyMemory(base + offset, Jvm.address(dst) + dst.position(), dst.remaining());
+        } catch (InternalError fault) {
+            throw new IOException(describe() + ": read of " + dst.remaining() + " bytes at " + offset + " faulted", fault);
+        }
+    }
+
+    /** Reads with {@code pread}: a hole reads as zeros without a page being faulted in. */
+    @Override
+    public void readSparse(long offset, ByteBuffer dst) throws IOException {
+        Devices.checkRange(this, offset, dst);
+        Devices.readFully(file.raf.getChannel(), offset, dst, this);
     }
 
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
         Devices.checkRange(this, offset, src);
         requireDirect(src);
-        try {
-            UnsafeMemory.MEMORY.copyMemory(Jvm.address(src) + src.position(), base + offset, src.remaining());
-        } catch (InternalError fault) {
-            throw new IOException(describe() + ": write of " + src.remaining() + " bytes at " + offset
-                    + " faulted (is the filesystem full?)", fault);
-        }
+        Devices.writeFully(file.raf.getChannel(), offset, src);
     }
 
     private void requireDirect(ByteBuffer b) {
@@ -112,18 +102,18 @@ public final class MappedFileDevice implements BlockDevice {
     }
 
     /**
-     * Writes the file's dirty pages to the device (fsync): the mapping shares the page cache, so
-     * this covers every completed write. Chronicle's own {@code syncUpTo} remembers how far it
+     * Writes the file's dirty pages to the device (fsync), which covers writes through the
+     * mapping and through {@code pwrite} alike. Chronicle's own {@code syncUpTo} remembers how far it
      * synced once and skips that range afterwards, so it cannot serve here.
      */
     @Override
     public void flush() throws IOException {
-        file.getChannel().force(true);
+        file.raf.getChannel().force(true);
     }
 
     @Override
     public String describe() {
-        return "mapped file " + path;
+        return "mapped file " + file.path;
     }
 
     @Override
@@ -133,7 +123,6 @@ public final class MappedFileDevice implements BlockDevice {
         } finally {
             store.release(owner);
             mapped.releaseLast();
-            lock.release();
             file.close();
         }
     }

@@ -155,7 +155,7 @@ public final class DeviceLayout {
         long slots = b.getLong(24);
         int blockBytes = b.getInt(36);
         if (alignment < 1 || Integer.bitCount(alignment) != 1 || alignment > SUPERBLOCK_BYTES || slots < 0
-                || blockBytes < 1) {
+                || blockBytes < 1 || blockBytes > (1 << 30)) {
             throw new FormatException("superblock fields out of range: alignment " + alignment + ", slots "
                     + slots + ", block bytes " + blockBytes);
         }

@@ -41,9 +41,11 @@ public final class SlotTier implements AutoCloseable {
     private final RoaringBitmap free = new RoaringBitmap();
     private final AtomicLong epoch = new AtomicLong();
     private final ThreadLocal<Scratch> scratch;
+    private final boolean formatted;
 
-    private SlotTier(BlockDevice device, DeviceLayout layout, BlockCodec codec) {
+    private SlotTier(BlockDevice device, DeviceLayout layout, BlockCodec codec, boolean formatted) {
         this.device = device;
+        this.formatted = formatted;
         this.layout = layout;
         this.codec = codec;
         this.scratch = ThreadLocal.withInitial(() -> new Scratch(layout));
@@ -67,7 +69,7 @@ public final class SlotTier implements AutoCloseable {
         }
         DeviceLayout wanted = new DeviceLayout(align, slots, blockTokens, blockBytes, new SecureRandom().nextLong());
         ByteBuffer sb = alignedBuffer(DeviceLayout.SUPERBLOCK_BYTES, align);
-        device.read(0, sb);
+        device.readSparse(0, sb);
         DeviceLayout found = null;
         String problem = null;
         if (!allZero(sb)) {
@@ -79,7 +81,7 @@ public final class SlotTier implements AutoCloseable {
             }
         }
         if (found != null && problem == null) {
-            return new SlotTier(device, found, codec);
+            return new SlotTier(device, found, codec, false);
         }
         if (problem != null && !reinitialize) {
             throw new IOException(device.describe() + " cannot be used: " + problem
@@ -88,7 +90,12 @@ public final class SlotTier implements AutoCloseable {
         wanted.encode(sb);
         device.write(0, sb);
         device.flush();
-        return new SlotTier(device, wanted, codec);
+        return new SlotTier(device, wanted, codec, true);
+    }
+
+    /** True when this open formatted the device: it holds nothing of this life, no scan needed. */
+    public boolean formatted() {
+        return formatted;
     }
 
     public DeviceLayout layout() {
@@ -216,37 +223,44 @@ public final class SlotTier implements AutoCloseable {
         }
     }
 
-    /** Receives each valid header found by {@link #scan}. */
+    /** Receives what {@link #scan} finds in each slot that is not empty. */
     public interface ScanVisitor {
+        /** A valid header of this device's life. */
         void slot(int slot, SlotHeader header);
+
+        /** A header that is corrupt, stale (an earlier life of the device) or unreadable. */
+        void unusable(int slot);
     }
 
     /**
-     * Reads every slot's header (not payloads) and hands the valid ones of this device's life
-     * to {@code visitor}; returns how many slots held a header that was corrupt or stale.
+     * Reads every slot's header (not payloads), with sparse reads so that holes stay holes, and
+     * reports each non-empty slot to {@code visitor}.
      */
-    public int scan(ScanVisitor visitor) throws IOException {
+    public void scan(ScanVisitor visitor) {
         Scratch s = scratch.get();
-        int bad = 0;
         for (int slot = 0; slot < layout.slotCount(); slot++) {
-            device.read(layout.headerOffset(slot), s.header.clear());
+            try {
+                device.readSparse(layout.headerOffset(slot), s.header.clear());
+            } catch (IOException e) {
+                visitor.unusable(slot);
+                continue;
+            }
             if (SlotHeader.isEmpty(s.header, 0)) {
                 continue;
             }
             try {
                 s.decoded.decode(s.header, 0, layout.blockBytes());
             } catch (FormatException e) {
-                bad++;
+                visitor.unusable(slot);
                 continue;
             }
             if (s.decoded.deviceId != layout.creationId()) {
-                bad++;
+                visitor.unusable(slot);
                 continue;
             }
             epoch.accumulateAndGet(s.decoded.epoch, Math::max);
             visitor.slot(slot, s.decoded);
         }
-        return bad;
     }
 
     public void flush() throws IOException {
@@ -267,10 +281,11 @@ public final class SlotTier implements AutoCloseable {
         if (stored != s.payload) {
             s.payload.clear().put(stored.duplicate());
         }
+        s.payload.clear();
         for (int i = len; i < padded; i++) {
             s.payload.put(i, (byte) 0);
         }
-        return s.payload.clear().limit(padded);
+        return s.payload.limit(padded);
     }
 
     private static int crc(CRC32C crc, ByteBuffer b) {
