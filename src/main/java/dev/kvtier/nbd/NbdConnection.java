@@ -1,0 +1,267 @@
+package dev.kvtier.nbd;
+
+import static dev.kvtier.nbd.NbdProtocol.CMD_DISC;
+import static dev.kvtier.nbd.NbdProtocol.CMD_FLAG_FUA;
+import static dev.kvtier.nbd.NbdProtocol.CMD_FLUSH;
+import static dev.kvtier.nbd.NbdProtocol.CMD_READ;
+import static dev.kvtier.nbd.NbdProtocol.CMD_TRIM;
+import static dev.kvtier.nbd.NbdProtocol.CMD_WRITE;
+import static dev.kvtier.nbd.NbdProtocol.CMD_WRITE_ZEROES;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SocketChannel;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One NBD connection in the transmission phase: many requests in flight, matched to their
+ * replies by cookie. Senders write a request (header, then payload for a write) under a send
+ * lock; one reader thread reads replies, simple or structured, copies read data straight into
+ * the caller's buffer and completes the request's future.
+ *
+ * <p><b>Failure.</b> A reply that breaks the protocol, a socket error, or a request older than
+ * its timeout (checked every {@link #TICK_MS} ms) aborts the whole connection: the socket is
+ * closed, and the reader, once it has stopped touching buffers, fails every request in flight.
+ * So a caller never gets a failure while its buffer is still being written, and a server that
+ * stops answering costs at most one timeout. Reconnecting is the caller's business.
+ */
+public final class NbdConnection implements AutoCloseable {
+    static final long TICK_MS = 50;
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "kvtier-nbd-watchdog");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private final SocketChannel channel;
+    private final NbdExport export;
+    private final long timeoutNanos;
+    private final ReentrantLock sendLock = new ReentrantLock();
+    private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(NbdProtocol.REQUEST_BYTES);
+    private final Map<Long, Request> pending = new ConcurrentHashMap<>();
+    private final AtomicLong cookies = new AtomicLong();
+    private final Thread reader;
+    private final ScheduledFuture<?> watchdog;
+    private volatile IOException failure;
+
+    private NbdConnection(SocketChannel channel, NbdExport export, long timeoutNanos) {
+        this.channel = channel;
+        this.export = export;
+        this.timeoutNanos = timeoutNanos;
+        this.reader = new Thread(this::readReplies, "kvtier-nbd-reader " + export.describe());
+        reader.setDaemon(true);
+        reader.start();
+        this.watchdog = WATCHDOG.scheduleWithFixedDelay(this::checkDeadlines, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Connects to {@code host:port}, negotiates {@code exportName} (fixed newstyle, structured
+     * replies when offered, block-size information) and enters transmission. Every request
+     * must be answered within {@code timeoutMillis}, the handshake too.
+     */
+    public static NbdConnection open(String host, int port, String exportName, long timeoutMillis) throws IOException {
+        SocketChannel ch = SocketChannel.open();
+        ScheduledFuture<?> guard = WATCHDOG.schedule(() -> closeQuietly(ch), timeoutMillis, TimeUnit.MILLISECONDS);
+        try {
+            ch.socket().connect(new InetSocketAddress(host, port), (int) Math.min(Integer.MAX_VALUE, timeoutMillis));
+            ch.socket().setTcpNoDelay(true);
+            NbdExport export = NbdHandshake.negotiate(ch, host + ":" + port, exportName);
+            if (!guard.cancel(false)) {
+                throw new IOException("nbd://" + host + ":" + port + "/" + exportName + ": handshake timed out");
+            }
+            return new NbdConnection(ch, export, TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
+        } catch (NbdException | RuntimeException e) {
+            guard.cancel(false);
+            closeQuietly(ch);
+            throw e;
+        } catch (IOException e) {
+            guard.cancel(false);
+            closeQuietly(ch);
+            throw new IOException("nbd://" + host + ":" + port + "/" + exportName + ": " + e, e);
+        }
+    }
+
+    /** What the server said about the export. */
+    public NbdExport export() {
+        return export;
+    }
+
+    /** False once the connection has failed or been closed. */
+    public boolean isOpen() {
+        return failure == null && channel.isOpen();
+    }
+
+    /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst} (position unchanged). */
+    public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
+        return send(CMD_READ, 0, offset, dst.remaining(), null, dst);
+    }
+
+    /** Writes {@code src}'s remaining bytes at {@code offset}; with {@code fua}, durably. */
+    public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
+        boolean useFua = fua && export.canFua();
+        return send(CMD_WRITE, useFua ? CMD_FLAG_FUA : 0, offset, src.remaining(), src, null);
+    }
+
+    /** Makes completed writes durable (a no-op future when the server has no flush). */
+    public CompletableFuture<Void> flush() {
+        return export.canFlush() ? send(CMD_FLUSH, 0, 0, 0, null, null) : CompletableFuture.completedFuture(null);
+    }
+
+    /** Discards a range (a hint; may read back as anything). */
+    public CompletableFuture<Void> trim(long offset, int length) {
+        return export.canTrim() ? send(CMD_TRIM, 0, offset, length, null, null) : CompletableFuture.completedFuture(null);
+    }
+
+    /** Writes zeros over a range without sending them. */
+    public CompletableFuture<Void> writeZeroes(long offset, int length) {
+        if (!export.canWriteZeroes()) {
+            return write(offset, ByteBuffer.allocateDirect(length), false);
+        }
+        return send(CMD_WRITE_ZEROES, 0, offset, length, null, null);
+    }
+
+    private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer payload,
+            ByteBuffer dst) {
+        Request r = new Request(type, offset, length, dst, System.nanoTime() + timeoutNanos);
+        IOException f = failure;
+        if (f != null) {
+            r.future.completeExceptionally(f);
+            return r.future;
+        }
+        long cookie = cookies.incrementAndGet();
+        pending.put(cookie, r);
+        sendLock.lock();
+        try {
+            requestHeader.clear();
+            requestHeader.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) flags).putShort((short) type)
+                    .putLong(cookie).putLong(offset).putInt(length).flip();
+            writeFully(requestHeader);
+            if (payload != null) {
+                writeFully(payload.duplicate());
+            }
+        } catch (IOException e) {
+            abort(e);
+        } finally {
+            sendLock.unlock();
+        }
+        return r.future;
+    }
+
+    private void writeFully(ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            channel.write(b);
+        }
+    }
+
+    /** The reader thread: replies until the connection fails, then fail what is left. */
+    private void readReplies() {
+        ReplyReader in = new ReplyReader(channel, export.structuredReplies());
+        try {
+            while (true) {
+                in.next(pending);
+            }
+        } catch (IOException | RuntimeException e) {
+            IOException cause = failure != null ? failure
+                    : e instanceof IOException ? (IOException) e : new IOException(e);
+            failure = cause;
+            closeQuietly(channel);
+            for (Request r : pending.values()) {
+                r.future.completeExceptionally(cause);
+            }
+            pending.clear();
+        }
+    }
+
+    private void checkDeadlines() {
+        long now = System.nanoTime();
+        for (Request r : pending.values()) {
+            if (now - r.deadline > 0) {
+                abort(new NbdException(export.describe() + ": a request at offset " + r.offset + " got no reply within "
+                        + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms"));
+                return;
+            }
+        }
+    }
+
+    /** Fails the connection: closes the socket; the reader then fails every request in flight. */
+    private void abort(IOException cause) {
+        if (failure == null) {
+            failure = cause;
+        }
+        closeQuietly(channel);
+    }
+
+    @Override
+    public void close() {
+        if (failure == null && channel.isOpen()) {
+            sendLock.lock();
+            try {
+                requestHeader.clear();
+                requestHeader.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) 0).putShort((short) CMD_DISC)
+                        .putLong(0).putLong(0).putInt(0).flip();
+                writeFully(requestHeader);
+            } catch (IOException ignored) {
+                // closing anyway
+            } finally {
+                sendLock.unlock();
+            }
+        }
+        abort(new IOException(export.describe() + ": connection closed"));
+        watchdog.cancel(false);
+        try {
+            reader.join(TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + 1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void closeQuietly(SocketChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // nothing more to do
+        }
+    }
+
+    /** A request in flight. */
+    static final class Request {
+        final int type;
+        final long offset;
+        final int length;
+        final ByteBuffer dst;
+        final long deadline;
+        final CompletableFuture<Void> future = new CompletableFuture<>();
+        NbdException error;
+
+        Request(int type, long offset, int length, ByteBuffer dst, long deadline) {
+            this.type = type;
+            this.offset = offset;
+            this.length = length;
+            this.dst = dst;
+            this.deadline = deadline;
+        }
+    }
+
+    static ByteBuffer bigEndian(int bytes) {
+        return ByteBuffer.allocateDirect(bytes).order(ByteOrder.BIG_ENDIAN);
+    }
+
+    static void readFully(SocketChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            if (ch.read(b) < 0) {
+                throw new EOFException("the NBD server closed the connection");
+            }
+        }
+    }
+}
