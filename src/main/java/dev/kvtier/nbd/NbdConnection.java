@@ -31,13 +31,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * the caller's buffer and completes the request's future.
  *
  * <p><b>Failure.</b> A reply that breaks the protocol, a socket error, or a request older than
- * its timeout (checked every {@link #TICK_MS} ms) aborts the whole connection: the socket is
+ * its timeout (checked every {@link #WATCHDOG_TICK_MS} ms) aborts the whole connection: the socket is
  * closed, and the reader, once it has stopped touching buffers, fails every request in flight.
  * So a caller never gets a failure while its buffer is still being written, and a server that
  * stops answering costs at most one timeout. Reconnecting is the caller's business.
  */
 public final class NbdConnection implements AutoCloseable {
-    static final long TICK_MS = 50;
+    /** How often request deadlines are checked. */
+    public static final long WATCHDOG_TICK_MS = 50;
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "kvtier-nbd-watchdog");
         t.setDaemon(true);
@@ -62,7 +63,7 @@ public final class NbdConnection implements AutoCloseable {
         this.reader = new Thread(this::readReplies, "kvtier-nbd-reader " + export.describe());
         reader.setDaemon(true);
         reader.start();
-        this.watchdog = WATCHDOG.scheduleWithFixedDelay(this::checkDeadlines, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+        this.watchdog = WATCHDOG.scheduleWithFixedDelay(this::checkDeadlines, WATCHDOG_TICK_MS, WATCHDOG_TICK_MS, TimeUnit.MILLISECONDS);
     }
 
     /**

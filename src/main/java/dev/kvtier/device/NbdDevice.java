@@ -1,0 +1,212 @@
+package dev.kvtier.device;
+
+import dev.kvtier.nbd.NbdConnection;
+import dev.kvtier.nbd.NbdException;
+import dev.kvtier.nbd.NbdExport;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A {@link BlockDevice} on an NBD export ({@code nbd://host:port/export}): a small pool of
+ * {@link NbdConnection}s (several when the server advertises multi-conn, else one), used round
+ * robin, with requests larger than the server's maximum payload split into pieces sent at once.
+ *
+ * <p><b>Failures.</b> A request that fails or times out fails its caller with an
+ * {@link IOException} (the caller turns reads into misses and declines writes). A connection
+ * that timed out or broke the protocol is closed and replaced on next use, at most once
+ * per backoff period, which doubles from 100 ms to 5 s while reconnects keep failing, so a
+ * server that went away costs one failed connect per period, not a storm, and nothing waits
+ * longer than the request timeout.
+ */
+public final class NbdDevice implements BlockDevice {
+    private static final long MIN_BACKOFF_NS = TimeUnit.MILLISECONDS.toNanos(100);
+    private static final long MAX_BACKOFF_NS = TimeUnit.SECONDS.toNanos(5);
+
+    private final String host;
+    private final int port;
+    private final String exportName;
+    private final long timeoutMillis;
+    private final NbdExport export;
+    private final long size;
+    private final NbdConnection[] connections;
+    private final AtomicInteger next = new AtomicInteger();
+    private long backoffNanos = MIN_BACKOFF_NS;
+    private long retryAt;
+    private volatile boolean closed;
+
+    private NbdDevice(String host, int port, String exportName, long timeoutMillis, NbdConnection first, long size,
+            int connectionCount) {
+        this.host = host;
+        this.port = port;
+        this.exportName = exportName;
+        this.timeoutMillis = timeoutMillis;
+        this.export = first.export();
+        this.size = size;
+        this.connections = new NbdConnection[connectionCount];
+        connections[0] = first;
+    }
+
+    /**
+     * Connects to {@code uri} ({@code nbd://host[:port]/[export]}, port 10809 by default) and
+     * uses at most {@code capacityBytes} of the export; with {@code maxConnections} > 1 and a
+     * server that allows multi-conn, opens that many connections.
+     */
+    public static NbdDevice open(URI uri, long capacityBytes, int maxConnections, long timeoutMillis)
+            throws IOException {
+        if (!"nbd".equals(uri.getScheme()) || uri.getHost() == null) {
+            throw new IllegalArgumentException("not an nbd://host:port/export URI: " + uri);
+        }
+        int port = uri.getPort() < 0 ? 10809 : uri.getPort();
+        String path = uri.getPath() == null ? "" : uri.getPath();
+        String name = path.startsWith("/") ? path.substring(1) : path;
+        NbdConnection first = NbdConnection.open(uri.getHost(), port, name, timeoutMillis);
+        NbdExport e = first.export();
+        if (e.readOnly()) {
+            first.close();
+            throw new NbdException(e.describe() + " is read-only");
+        }
+        int count = e.canMultiConn() ? Math.max(1, maxConnections) : 1;
+        NbdDevice d = new NbdDevice(uri.getHost(), port, name, timeoutMillis, first,
+                Math.min(e.size(), capacityBytes), count);
+        for (int i = 1; i < count; i++) {
+            d.connections[i] = NbdConnection.open(uri.getHost(), port, name, timeoutMillis);
+        }
+        return d;
+    }
+
+    /** What the server said about the export at the first connect. */
+    public NbdExport export() {
+        return export;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public int alignment() {
+        int min = export.minBlock();
+        return Integer.bitCount(min) == 1 && min <= 4096 ? min : 1;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        check(offset, dst);
+        NbdConnection c = connection();
+        int max = export.maxPayload();
+        int n = dst.remaining();
+        CompletableFuture<?>[] parts = new CompletableFuture<?>[(n + max - 1) / max];
+        for (int i = 0; i < parts.length; i++) {
+            int at = i * max;
+            ByteBuffer piece = dst.duplicate().position(dst.position() + at).limit(dst.position() + Math.min(n, at + max));
+            parts[i] = c.read(offset + at, piece);
+        }
+        await(CompletableFuture.allOf(parts), c);
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src) throws IOException {
+        check(offset, src);
+        NbdConnection c = connection();
+        int max = export.maxPayload();
+        int n = src.remaining();
+        CompletableFuture<?>[] parts = new CompletableFuture<?>[(n + max - 1) / max];
+        for (int i = 0; i < parts.length; i++) {
+            int at = i * max;
+            ByteBuffer piece = src.duplicate().position(src.position() + at).limit(src.position() + Math.min(n, at + max));
+            parts[i] = c.write(offset + at, piece, false);
+        }
+        await(CompletableFuture.allOf(parts), c);
+    }
+
+    @Override
+    public void flush() throws IOException {
+        for (int i = 0; i < connections.length; i++) {
+            NbdConnection c = connections[i];
+            if (c != null && c.isOpen()) {
+                await(c.flush(), c);
+            }
+        }
+    }
+
+    @Override
+    public String describe() {
+        return export.describe();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (NbdConnection c : connections) {
+            if (c != null) {
+                c.close();
+            }
+        }
+    }
+
+    private void check(long offset, ByteBuffer b) throws IOException {
+        if (closed) {
+            throw new IOException(describe() + " is closed");
+        }
+        if (offset < 0 || offset > size - b.remaining()) {
+            throw new IOException(describe() + ": access [" + offset + ", " + (offset + b.remaining())
+                    + ") is outside the device's " + size + " bytes");
+        }
+    }
+
+    /** The next live connection, reconnecting a dead one when the backoff allows. */
+    private NbdConnection connection() throws IOException {
+        int start = Math.floorMod(next.getAndIncrement(), connections.length);
+        for (int k = 0; k < connections.length; k++) {
+            NbdConnection c = connections[(start + k) % connections.length];
+            if (c != null && c.isOpen()) {
+                return c;
+            }
+        }
+        return reconnect(start);
+    }
+
+    private synchronized NbdConnection reconnect(int slot) throws IOException {
+        NbdConnection c = connections[slot];
+        if (c != null && c.isOpen()) {
+            return c;
+        }
+        long now = System.nanoTime();
+        if (now - retryAt < 0) {
+            throw new NbdException(describe() + " is unreachable; next reconnect in "
+                    + TimeUnit.NANOSECONDS.toMillis(retryAt - now) + " ms");
+        }
+        try {
+            NbdConnection fresh = NbdConnection.open(host, port, exportName, timeoutMillis);
+            connections[slot] = fresh;
+            backoffNanos = MIN_BACKOFF_NS;
+            return fresh;
+        } catch (IOException e) {
+            retryAt = now + backoffNanos;
+            backoffNanos = Math.min(MAX_BACKOFF_NS, backoffNanos * 2);
+            throw e;
+        }
+    }
+
+    private void await(CompletableFuture<?> f, NbdConnection c) throws IOException {
+        try {
+            f.get(timeoutMillis + 2 * NbdConnection.WATCHDOG_TICK_MS, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            throw cause instanceof IOException ? (IOException) cause : new IOException(cause);
+        } catch (TimeoutException e) {
+            c.close();
+            throw new NbdException(describe() + ": no reply within " + timeoutMillis + " ms");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+}
