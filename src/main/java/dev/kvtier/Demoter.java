@@ -14,29 +14,37 @@ import org.slf4j.LoggerFactory;
  * threads. It keeps {@link Residency#demoteAhead()} DRAM pages reclaimable (free, or clean: a
  * copy also on SSD) by writing the coldest DRAM-only blocks to SSD, so that a store evicts a
  * clean copy and loses nothing. Of the coldest such block it first writes the topmost ancestor
- * that is DRAM-only too, so the SSD always holds whole prefixes and a restart finds them.
+ * that is DRAM-only too, writes a block only once its parent is on SSD (or on its way), and
+ * never evicts an ancestor's SSD copy to make room for it, so the SSD holds whole prefixes and
+ * a restart finds them.
  *
  * <p>A block being written is pinned and flagged {@code MOVING}: it stays readable in DRAM and
  * cannot be evicted; it gains its SSD copy only when the write has completed. If it was
- * invalidated meanwhile, the slot is wiped instead. A failed write (device full or failing)
- * marks the block {@code NO_DEMOTE}, counts the failure and backs off, doubling from 100 ms up
- * to 5 s; the cache keeps serving from DRAM. The thread also wipes slots queued by
+ * invalidated meanwhile, the slot is wiped instead. A failed write (device full or failing) or
+ * a block that cannot be placed is set aside ({@code NO_DEMOTE}), counted, and the demoter backs
+ * off, doubling from 100 ms up to 5 s; when the backoff ends the set-aside blocks are eligible
+ * again. Meanwhile the cache keeps serving from DRAM. The thread also wipes slots queued by
  * invalidation and corruption; on close it finishes what it is doing and drains the wipes.
  */
 final class Demoter implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(Demoter.class);
     private static final long IDLE_WAIT_MS = 100;
     private static final long MAX_BACKOFF_NS = TimeUnit.SECONDS.toNanos(5);
+    /** Blocks looked at per search for one whose parent is already on SSD. */
+    private static final int CANDIDATES = 32;
 
     private enum Kind { IDLE, WRITE, WIPE, EXIT }
 
     private final Residency r;
     private final Thread thread;
     private final SlotHeader header = new SlotHeader();
+    private final int[] skipped = new int[CANDIDATES];
     private int entry;
     private int slot;
     private int page;
     private int failures;
+    /** Blocks set aside since the last backoff ended. */
+    private int refused;
     private long backoffUntil = System.nanoTime();
 
     Demoter(Residency residency) {
@@ -73,9 +81,15 @@ final class Demoter implements Runnable {
         } finally {
             r.lock.unlock();
         }
-        try {
-            thread.join();
-        } catch (InterruptedException e) {
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
         }
     }
@@ -130,19 +144,64 @@ final class Demoter implements Runnable {
         if (System.nanoTime() - backoffUntil < 0 || r.reclaimablePages() >= r.demoteAhead()) {
             return Kind.IDLE;
         }
-        int e = topmostDirtyAncestor(r.coldestDirty());
+        if (refused > 0) {
+            r.clearNoDemote();
+            refused = 0;
+        }
+        int e = nextCandidate();
         if (e == NONE) {
             return Kind.IDLE;
         }
-        slot = r.allocateSlot();
+        slot = r.allocateSlotKeeping(e);
         if (slot < 0) {
             r.metrics.add(Counter.DEMOTE_DECLINED_BLOCKS, 1);
-            r.index.setFlags(e, r.index.flags(e) | Residency.NO_DEMOTE);
+            refuse(e);
             return Kind.IDLE;
         }
         r.demoterSlots++;
         reserve(e);
         return Kind.WRITE;
+    }
+
+    /**
+     * The topmost DRAM-only ancestor of the coldest DRAM-only block whose parent is already on
+     * SSD (or on its way), looking at up to {@link #CANDIDATES} blocks; candidates passed over
+     * are flagged SKIP only for the duration of the search.
+     */
+    private int nextCandidate() {
+        int found = NONE;
+        int n = 0;
+        while (n < CANDIDATES) {
+            int e = topmostDirtyAncestor(r.coldestDirty());
+            if (e == NONE || parentWritten(e)) {
+                found = e;
+                break;
+            }
+            r.index.setFlags(e, r.index.flags(e) | Residency.SKIP);
+            skipped[n++] = e;
+        }
+        for (int i = 0; i < n; i++) {
+            r.index.setFlags(skipped[i], r.index.flags(skipped[i]) & ~Residency.SKIP);
+        }
+        return found;
+    }
+
+    /** True when {@code e}'s parent is the namespace root, on SSD, or being written there. */
+    private boolean parentWritten(int e) {
+        int p = r.index.parent(e);
+        return p == NONE || r.index.hasCopy(p, Residency.SSD) || (r.index.flags(p) & Residency.MOVING) != 0;
+    }
+
+    /** Sets {@code e} aside (NO_DEMOTE) and backs off; the flags are cleared when the backoff ends. */
+    private void refuse(int e) {
+        r.index.setFlags(e, r.index.flags(e) | Residency.NO_DEMOTE);
+        refused++;
+        backOff();
+    }
+
+    private void backOff() {
+        failures = Math.min(failures + 1, 6);
+        backoffUntil = System.nanoTime() + Math.min(MAX_BACKOFF_NS, TimeUnit.MILLISECONDS.toNanos(100) << (failures - 1));
     }
 
     private int topmostDirtyAncestor(int e) {
@@ -198,11 +257,8 @@ final class Demoter implements Runnable {
                 r.pendingWipes.add(slot);
             } else {
                 r.metrics.add(Counter.DEMOTE_FAILED_BLOCKS, 1);
-                r.index.setFlags(entry, r.index.flags(entry) | Residency.NO_DEMOTE);
                 r.ssd.release(slot);
-                failures = Math.min(failures + 1, 6);
-                backoffUntil = System.nanoTime() + Math.min(MAX_BACKOFF_NS,
-                        TimeUnit.MILLISECONDS.toNanos(100) << (failures - 1));
+                refuse(entry);
             }
             r.unpin(entry);
         } finally {

@@ -9,13 +9,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A pinned DRAM block. Leak detection in the manner of Netty's: a {@link Cleaner} watches the
- * handle, and if the handle becomes unreachable while open, the cleaner logs the leak, counts
- * it and releases the pin. The cleaning action holds no reference to the handle.
+ * handle, and if the handle becomes unreachable while open, the cleaner logs the leak and
+ * counts it; the block is quarantined (out of the index, its page never reused), since a view
+ * taken from the handle may outlive it. The cleaning action holds no reference to the handle.
  */
 final class DramBlockHandle implements BlockHandle {
     private static final Cleaner CLEANER = Cleaner.create();
     private static final Logger LOG = LoggerFactory.getLogger(BlockHandle.class);
 
+    private final TieredCache cache;
     private final BlockKey key;
     private final long address;
     private final ByteBuffer view;
@@ -23,6 +25,7 @@ final class DramBlockHandle implements BlockHandle {
     private final Cleaner.Cleanable cleanable;
 
     DramBlockHandle(TieredCache cache, BlockKey key, int entry, long address, ByteBuffer view) {
+        this.cache = cache;
         this.key = key;
         this.address = address;
         this.view = view;
@@ -63,6 +66,9 @@ final class DramBlockHandle implements BlockHandle {
     private void checkOpen() {
         if (release.closed.get()) {
             throw new IllegalStateException("handle of block " + key.toHex() + " is closed");
+        }
+        if (cache.isClosed()) {
+            throw new IllegalStateException("the cache of block " + key.toHex() + " is closed; its memory is freed");
         }
     }
 

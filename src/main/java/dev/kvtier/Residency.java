@@ -48,6 +48,10 @@ final class Residency {
     static final int PROMOTING = 4;
     /** Index flag: wipe this block's slots when it is released. */
     static final int WIPE_ON_RELEASE = 8;
+    /** Index flag, only while choosing an SSD victim: an ancestor of the block to be written. */
+    static final int KEEP = 16;
+    /** Index flag, only while the demoter searches: a block passed over this time. */
+    static final int SKIP = 32;
 
     final ReentrantLock lock = new ReentrantLock();
     /** Signalled when copies in flight reach zero. */
@@ -76,6 +80,8 @@ final class Residency {
     private final IntPredicate dirtyDram = this::isDirty;
     /** SSD slots the demoter holds right now (being written or wiped). */
     int demoterSlots;
+    /** DRAM pages taken by loads for promotions not yet published. */
+    int pagesInTransit;
     int inFlight;
     int activePins;
     boolean closed;
@@ -193,9 +199,9 @@ final class Residency {
         }
     }
 
-    /** READY, only in DRAM, and no demotion in flight or refused. */
+    /** READY, only in DRAM, and no demotion in flight, refused or passed over. */
     boolean isDirty(int e) {
-        return index.state(e) == READY && index.copies(e) == 1 && (index.flags(e) & (MOVING | NO_DEMOTE)) == 0;
+        return index.state(e) == READY && index.copies(e) == 1 && (index.flags(e) & (MOVING | NO_DEMOTE | SKIP)) == 0;
     }
 
     private boolean isClean(int e) {
@@ -214,7 +220,7 @@ final class Residency {
 
     /** Whether the copy of {@code e} in {@code tier} may be evicted now (see the class comment). */
     boolean evictable(int e, int tier) {
-        if (index.state(e) != READY || index.pins(e) != 0 || (index.flags(e) & (MOVING | PROMOTING)) != 0
+        if (index.state(e) != READY || index.pins(e) != 0 || (index.flags(e) & (MOVING | PROMOTING | KEEP)) != 0
                 || !index.hasCopy(e, tier) || index.childrenWith(tier, e) != 0) {
             return false;
         }
@@ -259,18 +265,39 @@ final class Residency {
         return orders[DRAM].victim(dirtyDram);
     }
 
-    /** A free SSD slot, evicting the coldest evictable SSD copy if needed; -1 when none can go. */
-    int allocateSlot() {
+    /**
+     * A free SSD slot for {@code e}, evicting the coldest evictable SSD copy if needed but never
+     * one of {@code e}'s ancestors (the block would land on SSD without its prefix); -1 when
+     * nothing can go.
+     */
+    int allocateSlotKeeping(int e) {
         int slot = ssd.allocate();
         if (slot >= 0) {
             return slot;
         }
+        setAncestorFlag(e, KEEP, true);
         int victim = orders[SSD].victim(ssdVictim);
+        setAncestorFlag(e, KEEP, false);
         if (victim == NONE) {
             return -1;
         }
         evictCopy(victim, SSD);
         return ssd.allocate();
+    }
+
+    private void setAncestorFlag(int e, int flag, boolean on) {
+        for (int p = index.parent(e); p != NONE; p = index.parent(p)) {
+            index.setFlags(p, on ? index.flags(p) | flag : index.flags(p) & ~flag);
+        }
+    }
+
+    /** Makes every block set aside by the demoter eligible again. */
+    void clearNoDemote() {
+        for (int e = 0; e < index.capacity(); e++) {
+            if ((index.flags(e) & NO_DEMOTE) != 0) {
+                index.setFlags(e, index.flags(e) & ~NO_DEMOTE);
+            }
+        }
     }
 
     void wakeDemoterIfNeeded() {
@@ -387,9 +414,9 @@ final class Residency {
         if (leaves != cleanLeaves) {
             throw new IllegalStateException("clean leaves counted " + cleanLeaves + " but " + leaves + " exist");
         }
-        if (pagesInUse + dram.freePages() != dram.pageCount()) {
+        if (pagesInUse + dram.freePages() + pagesInTransit != dram.pageCount()) {
             throw new IllegalStateException("pages leaked: " + pagesInUse + " in use + " + dram.freePages()
-                    + " free != " + dram.pageCount());
+                    + " free + " + pagesInTransit + " being promoted != " + dram.pageCount());
         }
         if (ssd != null && slotsInUse + ssd.freeSlots() + pendingWipes.size() + demoterSlots != ssd.slotCount()) {
             throw new IllegalStateException("slots leaked or double-booked: " + slotsInUse + " in use + "

@@ -192,9 +192,13 @@ final class TieredCache implements KvTierCache {
     }
 
     /**
-     * One load: pin the leading blocks, copy or read each, then unpin and promote. Scratch
-     * layout (per thread, {@code w} = blocks wanted): entries, source tiers, source locations,
-     * promotion pages.
+     * One load: pin the leading blocks (and, for a block only on SSD, take a DRAM page to
+     * promote it into when one can be had without losing a block), copy or read each, then
+     * publish the promoted copies, unpin, and drop a block that failed its checks with its
+     * descendants. A block promoted is read and verified into its own new page first and copied
+     * to the caller from there, so nothing the caller does to its buffers can reach DRAM.
+     * Scratch layout (per thread, {@code w} = blocks wanted): entries, source tiers, source
+     * locations, promotion pages (-1: none).
      */
     private final class Load {
         private final BlockKey[] keys;
@@ -204,7 +208,6 @@ final class TieredCache implements KvTierCache {
         private final int[] s;
         private int pinned;
         private int loaded;
-        private int promoted;
         private ReadStatus failure = ReadStatus.OK;
 
         Load(PrefixMatch match, ByteBuffer[] buffers, long[] addresses) {
@@ -218,13 +221,12 @@ final class TieredCache implements KvTierCache {
         int run() {
             long t0 = System.nanoTime();
             pin();
+            boolean completed = false;
             try {
                 copyAll();
+                completed = true;
             } finally {
-                unpinAndPlanPromotions();
-            }
-            if (promoted > 0) {
-                promote();
+                finish(completed);
             }
             metrics.add(Counter.LOAD_CALLS, 1);
             metrics.add(Counter.LOAD_LOST_BLOCKS, w - loaded);
@@ -243,7 +245,7 @@ final class TieredCache implements KvTierCache {
                     int tier = r.index.fastestTier(e);
                     s[w + i] = tier;
                     s[2 * w + i] = r.index.location(e, tier);
-                    s[3 * w + i] = -1;
+                    s[3 * w + i] = tier == SSD ? planPromotion(e) : -1;
                 }
                 touchDeepestFirst(s, pinned);
                 if (pinned > 0) {
@@ -255,12 +257,26 @@ final class TieredCache implements KvTierCache {
             }
         }
 
+        /** Under the lock: a page to promote {@code e} into, or -1. */
+        private int planPromotion(int e) {
+            if ((r.index.flags(e) & Residency.PROMOTING) != 0) {
+                return -1;
+            }
+            int page = r.allocatePage(e, true);
+            if (page >= 0) {
+                r.index.setFlags(e, r.index.flags(e) | Residency.PROMOTING);
+                r.pagesInTransit++;
+            }
+            return page;
+        }
+
         private void copyAll() {
             for (int i = 0; i < pinned; i++) {
+                int page = s[3 * w + i];
                 if (s[w + i] == DRAM) {
                     copyFromDram(s[2 * w + i], i);
                 } else {
-                    ReadStatus st = readFromSsd(s[2 * w + i], i);
+                    ReadStatus st = page >= 0 ? readIntoPage(s[2 * w + i], i, page) : readFromSsd(s[2 * w + i], i);
                     if (st != ReadStatus.OK) {
                         failure = st;
                         break;
@@ -279,47 +295,81 @@ final class TieredCache implements KvTierCache {
         }
 
         private ReadStatus readFromSsd(int slot, int i) {
-            Namespace ns = keys[i].namespace();
             ByteBuffer dst = buffers != null ? buffers[i] : staging.get().clear();
-            ReadStatus st = r.ssd.read(slot, keys[i].hi(), keys[i].lo(), ns.rootHi(), ns.rootLo(), dst);
+            ReadStatus st = readSlot(slot, i, dst);
             if (st == ReadStatus.OK && buffers == null) {
                 Memory.copy(dst, addresses[i]);
             }
             return st;
         }
 
-        /** Under the lock: counts, drops a corrupt block, keeps pins of blocks to promote, unpins the rest. */
-        private void unpinAndPlanPromotions() {
+        /** Reads and verifies the block into its promotion page, then copies it to the caller. */
+        private ReadStatus readIntoPage(int slot, int i, int page) {
+            ReadStatus st = readSlot(slot, i, r.dram.pageBuffer(page));
+            if (st == ReadStatus.OK) {
+                copyFromDram(page, i);
+            }
+            return st;
+        }
+
+        private ReadStatus readSlot(int slot, int i, ByteBuffer dst) {
+            Namespace ns = keys[i].namespace();
+            return r.ssd.read(slot, keys[i].hi(), keys[i].lo(), ns.rootHi(), ns.rootLo(), dst);
+        }
+
+        /**
+         * Under the lock, whatever happened: counts, publishes the promoted copies of blocks
+         * loaded (frees the other promotion pages), unpins, drops a block that failed its check.
+         */
+        private void finish(boolean completed) {
             if (pinned == 0) {
                 return;
             }
             r.lock.lock();
             try {
-                int fromSsd = 0;
-                for (int i = 0; i < loaded; i++) {
-                    fromSsd += s[w + i] == SSD ? 1 : 0;
+                countLoaded();
+                int promoted = 0;
+                for (int i = 0; i < pinned; i++) {
+                    promoted += settlePromotion(i, completed && i < loaded) ? 1 : 0;
+                    r.unpin(s[i]);
                 }
-                metrics.add(Counter.LOADED_BLOCKS, DRAM, loaded - fromSsd);
-                metrics.add(Counter.LOADED_BLOCKS, SSD, fromSsd);
-                metrics.add(Counter.LOADED_BYTES, DRAM, (long) (loaded - fromSsd) * blockBytes);
-                metrics.add(Counter.LOADED_BYTES, SSD, (long) fromSsd * blockBytes);
+                metrics.add(Counter.PROMOTED_BLOCKS, promoted);
                 if (failure != ReadStatus.OK) {
                     recordFailure(s[loaded]);
                 }
-                for (int i = 0; i < pinned; i++) {
-                    if (i < loaded && s[w + i] == SSD && !r.closed && planPromotion(i)) {
-                        promoted++;
-                    } else {
-                        r.unpin(s[i]);
-                    }
-                }
-                r.activePins -= pinned;
-                if (promoted == 0) {
-                    r.endCopy();
-                }
             } finally {
+                r.activePins -= pinned;
+                r.endCopy();
                 r.lock.unlock();
             }
+        }
+
+        private void countLoaded() {
+            int fromSsd = 0;
+            for (int i = 0; i < loaded; i++) {
+                fromSsd += s[w + i] == SSD ? 1 : 0;
+            }
+            metrics.add(Counter.LOADED_BLOCKS, DRAM, loaded - fromSsd);
+            metrics.add(Counter.LOADED_BLOCKS, SSD, fromSsd);
+            metrics.add(Counter.LOADED_BYTES, DRAM, (long) (loaded - fromSsd) * blockBytes);
+            metrics.add(Counter.LOADED_BYTES, SSD, (long) fromSsd * blockBytes);
+        }
+
+        /** Publishes or frees block {@code i}'s promotion page; true when published. */
+        private boolean settlePromotion(int i, boolean verified) {
+            int page = s[3 * w + i];
+            if (page < 0) {
+                return false;
+            }
+            int e = s[i];
+            r.index.setFlags(e, r.index.flags(e) & ~Residency.PROMOTING);
+            r.pagesInTransit--;
+            if (verified && r.index.isLive(e) && !r.index.hasCopy(e, DRAM)) {
+                r.addCopy(e, DRAM, page);
+                return true;
+            }
+            r.dram.free(page);
+            return false;
         }
 
         private void recordFailure(int e) {
@@ -329,57 +379,6 @@ final class TieredCache implements KvTierCache {
             if (failure != ReadStatus.IO_ERROR) {
                 r.dropWithDescendants(e);
             }
-        }
-
-        private boolean planPromotion(int i) {
-            int e = s[i];
-            if (!r.index.isLive(e) || r.index.hasCopy(e, DRAM) || (r.index.flags(e) & Residency.PROMOTING) != 0) {
-                return false;
-            }
-            int page = r.allocatePage(e, true);
-            if (page < 0) {
-                return false;
-            }
-            r.index.setFlags(e, r.index.flags(e) | Residency.PROMOTING);
-            s[3 * w + i] = page;
-            return true;
-        }
-
-        /** Copies the blocks just read into their DRAM pages, then publishes those copies. */
-        private void promote() {
-            for (int i = 0; i < loaded; i++) {
-                int page = s[3 * w + i];
-                if (page >= 0) {
-                    if (buffers != null) {
-                        r.dram.copyIn(buffers[i], page);
-                    } else {
-                        r.dram.copyIn(addresses[i], page);
-                    }
-                }
-            }
-            r.lock.lock();
-            try {
-                for (int i = 0; i < loaded; i++) {
-                    int page = s[3 * w + i];
-                    if (page >= 0) {
-                        finishPromotion(s[i], page);
-                    }
-                }
-                r.endCopy();
-            } finally {
-                r.lock.unlock();
-            }
-            metrics.add(Counter.PROMOTED_BLOCKS, promoted);
-        }
-
-        private void finishPromotion(int e, int page) {
-            r.index.setFlags(e, r.index.flags(e) & ~Residency.PROMOTING);
-            if (r.index.isLive(e)) {
-                r.addCopy(e, DRAM, page);
-            } else {
-                r.dram.free(page);
-            }
-            r.unpin(e);
         }
     }
 
@@ -495,7 +494,7 @@ final class TieredCache implements KvTierCache {
                 if (copied && r.index.state(e) == WRITING) {
                     r.publish(e);
                 } else if (r.index.state(e) == WRITING) {
-                    r.retire(e, false);
+                    r.dropWithDescendants(e);
                 }
                 r.unpin(e);
             }
@@ -511,37 +510,56 @@ final class TieredCache implements KvTierCache {
     @Override
     public BlockHandle acquire(BlockKey key) {
         Args.requireKey(key, blockTokens);
-        int e;
-        int page;
+        DramBlockHandle handle;
         r.lock.lock();
         try {
             r.checkOpen();
-            e = r.index.find(key.hi(), key.lo());
+            int e = r.index.find(key.hi(), key.lo());
             if (e == NONE || r.index.state(e) != READY || !r.index.hasCopy(e, DRAM)) {
                 return null;
             }
+            int page = r.index.location(e, DRAM);
+            handle = new DramBlockHandle(this, key, e, r.dram.address(page), r.dram.view(page));
             r.index.pin(e);
             r.activePins++;
             r.touch(e);
-            page = r.index.location(e, DRAM);
         } finally {
             r.lock.unlock();
         }
         metrics.add(Counter.ACQUIRES, 1);
-        return new DramBlockHandle(this, key, e, r.dram.address(page), r.dram.view(page));
+        return handle;
     }
 
-    /** Called once per handle, on close or when a leaked handle is collected. */
+    /**
+     * Called once per handle: on close, or when a handle is collected without close. A leaked
+     * handle's views may still be in use somewhere, so its block leaves the index and its page
+     * stays pinned for the life of the cache (quarantined) rather than being reused.
+     */
     void releaseHandlePin(int entry, boolean leaked) {
-        if (leaked) {
-            metrics.add(Counter.LEAKED_PINS, 1);
-        }
         r.lock.lock();
         try {
-            if (!r.closed) {
-                r.unpin(entry);
-                r.activePins--;
+            if (r.closed) {
+                return;
             }
+            r.activePins--;
+            if (!leaked) {
+                r.unpin(entry);
+            } else {
+                metrics.add(Counter.LEAKED_PINS, 1);
+                if (r.index.isLive(entry)) {
+                    r.retire(entry, false);
+                }
+            }
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
+    /** True once {@link #close()} has begun; handles refuse access from then on. */
+    boolean isClosed() {
+        r.lock.lock();
+        try {
+            return r.closed;
         } finally {
             r.lock.unlock();
         }

@@ -11,6 +11,22 @@ final class Devices {
     private Devices() {
     }
 
+    /**
+     * Makes {@code ch} immune to the interrupt of a thread using it: by default an interrupted
+     * caller closes a {@link FileChannel} for every user, which would take the whole tier (and
+     * its file lock) down. {@code sun.nio.ch.FileChannelImpl.setUninterruptible()} is reachable
+     * because kvtier already requires {@code --add-exports=java.base/sun.nio.ch=ALL-UNNAMED}.
+     */
+    static FileChannel uninterruptible(FileChannel ch) {
+        try {
+            ch.getClass().getMethod("setUninterruptible").invoke(ch);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            throw new IllegalStateException("cannot make " + ch + " uninterruptible; is "
+                    + "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED set?", e);
+        }
+        return ch;
+    }
+
     /** Sizes a regular file: a new one to {@code bytes}; an existing one of another size only with {@code resize}. */
     static void sizeFile(RandomAccessFile raf, Path path, long bytes, boolean fresh, boolean resize) throws IOException {
         long length = raf.length();

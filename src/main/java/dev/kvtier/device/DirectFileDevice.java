@@ -38,7 +38,8 @@ public final class DirectFileDevice implements BlockDevice {
         LockedFile file = LockedFile.open(path, wanted, resize);
         FileChannel ch = null;
         try {
-            ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+            ch = Devices.uninterruptible(FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                    ExtendedOpenOption.DIRECT));
             long usable = Math.min(ch.size(), wanted) & -(long) alignment;
             return new DirectFileDevice(file, ch, usable, alignment);
         } catch (IOException | RuntimeException e) {

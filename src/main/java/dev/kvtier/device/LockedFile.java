@@ -40,6 +40,7 @@ final class LockedFile implements AutoCloseable {
         RandomAccessFile raf = null;
         try {
             raf = new RandomAccessFile(path.toFile(), "rw");
+            Devices.uninterruptible(raf.getChannel());
             FileLock lock = tryLock(raf, path);
             if (Files.isRegularFile(path)) {
                 Devices.sizeFile(raf, path, bytes, fresh, resize);

@@ -134,6 +134,14 @@ public final class DramTier implements AutoCloseable {
         UnsafeMemory.MEMORY.copyMemory(address(page), dst, blockBytes);
     }
 
+    /**
+     * A writable zero-copy view of one page's {@code blockBytes}, for filling a page the caller
+     * owns (reserved, not yet published) from a device.
+     */
+    public ByteBuffer pageBuffer(int page) {
+        return writableView(page);
+    }
+
     private ByteBuffer writableView(int page) {
         checkPage(page);
         int c = page / pagesPerChunk;
