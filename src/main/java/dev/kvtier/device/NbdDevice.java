@@ -183,6 +183,9 @@ public final class NbdDevice implements BlockDevice {
             throw new NbdException(describe() + " is unreachable; next reconnect in "
                     + TimeUnit.NANOSECONDS.toMillis(retryAt - now) + " ms");
         }
+        if (c != null) {
+            c.close();
+        }
         try {
             NbdConnection fresh = NbdConnection.open(host, port, exportName, timeoutMillis);
             connections[slot] = fresh;

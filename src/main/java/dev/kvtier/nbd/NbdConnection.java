@@ -87,9 +87,11 @@ public final class NbdConnection implements AutoCloseable {
             closeQuietly(ch);
             throw e;
         } catch (IOException e) {
-            guard.cancel(false);
+            boolean timedOut = !guard.cancel(false);
             closeQuietly(ch);
-            throw new IOException("nbd://" + host + ":" + port + "/" + exportName + ": " + e, e);
+            String where = "nbd://" + host + ":" + port + "/" + exportName;
+            throw timedOut ? new NbdException(where + ": handshake timed out after " + timeoutMillis + " ms")
+                    : new IOException(where + ": " + e, e);
         }
     }
 
@@ -142,6 +144,13 @@ public final class NbdConnection implements AutoCloseable {
         }
         long cookie = cookies.incrementAndGet();
         pending.put(cookie, r);
+        f = failure;
+        if (f != null) {
+            if (pending.remove(cookie) != null) {
+                r.future.completeExceptionally(f);
+            }
+            return r.future;
+        }
         sendLock.lock();
         try {
             requestHeader.clear();
@@ -177,10 +186,13 @@ public final class NbdConnection implements AutoCloseable {
                     : e instanceof IOException ? (IOException) e : new IOException(e);
             failure = cause;
             closeQuietly(channel);
-            for (Request r : pending.values()) {
-                r.future.completeExceptionally(cause);
+            watchdog.cancel(false);
+            for (Long cookie : pending.keySet()) {
+                Request r = pending.remove(cookie);
+                if (r != null) {
+                    r.future.completeExceptionally(cause);
+                }
             }
-            pending.clear();
         }
     }
 

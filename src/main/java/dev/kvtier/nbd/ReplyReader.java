@@ -56,19 +56,20 @@ final class ReplyReader {
         NbdConnection.readFully(ch, simple.clear());
         int error = simple.getInt(0);
         long cookie = simple.getLong(4);
-        Request r = pending.remove(cookie);
+        Request r = pending.get(cookie);
         if (r == null) {
             throw new NbdException("reply for unknown request " + cookie);
         }
+        if (error == 0 && r.type == CMD_READ) {
+            NbdConnection.readFully(ch, region(r, r.offset, r.length));
+        }
+        pending.remove(cookie);
         if (error != 0) {
             r.future.completeExceptionally(new NbdException("the server failed the request at offset " + r.offset
                     + ": " + NbdProtocol.errorName(error)));
-            return;
+        } else {
+            r.future.complete(null);
         }
-        if (r.type == CMD_READ) {
-            NbdConnection.readFully(ch, region(r, r.offset, r.length));
-        }
-        r.future.complete(null);
     }
 
     private void structuredChunk(Map<Long, Request> pending) throws IOException {
