@@ -82,6 +82,8 @@ final class Residency {
     int demoterSlots;
     /** DRAM pages taken by loads for promotions not yet published. */
     int pagesInTransit;
+    /** SSD slots whose header could not be read at open: out of use until the next open. */
+    int quarantinedSlots;
     int inFlight;
     int activePins;
     boolean closed;
@@ -418,7 +420,8 @@ final class Residency {
             throw new IllegalStateException("pages leaked: " + pagesInUse + " in use + " + dram.freePages()
                     + " free + " + pagesInTransit + " being promoted != " + dram.pageCount());
         }
-        if (ssd != null && slotsInUse + ssd.freeSlots() + pendingWipes.size() + demoterSlots != ssd.slotCount()) {
+        if (ssd != null && slotsInUse + ssd.freeSlots() + pendingWipes.size() + demoterSlots + quarantinedSlots
+                != ssd.slotCount()) {
             throw new IllegalStateException("slots leaked or double-booked: " + slotsInUse + " in use + "
                     + ssd.freeSlots() + " free + " + pendingWipes.size() + " to wipe + " + demoterSlots
                     + " being written != " + ssd.slotCount());

@@ -53,6 +53,14 @@ final class SsdRecovery implements SlotTier.ScanVisitor {
         return (System.nanoTime() - t0) / 1_000_000;
     }
 
+    /** Kept out of use until the next open, not wiped: the read error may pass. */
+    @Override
+    public void unreadable(int s) {
+        r.ssd.markUsed(s);
+        r.metrics.add(Counter.READ_ERRORS, Residency.SSD, 1);
+        r.quarantinedSlots++;
+    }
+
     @Override
     public void unusable(int s) {
         r.ssd.markUsed(s);

@@ -74,7 +74,12 @@ final class TieredCache implements KvTierCache {
         }
         this.demoter = ssd == null ? null : new Demoter(r);
         if (demoter != null) {
-            demoter.start();
+            try {
+                demoter.start();
+            } catch (RuntimeException | Error e) {
+                closeQuietly(dram, ssd);
+                throw e;
+            }
         }
     }
 

@@ -228,8 +228,11 @@ public final class SlotTier implements AutoCloseable {
         /** A valid header of this device's life. */
         void slot(int slot, SlotHeader header);
 
-        /** A header that is corrupt, stale (an earlier life of the device) or unreadable. */
+        /** A header that is corrupt or stale (an earlier life of the device). */
         void unusable(int slot);
+
+        /** A header that could not be read (an I/O error): its slot may still hold a good block. */
+        void unreadable(int slot);
     }
 
     /**
@@ -242,7 +245,7 @@ public final class SlotTier implements AutoCloseable {
             try {
                 device.readSparse(layout.headerOffset(slot), s.header.clear());
             } catch (IOException e) {
-                visitor.unusable(slot);
+                visitor.unreadable(slot);
                 continue;
             }
             if (SlotHeader.isEmpty(s.header, 0)) {

@@ -324,6 +324,11 @@ class SlotTierTest {
             public void unusable(int slot) {
                 unusable[0]++;
             }
+
+            @Override
+            public void unreadable(int slot) {
+                throw new AssertionError("slot " + slot + " could not be read");
+            }
         });
         return unusable[0];
     }
