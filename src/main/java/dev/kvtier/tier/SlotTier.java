@@ -155,11 +155,40 @@ public final class SlotTier implements AutoCloseable {
         h.blockLength = n;
         h.storedLength = stored.remaining();
         h.payloadCrc = crc(s.crc, stored);
-        h.epoch = epoch.incrementAndGet();
+        h.epoch = nextEpoch();
         h.deviceId = layout.creationId();
         device.write(layout.payloadOffset(slot), forDevice(stored, s));
         h.encode(s.header.clear(), 0);
         device.write(layout.headerOffset(slot), s.header);
+    }
+
+    /**
+     * Write epochs grow with every write and with wall-clock time (milliseconds shifted left by
+     * 12 bits, so 4,096 writes per millisecond before the counter leads the clock): epochs of
+     * different writers sharing one device are then comparable, which set-associative placement
+     * on a shared device uses to find the oldest block of a set.
+     */
+    private long nextEpoch() {
+        long now = System.currentTimeMillis() << 12;
+        return epoch.updateAndGet(prev -> Math.max(prev + 1, now));
+    }
+
+    /**
+     * Reads and checks the header of {@code slot} into {@code into}: true when it is a valid
+     * header of this device's life, false when the slot is empty, corrupt or stale.
+     */
+    public boolean readHeader(int slot, SlotHeader into) throws IOException {
+        Scratch s = scratch.get();
+        device.read(layout.headerOffset(slot), s.header.clear());
+        if (SlotHeader.isEmpty(s.header, 0)) {
+            return false;
+        }
+        try {
+            into.decode(s.header, 0, layout.blockBytes());
+        } catch (FormatException e) {
+            return false;
+        }
+        return into.deviceId == layout.creationId();
     }
 
     /** Wipes {@code slot}'s header so the slot reads as empty. */

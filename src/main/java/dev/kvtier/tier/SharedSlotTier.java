@@ -1,0 +1,101 @@
+package dev.kvtier.tier;
+
+import dev.kvtier.format.SlotHeader;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Set-associative placement on a {@link SlotTier} that several processes share (a remote block
+ * device many inference servers attach), with no metadata server: the key chooses a set of
+ * {@code ways} consecutive slots, a writer puts the block in one of them, and any reader finds
+ * it by reading that set's headers.
+ *
+ * <p><b>Algorithm.</b> {@code set = mix64(hi ^ lo) mod sets}, slots {@code set * ways .. + ways}.
+ * A writer takes, in this order, the slot that already holds the key (a refresh), an empty or
+ * invalid slot, or the slot with the oldest write epoch (epochs follow the wall clock, so they
+ * compare across writers). A reader looks for a valid header with the key and namespace.
+ *
+ * <p><b>Races.</b> Two writers may pick the same slot. Each wipes the header, writes its payload,
+ * then its header, so the slot ends with one writer's header over either writer's payload; the
+ * payload CRC32C in the header tells them apart, so a race costs at most a miss, never a wrong
+ * block. A reader's view of a set may be stale the moment it is read; every read of a block
+ * verifies header and payload again (see {@link SlotTier#read}).
+ *
+ * <p><b>Cost.</b> Finding a key reads {@code ways} headers (128 bytes each); placing one reads
+ * them too. Thread-safe as far as {@link SlotTier} is; per-thread scratch.
+ */
+public final class SharedSlotTier {
+    private final SlotTier slots;
+    private final int ways;
+    private final int sets;
+    private final ThreadLocal<SlotHeader> header = ThreadLocal.withInitial(SlotHeader::new);
+
+    public SharedSlotTier(SlotTier slots, int ways) {
+        if (ways < 1 || ways > slots.slotCount()) {
+            throw new IllegalArgumentException("ways must be in [1, " + slots.slotCount() + "], was " + ways);
+        }
+        this.slots = slots;
+        this.ways = ways;
+        this.sets = slots.slotCount() / ways;
+    }
+
+    public SlotTier slots() {
+        return slots;
+    }
+
+    public int ways() {
+        return ways;
+    }
+
+    public int sets() {
+        return sets;
+    }
+
+    /** The set a key lives in. */
+    public int setOf(long keyHi, long keyLo) {
+        long h = (keyHi ^ keyLo) * 0x9E3779B97F4A7C15L;
+        h ^= h >>> 29;
+        return (int) Math.floorMod(h, (long) sets);
+    }
+
+    /** The slot of the set of {@code (keyHi, keyLo)} whose header holds that key in that namespace, or -1. */
+    public int find(long keyHi, long keyLo, long nsHi, long nsLo) throws IOException {
+        SlotHeader h = header.get();
+        int first = setOf(keyHi, keyLo) * ways;
+        for (int slot = first; slot < first + ways; slot++) {
+            if (slots.readHeader(slot, h) && h.keyHi == keyHi && h.keyLo == keyLo && h.namespaceHi == nsHi
+                    && h.namespaceLo == nsLo) {
+                return slot;
+            }
+        }
+        return -1;
+    }
+
+    /** The slot a writer of {@code (keyHi, keyLo)} should use (see the class comment). */
+    public int chooseSlot(long keyHi, long keyLo) throws IOException {
+        SlotHeader h = header.get();
+        int first = setOf(keyHi, keyLo) * ways;
+        int oldest = first;
+        long oldestEpoch = Long.MAX_VALUE;
+        for (int slot = first; slot < first + ways; slot++) {
+            if (!slots.readHeader(slot, h)) {
+                return slot;
+            }
+            if (h.keyHi == keyHi && h.keyLo == keyLo) {
+                return slot;
+            }
+            if (h.epoch < oldestEpoch) {
+                oldestEpoch = h.epoch;
+                oldest = slot;
+            }
+        }
+        return oldest;
+    }
+
+    /** Places and writes a block: {@link #chooseSlot} then {@link SlotTier#write}; returns the slot. */
+    public int write(ByteBuffer block, SlotHeader h) throws IOException {
+        int slot = chooseSlot(h.keyHi, h.keyLo);
+        slots.write(slot, block, h);
+        return slot;
+    }
+}
