@@ -90,7 +90,7 @@ public class DramBenchmark {
         @Setup
         public void setUp() {
             cache = newCache(blockBytes);
-            ByteBuffer[] src = blocks(BLOCKS, blockBytes, new SplittableRandom(1));
+            ByteBuffer[] src = BenchBlocks.blocks(BLOCKS, blockBytes, new SplittableRandom(1));
             matches = new PrefixMatch[capacityBlocks(cache) / BLOCKS];
             for (int c = 0; c < matches.length; c++) {
                 cache.store(chain(c), src);
@@ -101,7 +101,7 @@ public class DramBenchmark {
                     throw new IllegalStateException("chain " + c + " not resident: " + matches[c]);
                 }
             }
-            dst = blocks(BLOCKS, blockBytes, null);
+            dst = BenchBlocks.blocks(BLOCKS, blockBytes, null);
         }
 
         @TearDown
@@ -128,7 +128,7 @@ public class DramBenchmark {
             for (int c = 0; c < chains.length; c++) {
                 chains[c] = chain(c);
             }
-            src = blocks(BLOCKS, blockBytes, new SplittableRandom(2));
+            src = BenchBlocks.blocks(BLOCKS, blockBytes, new SplittableRandom(2));
         }
 
         @TearDown
@@ -151,8 +151,8 @@ public class DramBenchmark {
 
         @Setup
         public void setUp() {
-            ring = blocks(RING_BLOCKS, blockBytes, new SplittableRandom(3));
-            fixed = blocks(BLOCKS, blockBytes, new SplittableRandom(4));
+            ring = BenchBlocks.blocks(RING_BLOCKS, blockBytes, new SplittableRandom(3));
+            fixed = BenchBlocks.blocks(BLOCKS, blockBytes, new SplittableRandom(4));
             ringAddress = addresses(ring);
             fixedAddress = addresses(fixed);
         }
@@ -238,23 +238,6 @@ public class DramBenchmark {
             hashes[i] = (long) c * BLOCKS + i;
         }
         return NAMESPACE.keysFromHashes(hashes);
-    }
-
-    /** {@code n} direct buffers of {@code bytes}, random when {@code random} is given, else zero. */
-    private static ByteBuffer[] blocks(int n, int bytes, SplittableRandom random) {
-        ByteBuffer[] blocks = new ByteBuffer[n];
-        for (int i = 0; i < n; i++) {
-            ByteBuffer block = ByteBuffer.allocateDirect(bytes);
-            if (random != null) {
-                byte[] chunk = new byte[Math.min(bytes, 1 << 16)];
-                for (int off = 0; off < bytes; off += chunk.length) {
-                    random.nextBytes(chunk);
-                    block.put(off, chunk, 0, Math.min(chunk.length, bytes - off));
-                }
-            }
-            blocks[i] = block;
-        }
-        return blocks;
     }
 
     private static long[] addresses(ByteBuffer[] buffers) {

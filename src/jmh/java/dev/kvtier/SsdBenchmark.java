@@ -114,7 +114,7 @@ public class SsdBenchmark {
             for (int c = 0; c < chains.length; c++) {
                 chains[c] = chain(c, BLOCKS);
             }
-            src = blocks(BLOCKS, blockBytes, new SplittableRandom(1));
+            src = BenchBlocks.blocks(BLOCKS, blockBytes, new SplittableRandom(1));
         }
 
         @TearDown(Level.Iteration)
@@ -157,7 +157,7 @@ public class SsdBenchmark {
             for (int c = 0; c < SSD_CHAINS; c++) {
                 regions[c] = channel.map(FileChannel.MapMode.READ_WRITE, c * chainBytes, chainBytes);
             }
-            src = blocks(BLOCKS, blockBytes, new SplittableRandom(1));
+            src = BenchBlocks.blocks(BLOCKS, blockBytes, new SplittableRandom(1));
         }
 
         int nextRegion() {
@@ -196,7 +196,7 @@ public class SsdBenchmark {
             Path file = dir.resolve("kvtier.slots");
             int slots = SSD_CHAINS * BLOCKS;
             long bytes = deviceBytes(slots, blockBytes);
-            ByteBuffer[] src = blocks(BLOCKS, blockBytes, new SplittableRandom(2));
+            ByteBuffer[] src = BenchBlocks.blocks(BLOCKS, blockBytes, new SplittableRandom(2));
             try (KvTierCache fill = open(file, bytes, BLOCKS)) {
                 for (int c = 0; c < SSD_CHAINS; c++) {
                     for (int i = 0; i < BLOCKS; i++) {
@@ -218,7 +218,7 @@ public class SsdBenchmark {
                     throw new IllegalStateException("chain " + c + " not on SSD after reopening: " + matches[c]);
                 }
             }
-            dst = blocks(BLOCKS, blockBytes, null);
+            dst = BenchBlocks.blocks(BLOCKS, blockBytes, null);
             channel = FileChannel.open(file, StandardOpenOption.READ);
             mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
             layout = new DeviceLayout(1, slots, 16, blockBytes, 0);
@@ -284,7 +284,7 @@ public class SsdBenchmark {
             dir = tempDir();
             file = dir.resolve("kvtier.slots");
             bytes = deviceBytes(restartSlots, restartBlockBytes);
-            ByteBuffer[] src = blocks(RESTART_CHAIN, restartBlockBytes, new SplittableRandom(3));
+            ByteBuffer[] src = BenchBlocks.blocks(RESTART_CHAIN, restartBlockBytes, new SplittableRandom(3));
             try (KvTierCache fill = open()) {
                 long slots = fill.stats().capacityBlocks(Tier.SSD);
                 for (int c = 0; (long) (c + 1) * RESTART_CHAIN <= slots; c++) {
@@ -442,23 +442,6 @@ public class SsdBenchmark {
             hashes[i] = ((long) c << 32) | i;
         }
         return NAMESPACE.keysFromHashes(hashes);
-    }
-
-    /** {@code n} direct buffers of {@code bytes}, random when {@code random} is given, else zero. */
-    private static ByteBuffer[] blocks(int n, int bytes, SplittableRandom random) {
-        ByteBuffer[] blocks = new ByteBuffer[n];
-        for (int i = 0; i < n; i++) {
-            ByteBuffer block = ByteBuffer.allocateDirect(bytes);
-            if (random != null) {
-                byte[] chunk = new byte[Math.min(bytes, 1 << 16)];
-                for (int off = 0; off < bytes; off += chunk.length) {
-                    random.nextBytes(chunk);
-                    block.put(off, chunk, 0, Math.min(chunk.length, bytes - off));
-                }
-            }
-            blocks[i] = block;
-        }
-        return blocks;
     }
 
     private static Path tempDir() throws IOException {

@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiFunction;
 
 /**
  * A {@link BlockDevice} on an NBD export ({@code nbd://host:port/export}): a small pool of
@@ -100,30 +101,28 @@ public final class NbdDevice implements BlockDevice {
     public void read(long offset, ByteBuffer dst) throws IOException {
         check(offset, dst);
         NbdConnection c = connection();
-        int max = export.maxPayload();
-        int n = dst.remaining();
-        CompletableFuture<?>[] parts = new CompletableFuture<?>[(n + max - 1) / max];
-        for (int i = 0; i < parts.length; i++) {
-            int at = i * max;
-            ByteBuffer piece = dst.duplicate().position(dst.position() + at).limit(dst.position() + Math.min(n, at + max));
-            parts[i] = c.read(offset + at, piece);
-        }
-        await(CompletableFuture.allOf(parts), c);
+        await(inPieces(offset, dst, c::read), c);
     }
 
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
         check(offset, src);
         NbdConnection c = connection();
+        await(inPieces(offset, src, (at, piece) -> c.write(at, piece, false)), c);
+    }
+
+    /** Sends {@code b} as requests of at most the server's maximum payload, all at once. */
+    private CompletableFuture<Void> inPieces(long offset, ByteBuffer b,
+            BiFunction<Long, ByteBuffer, CompletableFuture<Void>> request) {
         int max = export.maxPayload();
-        int n = src.remaining();
+        int n = b.remaining();
         CompletableFuture<?>[] parts = new CompletableFuture<?>[(n + max - 1) / max];
         for (int i = 0; i < parts.length; i++) {
             int at = i * max;
-            ByteBuffer piece = src.duplicate().position(src.position() + at).limit(src.position() + Math.min(n, at + max));
-            parts[i] = c.write(offset + at, piece, false);
+            ByteBuffer piece = b.duplicate().position(b.position() + at).limit(b.position() + Math.min(n, at + max));
+            parts[i] = request.apply(offset + at, piece);
         }
-        await(CompletableFuture.allOf(parts), c);
+        return CompletableFuture.allOf(parts);
     }
 
     @Override
