@@ -136,11 +136,12 @@ public final class KvTierCacheBuilder {
         require(!Files.isDirectory(ssdPath), "localSsd: " + ssdPath + " is a directory; name a file in it");
         require(Files.isWritable(dir) || Files.isWritable(ssdPath), "localSsd: " + ssdPath + " is not writable");
         long usable = ssdDirectIo ? ssdCapacityBytes : ssdCapacityBytes & -4096L;
-        long slots = DeviceLayout.slotsThatFit(usable, ssdDirectIo ? 4096 : 1, blockBytes);
-        require(slots >= 1, "localSsd capacity (" + ssdCapacityBytes + " bytes) must hold at least one slot of a "
+        long fewest = DeviceLayout.slotsThatFit(usable, ssdDirectIo ? 4096 : 1, blockBytes);
+        long most = DeviceLayout.slotsThatFit(usable, 1, blockBytes);
+        require(fewest >= 1, "localSsd capacity (" + ssdCapacityBytes + " bytes) must hold at least one slot of a "
                 + blockBytes + "-byte block plus its header and the 4096-byte superblock"
                 + (ssdDirectIo ? ", all 4096-byte aligned" : " in whole 4 KiB pages"));
-        require(slots + dramCapacityBytes / pageBytes <= MAX_BLOCKS, "localSsd capacity holds " + slots
+        require(most + dramCapacityBytes / pageBytes <= MAX_BLOCKS, "localSsd capacity holds up to " + most
                 + " blocks; with DRAM at most " + MAX_BLOCKS + " blocks are supported");
     }
 
