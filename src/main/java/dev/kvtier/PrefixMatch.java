@@ -8,7 +8,8 @@ import dev.kvtier.key.BlockKey;
  * {@link KvTierCache#load} may load fewer if some were evicted in between.
  *
  * <p>Mutable so that a server can reuse one instance per request thread and match without
- * allocating ({@link KvTierCache#match(BlockKey[], PrefixMatch)}); not thread-safe.
+ * allocating ({@link KvTierCache#match(BlockKey[], PrefixMatch)}); not thread-safe. It refers to
+ * the caller's key array, which must not change between {@code match} and {@code load}.
  */
 public final class PrefixMatch {
     private BlockKey[] keys = new BlockKey[0];
