@@ -77,9 +77,34 @@ public final class IoEngine implements AutoCloseable {
         return device;
     }
 
+    /** One unit of device work, run on an engine thread; returns the bytes it moved. */
+    @FunctionalInterface
+    public interface IoTask {
+        long run() throws IOException;
+    }
+
     /** Reads {@code dst.remaining()} bytes at {@code offset}; fails at once when the read queue is full. */
     public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
-        Request r = new Request(Kind.READ, offset, dst, System.nanoTime());
+        return submitRead(() -> {
+            device.read(offset, dst);
+            return dst.remaining();
+        });
+    }
+
+    /** Writes {@code src}'s remaining bytes at {@code offset}, or returns null when the write queue is full. */
+    public CompletableFuture<Void> tryWrite(long offset, ByteBuffer src) {
+        return tryWrite(() -> {
+            device.write(offset, src);
+            return src.remaining();
+        });
+    }
+
+    /**
+     * Runs {@code task} (several device reads that belong together, such as a slot's header and
+     * payload) with read priority; fails at once when the read queue is full.
+     */
+    public CompletableFuture<Void> submitRead(IoTask task) {
+        Request r = new Request(Kind.READ, task, System.nanoTime());
         if (!offer(r, reads, readCapacity)) {
             failedReads.incrementAndGet();
             r.future.completeExceptionally(new IOException(device.describe() + ": read queue full ("
@@ -88,9 +113,9 @@ public final class IoEngine implements AutoCloseable {
         return r.future;
     }
 
-    /** Writes {@code src}'s remaining bytes at {@code offset}, or returns null when the write queue is full. */
-    public CompletableFuture<Void> tryWrite(long offset, ByteBuffer src) {
-        Request r = new Request(Kind.WRITE, offset, src, System.nanoTime());
+    /** Runs {@code task} as background write work, or returns null when the write queue is full. */
+    public CompletableFuture<Void> tryWrite(IoTask task) {
+        Request r = new Request(Kind.WRITE, task, System.nanoTime());
         if (!offer(r, writes, writeCapacity)) {
             declinedWrites.incrementAndGet();
             return null;
@@ -157,14 +182,10 @@ public final class IoEngine implements AutoCloseable {
             return;
         }
         try {
-            if (r.kind == Kind.READ) {
-                device.read(r.offset, r.buffer);
-            } else {
-                device.write(r.offset, r.buffer);
-            }
+            long bytes = r.task.run();
             long end = System.nanoTime();
             latency[r.kind.ordinal()].recordValue(Math.min(MAX_LATENCY_NS, end - r.submitted));
-            updateBandwidth(r.kind, r.buffer.remaining(), end - start);
+            updateBandwidth(r.kind, bytes, end - start);
             r.future.complete(null);
         } catch (IOException | RuntimeException e) {
             if (r.kind == Kind.READ) {
@@ -174,7 +195,7 @@ public final class IoEngine implements AutoCloseable {
         }
     }
 
-    private void updateBandwidth(Kind kind, int bytes, long nanos) {
+    private void updateBandwidth(Kind kind, long bytes, long nanos) {
         double sample = bytes / (Math.max(1, nanos) / 1e9);
         AtomicLong bits = bandwidthBits[kind.ordinal()];
         long old;
@@ -251,15 +272,13 @@ public final class IoEngine implements AutoCloseable {
     /** A queued request. */
     private static final class Request {
         final Kind kind;
-        final long offset;
-        final ByteBuffer buffer;
+        final IoTask task;
         final long submitted;
         final CompletableFuture<Void> future = new CompletableFuture<>();
 
-        Request(Kind kind, long offset, ByteBuffer buffer, long submitted) {
+        Request(Kind kind, IoTask task, long submitted) {
             this.kind = kind;
-            this.offset = offset;
-            this.buffer = buffer;
+            this.task = task;
             this.submitted = submitted;
         }
     }
