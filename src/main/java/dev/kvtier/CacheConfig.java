@@ -1,12 +1,23 @@
 package dev.kvtier;
 
+import java.net.URI;
 import java.nio.file.Path;
 
 /** A validated cache configuration, as the builder hands it to the engine. */
 record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path ssdPath, long ssdCapacityBytes,
-        Compression ssdCompression, boolean ssdDirectIo, boolean reinitializeDevices, double demoteAhead) {
+        Compression ssdCompression, boolean ssdDirectIo, boolean reinitializeDevices, double demoteAhead,
+        Remote remote) {
+
+    /** The remote tier's settings. */
+    record Remote(URI uri, long capacityBytes, int connections, long timeoutMillis, int ways, long recheckMillis,
+            Compression compression) {
+    }
 
     boolean hasSsd() {
         return ssdPath != null;
+    }
+
+    boolean hasRemote() {
+        return remote != null;
     }
 }

@@ -222,6 +222,11 @@ public final class CacheStats {
         return of(Counter.RECOVERY_DISCARDED_SLOTS, tier);
     }
 
+    /** Blocks found on the shared {@code tier} by a lookup after a local miss (written by another process, or forgotten). */
+    public long discoveredBlocks(Tier tier) {
+        return of(Counter.DISCOVERED_BLOCKS, tier);
+    }
+
     /** Milliseconds the SSD index rebuild took when the cache opened (0 without an SSD tier). */
     public long ssdRecoveryMillis() {
         return recoveryMillis;
@@ -244,12 +249,14 @@ public final class CacheStats {
 
     @Override
     public String toString() {
-        return String.format("CacheStats[lookups=%d hits=%d (dram %d, ssd %d) loaded=%d lost=%d stored=%d "
-                        + "demoted=%d evicted=%d/%d resident=%d/%d+%d/%d pins=%d leaked=%d corrupt=%d]",
-                lookupBlocks(), hitBlocks(), hitBlocks(Tier.DRAM), hitBlocks(Tier.SSD), loadedBlocks(),
-                loadLostBlocks(), storedBlocks(Tier.DRAM), storedBlocks(Tier.SSD), evictedBlocks(Tier.DRAM),
-                evictedBlocks(Tier.SSD), residentBlocks(Tier.DRAM), capacityBlocks(Tier.DRAM),
-                residentBlocks(Tier.SSD), capacityBlocks(Tier.SSD), activePins, leakedPins(),
-                corruptBlocks(Tier.SSD));
+        return String.format("CacheStats[lookups=%d hits=%d (dram %d, ssd %d, remote %d) loaded=%d lost=%d "
+                        + "stored=%d demoted=%d/%d evicted=%d/%d resident=%d/%d+%d/%d+%d pins=%d leaked=%d "
+                        + "corrupt=%d/%d mismatched=%d]",
+                lookupBlocks(), hitBlocks(), hitBlocks(Tier.DRAM), hitBlocks(Tier.SSD), hitBlocks(Tier.REMOTE),
+                loadedBlocks(), loadLostBlocks(), storedBlocks(Tier.DRAM), storedBlocks(Tier.SSD),
+                storedBlocks(Tier.REMOTE), evictedBlocks(Tier.DRAM), evictedBlocks(Tier.SSD), residentBlocks(Tier.DRAM),
+                capacityBlocks(Tier.DRAM), residentBlocks(Tier.SSD), capacityBlocks(Tier.SSD),
+                residentBlocks(Tier.REMOTE), activePins, leakedPins(), corruptBlocks(Tier.SSD),
+                corruptBlocks(Tier.REMOTE), mismatchedBlocks(Tier.REMOTE));
     }
 }

@@ -1,6 +1,7 @@
 package dev.kvtier;
 
 import dev.kvtier.format.DeviceLayout;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
@@ -32,6 +33,13 @@ public final class KvTierCacheBuilder {
     private boolean ssdDirectIo;
     private boolean reinitialize;
     private double demoteAhead = 0.125;
+    private URI remoteUri;
+    private long remoteCapacityBytes;
+    private int remoteConnections = 4;
+    private long remoteTimeoutMillis = 2_000;
+    private int remoteWays = 8;
+    private long remoteRecheckMillis = 100;
+    private Compression remoteCompression = Compression.NONE;
 
     KvTierCacheBuilder() {
     }
@@ -85,6 +93,62 @@ public final class KvTierCacheBuilder {
     }
 
     /**
+     * Adds the shared remote tier: an NBD export ({@code nbd://host[:port]/[export]}, port
+     * 10809 by default) of which the first {@code capacityBytes} are used. Several caches, in
+     * one or many processes, may attach the same export with the same capacity and block size:
+     * blocks one of them writes there are found and loaded by the others (see
+     * {@link KvTierCache#match}). The first to attach a blank export formats it. A raw device
+     * attached by the kernel (NVMe over TCP, {@code nbd-client}) is used with
+     * {@link #localSsd} and {@link #ssdDirectIo} instead.
+     */
+    public KvTierCacheBuilder remote(URI export, long capacityBytes) {
+        this.remoteUri = Objects.requireNonNull(export, "export");
+        this.remoteCapacityBytes = capacityBytes;
+        return this;
+    }
+
+    /** TCP connections to the remote export when the server allows multi-conn, 1 to 64. Default 4. */
+    public KvTierCacheBuilder remoteConnections(int connections) {
+        this.remoteConnections = connections;
+        return this;
+    }
+
+    /**
+     * How long a remote request may take before it fails (a read becomes a miss, a write is
+     * declined) and its connection is replaced. Default 2,000 ms.
+     */
+    public KvTierCacheBuilder remoteTimeoutMillis(long millis) {
+        this.remoteTimeoutMillis = millis;
+        return this;
+    }
+
+    /**
+     * Slots per set on the remote tier, 1 to 64: a block may sit in any slot of the set its key
+     * chooses. More ways keep more blocks per hot set, and cost more header reads per lookup.
+     * Must be the same in every process attaching the export. Default 8.
+     */
+    public KvTierCacheBuilder remoteWays(int ways) {
+        this.remoteWays = ways;
+        return this;
+    }
+
+    /**
+     * After a remote set was read without finding the key, how long lookups trust that and do not
+     * read it again, in ms (0: read on every local miss). Bounds both the cost of lookups for
+     * prompts nobody stored and the delay before a block another process writes is found. Default 100.
+     */
+    public KvTierCacheBuilder remoteRecheckMillis(long millis) {
+        this.remoteRecheckMillis = millis;
+        return this;
+    }
+
+    /** How remote payloads are encoded. Default {@link Compression#NONE}. */
+    public KvTierCacheBuilder remoteCompression(Compression compression) {
+        this.remoteCompression = Objects.requireNonNull(compression, "compression");
+        return this;
+    }
+
+    /**
      * The share of DRAM the background demoter keeps reclaimable by writing the coldest blocks to
      * the SSD tier ahead of need, in (0, 1]. Higher: fewer blocks lost when stores come in
      * bursts, more writes of blocks that are later read again from DRAM. 1 writes every block
@@ -125,9 +189,28 @@ public final class KvTierCacheBuilder {
         if (ssdPath != null) {
             checkSsd(pageBytes);
         }
+        CacheConfig.Remote remote = remoteUri == null ? null : checkRemote(pages);
         JvmFlags.requireChronicleFlags();
         return new TieredCache(new CacheConfig(blockTokens, blockBytes, dramCapacityBytes, ssdPath,
-                ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize, demoteAhead));
+                ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize, demoteAhead, remote));
+    }
+
+    private CacheConfig.Remote checkRemote(long pages) {
+        require("nbd".equals(remoteUri.getScheme()) && remoteUri.getHost() != null,
+                "remote: " + remoteUri + " is not an nbd://host[:port]/[export] URI");
+        long slots = DeviceLayout.slotsThatFit(remoteCapacityBytes, 1, blockBytes);
+        require(slots >= remoteWays, "remote capacity (" + remoteCapacityBytes + " bytes) must hold at least "
+                + remoteWays + " slots (one set) of a " + blockBytes + "-byte block plus its header and the superblock");
+        long ssdSlots = ssdPath == null ? 0 : DeviceLayout.slotsThatFit(ssdCapacityBytes, 1, blockBytes);
+        require(slots + ssdSlots + pages <= MAX_BLOCKS, "remote capacity holds up to " + slots
+                + " blocks; with DRAM and SSD at most " + MAX_BLOCKS + " blocks are supported");
+        require(remoteConnections >= 1 && remoteConnections <= 64,
+                "remoteConnections must be in [1, 64], was " + remoteConnections);
+        require(remoteTimeoutMillis >= 1, "remoteTimeoutMillis must be positive, was " + remoteTimeoutMillis);
+        require(remoteWays >= 1 && remoteWays <= 64, "remoteWays must be in [1, 64], was " + remoteWays);
+        require(remoteRecheckMillis >= 0, "remoteRecheckMillis must be >= 0, was " + remoteRecheckMillis);
+        return new CacheConfig.Remote(remoteUri, remoteCapacityBytes, remoteConnections, remoteTimeoutMillis,
+                remoteWays, remoteRecheckMillis, remoteCompression);
     }
 
     private void checkSsd(long pageBytes) {

@@ -10,8 +10,10 @@ import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.policy.EvictionPolicy;
 import dev.kvtier.policy.LruPrefixEviction;
 import dev.kvtier.tier.DramTier;
+import dev.kvtier.tier.SharedSlotTier;
 import dev.kvtier.tier.SlotTier;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.locks.Condition;
@@ -36,10 +38,19 @@ import java.util.function.IntPredicate;
  * <p><b>Slots.</b> An SSD slot freed by eviction goes straight back to the free set (the next
  * write wipes its header first). A slot freed by invalidation or corruption is queued for a
  * wipe by the demoter, so the block does not come back after a restart.
+ *
+ * <p><b>Remote slots.</b> The remote tier is shared with other processes, so the index only
+ * knows where this process last saw a block there; {@link #remoteOwner} maps each remote slot to
+ * the entry believed to be in it. A slot gets one owner at a time: when this process writes or
+ * finds another block in a slot, the previous owner loses its remote copy (and leaves the cache
+ * with its descendants if that was its last copy). Reads verify every header, so a stale
+ * belief costs a miss. Remote slots are never allocated or wiped for reuse here: placement is
+ * {@link SharedSlotTier}'s.
  */
 final class Residency {
     static final int DRAM = 0;
     static final int SSD = 1;
+    static final int REMOTE = 2;
     /** Index flag: a write of this block to a lower tier is in flight. */
     static final int MOVING = 1;
     /** Index flag: a demotion of this block failed or was refused; do not retry it. */
@@ -64,6 +75,12 @@ final class Residency {
     final BlockIndex index;
     final DramTier dram;
     final SlotTier ssd;
+    /** The shared remote tier, or null. */
+    final SharedSlotTier remote;
+    /** Remote slot → entry believed to hold it, or NONE (see the class comment). */
+    final int[] remoteOwner;
+    /** Remote slots to wipe if their header still holds the key: slot, key hi, key lo. */
+    final ArrayDeque<long[]> remoteWipes = new ArrayDeque<>();
     final EvictionPolicy[] orders = new EvictionPolicy[BlockIndex.TIERS];
     final CacheMetrics metrics;
     final ArrayDeque<Integer> pendingWipes = new ArrayDeque<>();
@@ -77,7 +94,8 @@ final class Residency {
     private final IntPredicate cleanDramVictim = e -> evictable(e, DRAM) && isClean(e);
     private final IntPredicate anyDramVictim = e -> evictable(e, DRAM) && (e != protectedParent || isClean(e));
     private final IntPredicate ssdVictim = e -> evictable(e, SSD);
-    private final IntPredicate dirtyDram = this::isDirty;
+    private final IntPredicate cleanSsdVictim = e -> evictable(e, SSD) && hasOtherCopy(e, SSD);
+    final IntPredicate dirtyDram = this::isDirty;
     /** SSD slots the demoter holds right now (being written or wiped). */
     int demoterSlots;
     /** DRAM pages taken by loads for promotions not yet published. */
@@ -92,17 +110,25 @@ final class Residency {
     private record NamespaceId(long hi, long lo) {
     }
 
-    Residency(DramTier dram, SlotTier ssd, CacheMetrics metrics, double demoteAhead) {
+    Residency(DramTier dram, SlotTier ssd, SharedSlotTier remote, CacheMetrics metrics, double demoteAhead) {
         this.demoteAheadPages = Math.max(1, (int) Math.ceil(dram.pageCount() * demoteAhead));
         this.dram = dram;
         this.ssd = ssd;
+        this.remote = remote;
         this.metrics = metrics;
-        int capacity = dram.pageCount() + (ssd == null ? 0 : ssd.slotCount());
+        int remoteSlots = remote == null ? 0 : remote.slots().slotCount();
+        int capacity = dram.pageCount() + (ssd == null ? 0 : ssd.slotCount()) + remoteSlots;
         this.index = new BlockIndex(capacity);
-        orders[DRAM] = new LruPrefixEviction(capacity);
-        if (ssd != null) {
-            orders[SSD] = new LruPrefixEviction(capacity);
+        this.remoteOwner = new int[remoteSlots];
+        Arrays.fill(remoteOwner, NONE);
+        for (int t = 0; t < BlockIndex.TIERS; t++) {
+            orders[t] = new LruPrefixEviction(capacity);
         }
+    }
+
+    /** The tier a block leaving DRAM is written to: SSD, else REMOTE, else -1. */
+    int belowDram() {
+        return ssd != null ? SSD : remote != null ? REMOTE : -1;
     }
 
     // ---- namespaces
@@ -111,7 +137,7 @@ final class Residency {
         return namespaceIds.computeIfAbsent(new NamespaceId(hi, lo), k -> {
             int id = namespaceIds.size();
             if (2 * id + 1 >= namespaceRoots.length) {
-                namespaceRoots = java.util.Arrays.copyOf(namespaceRoots, namespaceRoots.length * 2);
+                namespaceRoots = Arrays.copyOf(namespaceRoots, namespaceRoots.length * 2);
             }
             namespaceRoots[2 * id] = hi;
             namespaceRoots[2 * id + 1] = lo;
@@ -193,6 +219,8 @@ final class Residency {
     private void freeLocation(int tier, int loc, boolean wipe) {
         if (tier == DRAM) {
             dram.free(loc);
+        } else if (tier == REMOTE) {
+            remoteOwner[loc] = NONE;
         } else if (wipe) {
             pendingWipes.add(loc);
             work.signal();
@@ -204,6 +232,10 @@ final class Residency {
     /** READY, only in DRAM, and no demotion in flight, refused or passed over. */
     boolean isDirty(int e) {
         return index.state(e) == READY && index.copies(e) == 1 && (index.flags(e) & (MOVING | NO_DEMOTE | SKIP)) == 0;
+    }
+
+    private boolean hasOtherCopy(int e, int tier) {
+        return (index.copies(e) & ~(1 << tier)) != 0;
     }
 
     private boolean isClean(int e) {
@@ -262,15 +294,10 @@ final class Residency {
         return dram.freePages() + cleanLeaves;
     }
 
-    /** The coldest DRAM block with no lower copy and no demotion in flight, or -1. */
-    int coldestDirty() {
-        return orders[DRAM].victim(dirtyDram);
-    }
-
     /**
-     * A free SSD slot for {@code e}, evicting the coldest evictable SSD copy if needed but never
-     * one of {@code e}'s ancestors (the block would land on SSD without its prefix); -1 when
-     * nothing can go.
+     * A free SSD slot for {@code e}, evicting the coldest evictable SSD copy if needed (one with
+     * a copy elsewhere first) but never one of {@code e}'s ancestors (the block would land on SSD
+     * without its prefix); -1 when nothing can go.
      */
     int allocateSlotKeeping(int e) {
         int slot = ssd.allocate();
@@ -278,7 +305,10 @@ final class Residency {
             return slot;
         }
         setAncestorFlag(e, KEEP, true);
-        int victim = orders[SSD].victim(ssdVictim);
+        int victim = orders[SSD].victim(cleanSsdVictim);
+        if (victim == NONE) {
+            victim = orders[SSD].victim(ssdVictim);
+        }
         setAncestorFlag(e, KEEP, false);
         if (victim == NONE) {
             return -1;
@@ -303,7 +333,7 @@ final class Residency {
     }
 
     void wakeDemoterIfNeeded() {
-        if (ssd != null && reclaimablePages() < demoteAhead()) {
+        if (belowDram() >= 0 && reclaimablePages() < demoteAhead()) {
             work.signal();
         }
     }
@@ -311,6 +341,57 @@ final class Residency {
     /** How many DRAM pages the demoter keeps reclaimable (the configured share, at least one). */
     int demoteAhead() {
         return demoteAheadPages;
+    }
+
+    // ---- remote slots
+
+    /** Forgets what this process believed was in remote {@code slot} (see the class comment). */
+    void forgetRemote(int slot) {
+        int owner = remoteOwner[slot];
+        if (owner == NONE) {
+            return;
+        }
+        if (index.copies(owner) == 1 << REMOTE) {
+            dropWithDescendants(owner);
+        } else {
+            removeCopy(owner, REMOTE, false);
+        }
+        remoteOwner[slot] = NONE;
+    }
+
+    /**
+     * Whether the demoter may overwrite remote {@code slot} for a write of {@code e}: not when its
+     * owner is an ancestor of {@code e}, cannot be evicted, or is in DRAM (its DRAM copy would
+     * turn dirty and be written back, evicting another: a ping-pong within one set).
+     */
+    boolean remoteSlotReplaceable(int slot, int e) {
+        int owner = remoteOwner[slot];
+        return owner == NONE || owner == e
+                || evictable(owner, REMOTE) && !index.hasCopy(owner, DRAM) && !isAncestor(owner, e);
+    }
+
+    private boolean isAncestor(int a, int e) {
+        for (int p = index.parent(e); p != NONE; p = index.parent(p)) {
+            if (p == a) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Records that remote {@code slot} holds {@code e}, forgetting its previous owner. */
+    void addRemoteCopy(int e, int slot) {
+        if (remoteOwner[slot] == e) {
+            return;
+        }
+        forgetRemote(slot);
+        if (index.isLive(e)) {
+            if (index.hasCopy(e, REMOTE)) {
+                removeCopy(e, REMOTE, false);
+            }
+            addCopy(e, REMOTE, slot);
+            remoteOwner[slot] = e;
+        }
     }
 
     // ---- lifecycle of entries
@@ -412,6 +493,16 @@ final class Residency {
             leaves += cleanLeaf(e);
             pagesInUse += index.hasCopy(e, DRAM) ? 1 : 0;
             slotsInUse += index.hasCopy(e, SSD) ? 1 : 0;
+            if (index.hasCopy(e, REMOTE) && remoteOwner[index.location(e, REMOTE)] != e) {
+                throw new IllegalStateException("entry " + e + " has remote slot " + index.location(e, REMOTE)
+                        + " whose owner is " + remoteOwner[index.location(e, REMOTE)]);
+            }
+        }
+        for (int slot = 0; slot < remoteOwner.length; slot++) {
+            int o = remoteOwner[slot];
+            if (o != NONE && (!index.hasCopy(o, REMOTE) || index.location(o, REMOTE) != slot)) {
+                throw new IllegalStateException("remote slot " + slot + " owned by " + o + " without that copy");
+            }
         }
         if (leaves != cleanLeaves) {
             throw new IllegalStateException("clean leaves counted " + cleanLeaves + " but " + leaves + " exist");

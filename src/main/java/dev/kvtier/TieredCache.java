@@ -1,6 +1,7 @@
 package dev.kvtier;
 
 import static dev.kvtier.Residency.DRAM;
+import static dev.kvtier.Residency.REMOTE;
 import static dev.kvtier.Residency.SSD;
 import static dev.kvtier.index.BlockIndex.NONE;
 import static dev.kvtier.index.BlockIndex.READY;
@@ -11,6 +12,8 @@ import dev.kvtier.codec.Lz4Codec;
 import dev.kvtier.device.BlockDevice;
 import dev.kvtier.device.DirectFileDevice;
 import dev.kvtier.device.MappedFileDevice;
+import dev.kvtier.device.NbdDevice;
+import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
@@ -18,11 +21,13 @@ import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
 import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.Memory;
+import dev.kvtier.tier.SharedSlotTier;
 import dev.kvtier.tier.SlotTier;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,25 +38,41 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Concurrency.</b> Metadata changes under the residency lock, held only for lookups and
  * bookkeeping, never for a copy or device I/O. A load pins the leading READY blocks, copies
- * (DRAM) or reads and verifies (SSD) them, then unpins; a store reserves each new key in state
+ * (DRAM) or reads and verifies (SSD, REMOTE: all of one load at once, on the device's
+ * {@link IoEngine}) them, then unpins; a store reserves each new key in state
  * WRITING with a DRAM page, copies, then publishes it READY. So no reader sees a half-written
  * block and no page or slot is recycled under a reader. {@code close()} waits for copies in
  * progress ({@code inFlight}) and the demoter before freeing memory and closing the device.
  *
- * <p><b>Fail closed.</b> An SSD read that fails its header, key or payload check ends the load
- * there (the rest are misses), and the block is dropped with its descendants; an I/O error is
- * a miss. A block read from SSD is promoted into DRAM when a page can be had without losing a
- * block (a free page, or a clean copy to evict).
+ * <p><b>Fail closed.</b> A device read that fails its header, key or payload check ends the load
+ * there (the rest are misses), and the block is dropped with its descendants; an I/O error or
+ * timeout is a miss. A block read from SSD or REMOTE is promoted into DRAM when a page can be
+ * had without losing a block (a free page, or a clean copy to evict).
+ *
+ * <p><b>Remote lookups.</b> With a remote tier, {@code match} reads remote set headers after a
+ * local miss to find blocks other processes wrote ({@link RemoteLookup}); that is the only
+ * device I/O a {@code match} does.
  */
 final class TieredCache implements KvTierCache {
     private static final Logger LOG = LoggerFactory.getLogger(KvTierCache.class);
     private static final ThreadLocal<int[]> SCRATCH = ThreadLocal.withInitial(() -> new int[256]);
+    private static final ThreadLocal<CompletableFuture<?>[]> READS =
+            ThreadLocal.withInitial(() -> new CompletableFuture<?>[64]);
+    /** Requests in flight on the SSD, and per connection on the remote device. */
+    private static final int SSD_DEPTH = 4;
+    private static final int REMOTE_DEPTH_PER_CONNECTION = 4;
+    /** Capacity of each I/O queue (reads; background writes). */
+    private static final int QUEUE = 4096;
+    private static final long SSD_TIMEOUT_MS = 30_000;
 
     private final int blockTokens;
     private final int blockBytes;
     private final CacheMetrics metrics = new CacheMetrics();
     private final Residency r;
     private final Demoter demoter;
+    private final IoEngine ssdIo;
+    private final IoEngine remoteIo;
+    private final RemoteLookup lookup;
     private final long recoveryMillis;
     private final ThreadLocal<ByteBuffer> staging;
 
@@ -61,25 +82,51 @@ final class TieredCache implements KvTierCache {
         this.staging = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(blockBytes));
         DramTier dram = new DramTier(config.dramCapacityBytes(), blockBytes);
         SlotTier ssd = null;
+        SharedSlotTier remote = null;
         try {
             ssd = config.hasSsd() ? openSsd(config) : null;
-            this.r = new Residency(dram, ssd, metrics, config.demoteAhead());
+            remote = config.hasRemote() ? openRemote(config) : null;
+            this.r = new Residency(dram, ssd, remote, metrics, config.demoteAhead());
             this.recoveryMillis = ssd == null ? 0 : SsdRecovery.recover(r);
         } catch (IOException e) {
-            closeQuietly(dram, ssd);
+            closeQuietly(dram, ssd, remote);
             throw new IllegalStateException("KvTierCache: " + e.getMessage(), e);
         } catch (RuntimeException | Error e) {
-            closeQuietly(dram, ssd);
+            closeQuietly(dram, ssd, remote);
             throw e;
         }
-        this.demoter = ssd == null ? null : new Demoter(r);
+        this.ssdIo = ssd == null ? null : new IoEngine(ssd.device(), SSD_DEPTH, QUEUE, QUEUE, SSD_TIMEOUT_MS);
+        this.remoteIo = remote == null ? null : new IoEngine(remote.slots().device(),
+                REMOTE_DEPTH_PER_CONNECTION * config.remote().connections(), QUEUE, QUEUE,
+                config.remote().timeoutMillis());
+        this.lookup = remote == null ? null : new RemoteLookup(r, remoteIo, config.remote().recheckMillis());
+        this.demoter = ssd == null && remote == null ? null : new Demoter(r, ssdIo, remoteIo);
         if (demoter != null) {
             try {
                 demoter.start();
             } catch (RuntimeException | Error e) {
-                closeQuietly(dram, ssd);
+                closeEngines();
+                closeQuietly(dram, ssd, remote);
                 throw e;
             }
+        }
+    }
+
+    private static SharedSlotTier openRemote(CacheConfig c) throws IOException {
+        CacheConfig.Remote rc = c.remote();
+        NbdDevice device = NbdDevice.open(rc.uri(), rc.capacityBytes(), rc.connections(), rc.timeoutMillis());
+        try {
+            SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(rc.compression()),
+                    c.reinitializeDevices());
+            if (slots.slotCount() < rc.ways()) {
+                slots.close();
+                throw new IOException(device.describe() + " holds " + slots.slotCount() + " slots, fewer than one set of "
+                        + rc.ways());
+            }
+            return new SharedSlotTier(slots, rc.ways());
+        } catch (IOException | RuntimeException e) {
+            device.close();
+            throw e;
         }
     }
 
@@ -108,14 +155,25 @@ final class TieredCache implements KvTierCache {
         }
     }
 
-    private static void closeQuietly(DramTier dram, SlotTier ssd) {
+    private static void closeQuietly(DramTier dram, SlotTier ssd, SharedSlotTier remote) {
         dram.close();
-        if (ssd != null) {
-            try {
-                ssd.close();
-            } catch (IOException e) {
-                LOG.warn("kvtier: closing the SSD tier failed", e);
+        for (SlotTier t : new SlotTier[] {ssd, remote == null ? null : remote.slots()}) {
+            if (t != null) {
+                try {
+                    t.close();
+                } catch (IOException e) {
+                    LOG.warn("kvtier: closing {} failed", t.device().describe(), e);
+                }
             }
+        }
+    }
+
+    private void closeEngines() {
+        if (ssdIo != null) {
+            ssdIo.close();
+        }
+        if (remoteIo != null) {
+            remoteIo.close();
         }
     }
 
@@ -141,10 +199,14 @@ final class TieredCache implements KvTierCache {
         Args.requireNonNull(into, "into");
         Args.requireChain(keys, 0, keys == null ? 0 : keys.length, blockTokens);
         long t0 = System.nanoTime();
+        if (lookup != null) {
+            lookup.discover(keys);
+        }
         int[] entries = scratch(keys.length);
         into.reset(keys);
         int hits;
         int dramHits = 0;
+        int ssdHits = 0;
         r.lock.lock();
         try {
             r.checkOpen();
@@ -152,6 +214,7 @@ final class TieredCache implements KvTierCache {
             for (int i = 0; i < hits; i++) {
                 int tier = r.index.fastestTier(entries[i]);
                 dramHits += tier == DRAM ? 1 : 0;
+                ssdHits += tier == SSD ? 1 : 0;
                 into.hit(Tier.of(tier));
             }
             touchDeepestFirst(entries, hits);
@@ -161,7 +224,8 @@ final class TieredCache implements KvTierCache {
         metrics.add(Counter.MATCH_CALLS, 1);
         metrics.add(Counter.LOOKUP_BLOCKS, keys.length);
         metrics.add(Counter.HIT_BLOCKS, DRAM, dramHits);
-        metrics.add(Counter.HIT_BLOCKS, SSD, hits - dramHits);
+        metrics.add(Counter.HIT_BLOCKS, SSD, ssdHits);
+        metrics.add(Counter.HIT_BLOCKS, REMOTE, hits - dramHits - ssdHits);
         metrics.add(Counter.MISS_BLOCKS, keys.length - hits);
         metrics.record(Op.MATCH, System.nanoTime() - t0);
         return into;
@@ -197,13 +261,15 @@ final class TieredCache implements KvTierCache {
     }
 
     /**
-     * One load: pin the leading blocks (and, for a block only on SSD, take a DRAM page to
-     * promote it into when one can be had without losing a block), copy or read each, then
-     * publish the promoted copies, unpin, and drop a block that failed its checks with its
-     * descendants. A block promoted is read and verified into its own new page first and copied
-     * to the caller from there, so nothing the caller does to its buffers can reach DRAM.
-     * Scratch layout (per thread, {@code w} = blocks wanted): entries, source tiers, source
-     * locations, promotion pages (-1: none).
+     * One load: pin the leading blocks (and, for a block only on a device, take a DRAM page to
+     * promote it into when one can be had without losing a block), submit the device reads of
+     * all of them at once to their tiers' I/O engines, copy the DRAM blocks meanwhile, wait for
+     * every read, then publish the promoted copies, unpin, and drop a block that failed its
+     * checks with its descendants. The load ends at the first block not read intact. A block
+     * promoted is read and verified into its own new page first and copied to the caller from
+     * there, so nothing the caller does to its buffers can reach DRAM. Scratch layout (per
+     * thread, {@code w} = blocks wanted): entries, source tiers, source locations, promotion
+     * pages (-1: none), read outcomes ({@link ReadStatus} ordinals).
      */
     private final class Load {
         private final BlockKey[] keys;
@@ -220,7 +286,7 @@ final class TieredCache implements KvTierCache {
             this.buffers = buffers;
             this.addresses = addresses;
             this.w = match.hitBlocks();
-            this.s = scratch(4 * w);
+            this.s = scratch(5 * w);
         }
 
         int run() {
@@ -250,7 +316,7 @@ final class TieredCache implements KvTierCache {
                     int tier = r.index.fastestTier(e);
                     s[w + i] = tier;
                     s[2 * w + i] = r.index.location(e, tier);
-                    s[3 * w + i] = tier == SSD ? planPromotion(e) : -1;
+                    s[3 * w + i] = tier != DRAM ? planPromotion(e) : -1;
                 }
                 touchDeepestFirst(s, pinned);
                 if (pinned > 0) {
@@ -276,19 +342,71 @@ final class TieredCache implements KvTierCache {
         }
 
         private void copyAll() {
-            for (int i = 0; i < pinned; i++) {
-                int page = s[3 * w + i];
-                if (s[w + i] == DRAM) {
-                    copyFromDram(s[2 * w + i], i);
-                } else {
-                    ReadStatus st = page >= 0 ? readIntoPage(s[2 * w + i], i, page) : readFromSsd(s[2 * w + i], i);
-                    if (st != ReadStatus.OK) {
-                        failure = st;
-                        break;
+            CompletableFuture<?>[] reads = submitReads();
+            loaded = pinned;
+            try {
+                for (int i = 0; i < pinned; i++) {
+                    if (s[w + i] == DRAM) {
+                        copyFromDram(s[2 * w + i], i);
                     }
                 }
-                loaded = i + 1;
+            } finally {
+                if (reads != null) {
+                    awaitReads(reads);
+                }
             }
+        }
+
+        /** Submits the reads of the blocks on devices; null when there are none. */
+        private CompletableFuture<?>[] submitReads() {
+            CompletableFuture<?>[] reads = null;
+            for (int i = 0; i < pinned; i++) {
+                if (s[w + i] != DRAM) {
+                    reads = reads == null ? readFutures(pinned) : reads;
+                    int block = i;
+                    s[4 * w + i] = ReadStatus.IO_ERROR.ordinal();
+                    reads[i] = engine(s[w + i]).submitRead(() -> {
+                        s[4 * w + block] = readBlock(block).ordinal();
+                        return blockBytes;
+                    });
+                }
+            }
+            return reads;
+        }
+
+        /** Waits for every read (a read still running may be writing into a page or buffer); sets loaded. */
+        private void awaitReads(CompletableFuture<?>[] reads) {
+            for (int i = 0; i < pinned; i++) {
+                if (reads[i] == null) {
+                    continue;
+                }
+                try {
+                    reads[i].join();
+                } catch (CompletionException e) {
+                    s[4 * w + i] = ReadStatus.IO_ERROR.ordinal();
+                }
+                reads[i] = null;
+                ReadStatus st = ReadStatus.values()[s[4 * w + i]];
+                if (st != ReadStatus.OK && i < loaded) {
+                    loaded = i;
+                    failure = st;
+                }
+            }
+        }
+
+        /** On an I/O thread: reads and verifies block {@code i} into its promotion page or the caller's buffer. */
+        private ReadStatus readBlock(int i) {
+            SlotTier tier = s[w + i] == SSD ? r.ssd : r.remote.slots();
+            int page = s[3 * w + i];
+            ByteBuffer dst = page >= 0 ? r.dram.pageBuffer(page) : buffers != null ? buffers[i] : staging.get().clear();
+            Namespace ns = keys[i].namespace();
+            ReadStatus st = tier.read(s[2 * w + i], keys[i].hi(), keys[i].lo(), ns.rootHi(), ns.rootLo(), dst);
+            if (st == ReadStatus.OK && page >= 0) {
+                copyFromDram(page, i);
+            } else if (st == ReadStatus.OK && buffers == null) {
+                Memory.copy(dst, addresses[i]);
+            }
+            return st;
         }
 
         private void copyFromDram(int page, int i) {
@@ -297,29 +415,6 @@ final class TieredCache implements KvTierCache {
             } else {
                 r.dram.copyOut(page, addresses[i]);
             }
-        }
-
-        private ReadStatus readFromSsd(int slot, int i) {
-            ByteBuffer dst = buffers != null ? buffers[i] : staging.get().clear();
-            ReadStatus st = readSlot(slot, i, dst);
-            if (st == ReadStatus.OK && buffers == null) {
-                Memory.copy(dst, addresses[i]);
-            }
-            return st;
-        }
-
-        /** Reads and verifies the block into its promotion page, then copies it to the caller. */
-        private ReadStatus readIntoPage(int slot, int i, int page) {
-            ReadStatus st = readSlot(slot, i, r.dram.pageBuffer(page));
-            if (st == ReadStatus.OK) {
-                copyFromDram(page, i);
-            }
-            return st;
-        }
-
-        private ReadStatus readSlot(int slot, int i, ByteBuffer dst) {
-            Namespace ns = keys[i].namespace();
-            return r.ssd.read(slot, keys[i].hi(), keys[i].lo(), ns.rootHi(), ns.rootLo(), dst);
         }
 
         /**
@@ -340,7 +435,7 @@ final class TieredCache implements KvTierCache {
                 }
                 metrics.add(Counter.PROMOTED_BLOCKS, promoted);
                 if (failure != ReadStatus.OK) {
-                    recordFailure(s[loaded]);
+                    recordFailure(s[loaded], s[w + loaded]);
                 }
             } finally {
                 r.activePins -= pinned;
@@ -350,14 +445,10 @@ final class TieredCache implements KvTierCache {
         }
 
         private void countLoaded() {
-            int fromSsd = 0;
             for (int i = 0; i < loaded; i++) {
-                fromSsd += s[w + i] == SSD ? 1 : 0;
+                metrics.add(Counter.LOADED_BLOCKS, s[w + i], 1);
+                metrics.add(Counter.LOADED_BYTES, s[w + i], blockBytes);
             }
-            metrics.add(Counter.LOADED_BLOCKS, DRAM, loaded - fromSsd);
-            metrics.add(Counter.LOADED_BLOCKS, SSD, fromSsd);
-            metrics.add(Counter.LOADED_BYTES, DRAM, (long) (loaded - fromSsd) * blockBytes);
-            metrics.add(Counter.LOADED_BYTES, SSD, (long) fromSsd * blockBytes);
         }
 
         /** Publishes or frees block {@code i}'s promotion page; true when published. */
@@ -377,14 +468,28 @@ final class TieredCache implements KvTierCache {
             return false;
         }
 
-        private void recordFailure(int e) {
+        private void recordFailure(int e, int tier) {
             Counter c = failure == ReadStatus.CORRUPT ? Counter.CORRUPT_BLOCKS
                     : failure == ReadStatus.MISMATCH ? Counter.MISMATCHED_BLOCKS : Counter.READ_ERRORS;
-            metrics.add(c, SSD, 1);
+            metrics.add(c, tier, 1);
             if (failure != ReadStatus.IO_ERROR) {
                 r.dropWithDescendants(e);
             }
         }
+    }
+
+    private IoEngine engine(int tier) {
+        return tier == SSD ? ssdIo : remoteIo;
+    }
+
+    /** This thread's array of read futures, at least {@code n} long, all null. */
+    private static CompletableFuture<?>[] readFutures(int n) {
+        CompletableFuture<?>[] f = READS.get();
+        if (f.length < n) {
+            f = new CompletableFuture<?>[Math.max(n, 2 * f.length)];
+            READS.set(f);
+        }
+        return f;
     }
 
     // ---- store
@@ -580,6 +685,10 @@ final class TieredCache implements KvTierCache {
             int n = 0;
             for (int e = 0; id >= 0 && e < r.index.capacity(); e++) {
                 if (r.index.isLive(e) && r.index.namespace(e) == id) {
+                    if (r.index.hasCopy(e, REMOTE)) {
+                        r.remoteWipes.add(new long[] {r.index.location(e, REMOTE), r.index.keyHi(e), r.index.keyLo(e)});
+                        r.work.signal();
+                    }
                     r.retire(e, true);
                     n++;
                 }
@@ -605,6 +714,7 @@ final class TieredCache implements KvTierCache {
         }
         capacity[DRAM] = r.dram.pageCount();
         capacity[SSD] = r.ssd == null ? 0 : r.ssd.slotCount();
+        capacity[REMOTE] = r.remote == null ? 0 : r.remote.slots().slotCount();
         return new CacheStats(metrics, resident, capacity, pins, recoveryMillis);
     }
 
@@ -638,11 +748,12 @@ final class TieredCache implements KvTierCache {
         if (demoter != null) {
             demoter.stop();
         }
+        closeEngines();
         if (r.activePins > 0) {
             LOG.warn("kvtier cache closed with {} block handle(s) still open; their memory is freed "
                     + "now and must not be read", r.activePins);
         }
-        closeQuietly(r.dram, r.ssd);
+        closeQuietly(r.dram, r.ssd, r.remote);
     }
 
     /** True once all off-heap memory has been returned. For tests. */

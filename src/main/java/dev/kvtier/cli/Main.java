@@ -12,7 +12,17 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+        System.exit(new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
+                .setExecutionExceptionHandler(Main::report).execute(args));
+    }
+
+    /** Bad arguments and refused settings print their message alone; anything else its stack trace too. */
+    private static int report(Exception e, CommandLine cl, CommandLine.ParseResult parsed) throws Exception {
+        if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+            cl.getErr().println(e.getMessage());
+            return 2;
+        }
+        throw e;
     }
 
     @Override

@@ -30,7 +30,9 @@ public final class CacheMetrics {
         CORRUPT_BLOCKS(true),
         /** Reads whose slot held another block than the index said. */
         MISMATCHED_BLOCKS(true),
-        READ_ERRORS(true), WRITE_ERRORS(true), WIPED_SLOTS(true), RECOVERED_BLOCKS(true), RECOVERY_DISCARDED_SLOTS(true);
+        READ_ERRORS(true), WRITE_ERRORS(true), WIPED_SLOTS(true), RECOVERED_BLOCKS(true), RECOVERY_DISCARDED_SLOTS(true),
+        /** Blocks another process wrote, found on a shared tier by a lookup. */
+        DISCOVERED_BLOCKS(true);
 
         final boolean perTier;
 

@@ -29,6 +29,7 @@ public final class SharedSlotTier {
     private final int ways;
     private final int sets;
     private final ThreadLocal<SlotHeader> header = ThreadLocal.withInitial(SlotHeader::new);
+    private final ThreadLocal<long[]> scores;
 
     public SharedSlotTier(SlotTier slots, int ways) {
         if (ways < 1 || ways > slots.slotCount()) {
@@ -37,6 +38,7 @@ public final class SharedSlotTier {
         this.slots = slots;
         this.ways = ways;
         this.sets = slots.slotCount() / ways;
+        this.scores = ThreadLocal.withInitial(() -> new long[ways]);
     }
 
     public SlotTier slots() {
@@ -73,23 +75,32 @@ public final class SharedSlotTier {
 
     /** The slot a writer of {@code (keyHi, keyLo)} should use (see the class comment). */
     public int chooseSlot(long keyHi, long keyLo) throws IOException {
+        int[] ranked = new int[ways];
+        rankSlots(keyHi, keyLo, ranked);
+        return ranked[0];
+    }
+
+    /**
+     * Fills {@code into[0, ways)} with the slots of the key's set, best place for a write of the
+     * key first: the slot holding the key, then empty or invalid slots, then the others, oldest
+     * write epoch first. A caller that must keep some slots takes the first one it may replace.
+     */
+    public void rankSlots(long keyHi, long keyLo, int[] into) throws IOException {
         SlotHeader h = header.get();
+        long[] score = scores.get();
         int first = setOf(keyHi, keyLo) * ways;
-        int oldest = first;
-        long oldestEpoch = Long.MAX_VALUE;
-        for (int slot = first; slot < first + ways; slot++) {
-            if (!slots.readHeader(slot, h)) {
-                return slot;
+        for (int i = 0; i < ways; i++) {
+            int slot = first + i;
+            boolean valid = slots.readHeader(slot, h);
+            long sc = !valid ? Long.MIN_VALUE + 1 : h.keyHi == keyHi && h.keyLo == keyLo ? Long.MIN_VALUE : h.epoch;
+            int j = i;
+            for (; j > 0 && score[j - 1] > sc; j--) {
+                score[j] = score[j - 1];
+                into[j] = into[j - 1];
             }
-            if (h.keyHi == keyHi && h.keyLo == keyLo) {
-                return slot;
-            }
-            if (h.epoch < oldestEpoch) {
-                oldestEpoch = h.epoch;
-                oldest = slot;
-            }
+            score[j] = sc;
+            into[j] = slot;
         }
-        return oldest;
     }
 
     /** Places and writes a block: {@link #chooseSlot} then {@link SlotTier#write}; returns the slot. */

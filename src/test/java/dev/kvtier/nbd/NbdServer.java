@@ -30,7 +30,7 @@ import java.util.concurrent.TimeUnit;
  * <p>A missing server binary fails the test with the command that installs it; it is not a
  * reason to skip.
  */
-final class NbdServer implements AutoCloseable {
+public final class NbdServer implements AutoCloseable {
     static final String INSTALL_HINT = "apt-get install nbdkit qemu-utils";
     private static final long READY_MILLIS = 10_000;
     private static final Set<Process> RUNNING = ConcurrentHashMap.newKeySet();
@@ -57,7 +57,7 @@ final class NbdServer implements AutoCloseable {
      * Starts {@code nbdkit} with {@code args} after the fixed options: for example
      * {@code "memory", "64M"}, or {@code "--filter=delay", "memory", "64M", "rdelay=2s"}.
      */
-    static NbdServer nbdkit(String... args) throws IOException {
+    public static NbdServer nbdkit(String... args) throws IOException {
         require("nbdkit");
         NbdServer s = new NbdServer("nbdkit", freePort(), List.of(args));
         s.launch();
@@ -68,7 +68,7 @@ final class NbdServer implements AutoCloseable {
      * Starts {@code qemu-nbd} serving {@code file} as a raw image, {@code extraArgs} (for example
      * {@code "--export-name", "kv"}) before the file name.
      */
-    static NbdServer qemuNbd(Path file, String... extraArgs) throws IOException {
+    public static NbdServer qemuNbd(Path file, String... extraArgs) throws IOException {
         require("qemu-nbd");
         List<String> args = new ArrayList<>(List.of(extraArgs));
         args.add(file.toAbsolutePath().toString());
@@ -77,28 +77,28 @@ final class NbdServer implements AutoCloseable {
         return s;
     }
 
-    String host() {
+    public String host() {
         return "127.0.0.1";
     }
 
-    int port() {
+    public int port() {
         return port;
     }
 
-    URI uri() {
+    public URI uri() {
         return URI.create("nbd://" + host() + ":" + port + "/");
     }
 
-    long pid() {
+    public long pid() {
         return process.pid();
     }
 
-    boolean isAlive() {
+    public boolean isAlive() {
         return process != null && process.isAlive();
     }
 
     /** What the server printed so far (stdout and stderr). */
-    String output() {
+    public String output() {
         try {
             return Files.readString(log, StandardCharsets.UTF_8);
         } catch (IOException e) {
@@ -116,7 +116,7 @@ final class NbdServer implements AutoCloseable {
     }
 
     /** SIGKILL, and waits until the process is gone. */
-    void kill() {
+    public void kill() {
         if (process == null) {
             return;
         }
@@ -126,7 +126,7 @@ final class NbdServer implements AutoCloseable {
     }
 
     /** Sends {@code signal} (for example {@code "STOP"} or {@code "CONT"}) to the server. */
-    void signal(String signal) throws IOException, InterruptedException {
+    public void signal(String signal) throws IOException, InterruptedException {
         Process p = new ProcessBuilder("kill", "-" + signal, Long.toString(pid())).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         if (!p.waitFor(5, TimeUnit.SECONDS) || p.exitValue() != 0) {
@@ -135,7 +135,7 @@ final class NbdServer implements AutoCloseable {
     }
 
     /** SIGTERM, then SIGKILL if the server is still there after a second. */
-    void stop() {
+    public void stop() {
         if (process == null) {
             return;
         }
@@ -155,7 +155,7 @@ final class NbdServer implements AutoCloseable {
     }
 
     /** Stops the server if it runs and starts it again, same command, same port. */
-    void restart() throws IOException {
+    public void restart() throws IOException {
         restart(serverArgs.toArray(String[]::new));
     }
 
@@ -163,7 +163,7 @@ final class NbdServer implements AutoCloseable {
      * Stops the server if it runs and starts it again on the same port with other arguments
      * (for qemu-nbd the file name is among them).
      */
-    void restart(String... newArgs) throws IOException {
+    public void restart(String... newArgs) throws IOException {
         stop();
         serverArgs = List.of(newArgs);
         launch();

@@ -1,0 +1,177 @@
+package dev.kvtier;
+
+import static dev.kvtier.Residency.REMOTE;
+import static dev.kvtier.index.BlockIndex.NONE;
+import static dev.kvtier.index.BlockIndex.READY;
+
+import dev.kvtier.io.IoEngine;
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.key.Namespace;
+import dev.kvtier.metrics.CacheMetrics.Counter;
+import dev.kvtier.tier.SharedSlotTier;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+/**
+ * Keeps the local index of the shared remote tier fresh enough to find blocks that other
+ * processes wrote there, with no metadata server.
+ *
+ * <p><b>Algorithm.</b> When a {@code match} finds its local prefix shorter than its keys, the
+ * sets of the next up to {@link #LOOKAHEAD} keys are read (each set's {@code ways} headers, see
+ * {@link SharedSlotTier#find}), all at once on the remote device's {@link IoEngine}. The
+ * leading keys found, each whose parent is already in the index, are entered as READY blocks
+ * with a REMOTE copy, so the match goes on through them; when all were found, the next
+ * {@code LOOKAHEAD} keys are read the same way. The lookahead stops at the first set
+ * read without success in the last {@code recheckMillis} (a negative cache, one timestamp per
+ * set), so a prompt nobody has stored costs one round of header reads per set per interval,
+ * not per match.
+ *
+ * <p><b>Cost.</b> On a local miss: {@code ways} header reads (one device alignment unit each)
+ * per key probed, {@code LOOKAHEAD} keys in parallel on the engine's threads, so about
+ * {@code ways} network round trips per {@code LOOKAHEAD} blocks found, and per miss;
+ * nothing when the local prefix covers all keys. What is entered here is
+ * a belief: {@code load} verifies the header and payload again, and a block overwritten since
+ * by another writer becomes a miss there.
+ */
+final class RemoteLookup {
+    /** Keys beyond the local prefix whose sets are read per match. */
+    static final int LOOKAHEAD = 16;
+
+    private final Residency r;
+    private final IoEngine io;
+    private final long recheckNanos;
+    /** Per set: {@code System.nanoTime()} of the last read that found nothing, 0 if none. */
+    private final long[] fruitlessAt;
+
+    RemoteLookup(Residency r, IoEngine io, long recheckMillis) {
+        this.r = r;
+        this.io = io;
+        this.recheckNanos = recheckMillis * 1_000_000L;
+        this.fruitlessAt = new long[r.remote.sets()];
+    }
+
+    /** Enters the remote blocks that extend the local prefix of {@code keys}; returns how many. */
+    int discover(BlockKey[] keys) {
+        int total = 0;
+        int from = localPrefix(keys);
+        while (true) {
+            int n = probeCount(keys, from);
+            int entered = n == 0 ? 0 : probe(keys, from, n);
+            total += entered;
+            if (entered < n || n < LOOKAHEAD) {
+                return total;
+            }
+            from += n;
+        }
+    }
+
+    /** Reads the sets of keys {@code from..from+n} at once and enters the leading ones found. */
+    private int probe(BlockKey[] keys, int from, int n) {
+        int[] slots = new int[n];
+        CompletableFuture<?>[] reads = new CompletableFuture<?>[n];
+        for (int i = 0; i < n; i++) {
+            int k = i;
+            BlockKey key = keys[from + i];
+            Namespace ns = key.namespace();
+            reads[i] = io.submitRead(() -> {
+                slots[k] = r.remote.find(key.hi(), key.lo(), ns.rootHi(), ns.rootLo());
+                return 0;
+            });
+        }
+        int failed = await(reads, slots);
+        r.metrics.add(Counter.READ_ERRORS, REMOTE, failed);
+        return enter(keys, from, slots);
+    }
+
+    private int localPrefix(BlockKey[] keys) {
+        r.lock.lock();
+        try {
+            r.checkOpen();
+            int n = 0;
+            while (n < keys.length) {
+                int e = r.index.find(keys[n].hi(), keys[n].lo());
+                if (e == NONE || r.index.state(e) != READY) {
+                    break;
+                }
+                n++;
+            }
+            return n;
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
+    /** How many keys from {@code from} to probe: up to the first set known fruitless. */
+    private int probeCount(BlockKey[] keys, int from) {
+        int max = Math.min(LOOKAHEAD, keys.length - from);
+        long now = System.nanoTime();
+        for (int i = 0; i < max; i++) {
+            long at = fruitlessAt[r.remote.setOf(keys[from + i].hi(), keys[from + i].lo())];
+            if (at != 0 && now - at < recheckNanos) {
+                return i;
+            }
+        }
+        return max;
+    }
+
+    /** Waits for every read; a failed one reads as not found. Returns the failures. */
+    private static int await(CompletableFuture<?>[] reads, int[] slots) {
+        int failed = 0;
+        for (int i = 0; i < reads.length; i++) {
+            try {
+                reads[i].join();
+            } catch (CompletionException e) {
+                slots[i] = -1;
+                failed++;
+            }
+        }
+        return failed;
+    }
+
+    /** Under the lock: enters the leading found keys; marks the first fruitless set. */
+    private int enter(BlockKey[] keys, int from, int[] slots) {
+        r.lock.lock();
+        try {
+            r.checkOpen();
+            int parent = from == 0 ? NONE : r.index.find(keys[from - 1].hi(), keys[from - 1].lo());
+            int n = 0;
+            for (; n < slots.length; n++) {
+                BlockKey key = keys[from + n];
+                if (slots[n] < 0) {
+                    fruitlessAt[r.remote.setOf(key.hi(), key.lo())] = System.nanoTime();
+                    break;
+                }
+                parent = enterOne(key, parent, slots[n]);
+                if (parent == NONE) {
+                    break;
+                }
+            }
+            r.metrics.add(Counter.DISCOVERED_BLOCKS, REMOTE, n);
+            return n;
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
+    /** Under the lock: enters {@code key} found in remote {@code slot}; its entry, or NONE to stop. */
+    private int enterOne(BlockKey key, int parent, int slot) {
+        if (!key.isFirst() && (parent == NONE || r.index.state(parent) != READY)) {
+            return NONE;
+        }
+        int e = r.index.find(key.hi(), key.lo());
+        if (e != NONE) {
+            return r.index.state(e) == READY ? e : NONE;
+        }
+        r.forgetRemote(slot);
+        if (!key.isFirst() && !r.index.isLive(parent) || r.index.used() == r.index.capacity()) {
+            return NONE;
+        }
+        Namespace ns = key.namespace();
+        e = r.index.insert(key.hi(), key.lo(), key.isFirst() ? NONE : parent, r.namespaceId(ns.rootHi(), ns.rootLo()),
+                key.position());
+        r.addRemoteCopy(e, slot);
+        r.publish(e);
+        r.unpin(e);
+        return e;
+    }
+}

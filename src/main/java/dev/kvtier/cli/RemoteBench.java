@@ -1,0 +1,312 @@
+package dev.kvtier.cli;
+
+import dev.kvtier.CacheStats;
+import dev.kvtier.KvTierCache;
+import dev.kvtier.KvTierCacheBuilder;
+import dev.kvtier.PrefixMatch;
+import dev.kvtier.Tier;
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.key.Namespace;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.HdrHistogram.Histogram;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code kvtier bench remote}: the remote tier's demotion and load over a real NBD export, beside
+ * a standard NBD client ({@code fio --ioengine=nbd}, from Debian's fio package) reading and
+ * writing the same export in the same run. Medians over the measured rounds, after warm-up.
+ *
+ * <p><b>Demote.</b> A cache whose DRAM holds one chain of {@code --blocks} blocks, no SSD, the
+ * remote tier on the first {@code --capacity} bytes of the export, and {@code demoteAhead(1.0)}.
+ * Each round stores a fresh chain and calls {@code awaitIdle()}: {@code demote_gib_s} is the
+ * chain's bytes over that time, and the round fails unless every block reached the remote tier.
+ * The demoter writes one block at a time, so this is queue depth 1 for writes.
+ *
+ * <p><b>Load.</b> A second cache (a fresh process's view: empty index, DRAM of 2 blocks) on the
+ * same export: each round matches a chain (finding its blocks by reading their sets' headers)
+ * and loads it into direct buffers, all blocks of the chain in parallel on the I/O engine
+ * ({@code queue_depth} requests in flight), every byte checked. {@code load_gib_s} is the chain's
+ * bytes over match + load. Then {@code --latency-samples} single-block loads of blocks not in
+ * DRAM give {@code load_p50_us} and {@code load_p99_us} (match + load of one block, queue depth 1).
+ *
+ * <p><b>Baseline.</b> fio reads 2 MiB blocks (the same block size) at the same queue depth from
+ * the cache's region of the export ({@code fio_read_gib_s}), and writes at queue depth 1 into
+ * the region after it ({@code fio_write_gib_s}), so fio never clobbers the cache's slots; the
+ * export must be at least twice {@code --capacity}. fio at queue depth {@code --queue-depth} on one
+ * connection is reported too ({@code fio_read_qd_gib_s} with {@code numjobs} = the cache's
+ * connections). Without fio on the PATH the baseline fields are absent.
+ */
+@Command(name = "remote", mixinStandardHelpOptions = true,
+        description = "Remote-tier demotion and load over an NBD export against fio --ioengine=nbd on the same "
+                + "export; prints one JSON object last.")
+final class RemoteBench implements Callable<Integer> {
+    @Option(names = "--uri", required = true, description = "NBD export, nbd://host:port/[export].")
+    URI uri;
+
+    @Option(names = "--capacity-mib", defaultValue = "1024",
+            description = "Export MiB the cache uses (default ${DEFAULT-VALUE}); fio writes in the next as many.")
+    long capacityMib;
+
+    @Option(names = "--block-bytes", defaultValue = "2097152", description = "Bytes per block (default ${DEFAULT-VALUE}).")
+    int blockBytes;
+
+    @Option(names = "--blocks", defaultValue = "32", description = "Blocks per chain, one chain per round (default ${DEFAULT-VALUE}).")
+    int blocks;
+
+    @Option(names = "--rounds", defaultValue = "5", description = "Measured rounds (default ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--warmup", defaultValue = "2", description = "Warm-up rounds (default ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--connections", defaultValue = "4", description = "NBD connections (default ${DEFAULT-VALUE}).")
+    int connections;
+
+    @Option(names = "--latency-samples", defaultValue = "200",
+            description = "Single-block loads timed for the percentiles (default ${DEFAULT-VALUE}).")
+    int latencySamples;
+
+    @Option(names = "--json", description = "Print only the JSON line.")
+    boolean jsonOnly;
+
+    private final Namespace ns = Namespace.builder("bench/remote").blockTokens(16).build();
+    private ByteBuffer[] src;
+    private ByteBuffer[] dst;
+    private BlockKey[][] chains;
+
+    @Override
+    public Integer call() throws Exception {
+        check(blockBytes >= 16 && blocks >= 1 && rounds >= 1 && warmup >= 0 && latencySamples >= 1,
+                "--block-bytes must be at least 16; --blocks, --rounds, --latency-samples positive");
+        int total = warmup + rounds;
+        long capacity = capacityMib << 20;
+        check((long) total * blocks * (blockBytes + 4096L) <= capacity / 2,
+                "--capacity-mib must hold twice the chains written (--warmup + --rounds) x --blocks x --block-bytes");
+        src = new ByteBuffer[blocks];
+        dst = new ByteBuffer[blocks];
+        for (int i = 0; i < blocks; i++) {
+            src[i] = Payloads.block(blockBytes, Payloads.Kind.RANDOM, 7000 + i);
+            dst[i] = ByteBuffer.allocateDirect(blockBytes);
+        }
+        chains = new BlockKey[total][];
+        double demote = demotePhase(capacity);
+        double[] load = new double[1];
+        Histogram latency = loadPhase(capacity, load);
+        int depth = 4 * connections;
+        Fio fio = Fio.available() ? new Fio(uri, blockBytes) : null;
+        double fioRead = fio == null ? Double.NaN : fio.run("read", 0, capacity / 2, depth, 1);
+        double fioReadJobs = fio == null ? Double.NaN : fio.run("read", 0, capacity / 2, depth / connections, connections);
+        double fioWrite = fio == null ? Double.NaN : fio.run("write", capacity, capacity / 2, 1, 1);
+        report(demote, load[0], latency, depth, fioRead, fioReadJobs, fioWrite);
+        return 0;
+    }
+
+    private KvTierCacheBuilder builder(long capacity, int dramBlocks) {
+        return KvTierCache.builder().blockTokens(16).blockBytes(blockBytes)
+                .dramCapacityBytes((long) dramBlocks * ((blockBytes + 63) & -64)).demoteAhead(1.0)
+                .remote(uri, capacity).remoteConnections(connections).remoteTimeoutMillis(10_000)
+                .reinitializeIncompatibleDevices(true);
+    }
+
+    private double demotePhase(long capacity) {
+        double[] gib = new double[rounds];
+        try (KvTierCache cache = builder(capacity, blocks).build()) {
+            for (int r = -warmup; r < rounds; r++) {
+                int id = r + warmup;
+                chains[id] = chain(id);
+                stamp(id);
+                CacheStats before = cache.stats();
+                long t0 = System.nanoTime();
+                cache.store(chains[id], src);
+                cache.awaitIdle();
+                long t1 = System.nanoTime();
+                long written = cache.stats().storedBlocks(Tier.REMOTE) - before.storedBlocks(Tier.REMOTE);
+                if (written != blocks) {
+                    throw new IllegalStateException("demote round " + r + ": wrote " + written + " of " + blocks
+                            + " blocks to the remote tier: " + cache.stats());
+                }
+                if (r >= 0) {
+                    gib[r] = Format.gibPerSecond((long) blocks * blockBytes, t1 - t0);
+                }
+            }
+        }
+        return median(gib);
+    }
+
+    /** Chain loads (their median GiB/s into {@code gibOut[0]}); returns single-block load latencies. */
+    private Histogram loadPhase(long capacity, double[] gibOut) {
+        double[] gib = new double[rounds];
+        Histogram latency = new Histogram(TimeUnit.MINUTES.toNanos(1), 3);
+        try (KvTierCache cache = builder(capacity, 2).build()) {
+            PrefixMatch m = new PrefixMatch();
+            for (int r = -warmup; r < rounds; r++) {
+                int id = r + warmup;
+                clear();
+                long t0 = System.nanoTime();
+                cache.match(chains[id], m);
+                int loaded = cache.load(m, dst).join();
+                long t1 = System.nanoTime();
+                if (loaded != blocks) {
+                    throw new IllegalStateException("load round " + r + ": loaded " + loaded + " of " + blocks
+                            + " (matched " + m.hitBlocks() + "): " + cache.stats());
+                }
+                verify(id, blocks);
+                if (r >= 0) {
+                    gib[r] = Format.gibPerSecond((long) blocks * blockBytes, t1 - t0);
+                }
+            }
+            sampleLatency(cache, latency);
+            CacheStats s = cache.stats();
+            long bad = s.corruptBlocks(Tier.REMOTE) + s.mismatchedBlocks(Tier.REMOTE) + s.readErrors(Tier.REMOTE);
+            check(bad == 0, bad + " remote reads failed their checks: " + s);
+        }
+        gibOut[0] = median(gib);
+        return latency;
+    }
+
+    /** Loads one block at a time, each the first block of the last chain not read most recently. */
+    private void sampleLatency(KvTierCache cache, Histogram into) {
+        PrefixMatch m = new PrefixMatch();
+        ByteBuffer[] one = {dst[0]};
+        for (int n = 0; n < latencySamples; n++) {
+            BlockKey[] prefix = {chains[n % chains.length][0]};
+            long t0 = System.nanoTime();
+            cache.match(prefix, m);
+            int loaded = cache.load(m, one).join();
+            long t1 = System.nanoTime();
+            if (loaded != 1) {
+                throw new IllegalStateException("single-block load " + n + " missed: " + cache.stats());
+            }
+            if (m.tier(0) == Tier.REMOTE) {
+                into.recordValue(t1 - t0);
+            }
+        }
+        check(into.getTotalCount() > 0, "no single-block load came from the remote tier; raise --warmup + --rounds");
+    }
+
+    private void report(double demote, double load, Histogram latency, int depth, double fioRead,
+            double fioReadJobs, double fioWrite) {
+        double p50 = latency.getValueAtPercentile(50) / 1e3;
+        double p99 = latency.getValueAtPercentile(99) / 1e3;
+        if (!jsonOnly) {
+            System.out.printf(Locale.ROOT, "kvtier bench remote: %s, %d rounds (after %d warm-up) of %d blocks of %s,"
+                    + " medians; %d connections%n", uri, rounds, warmup, blocks, Format.bytes(blockBytes), connections);
+            Format.Table t = new Format.Table();
+            t.row("fio read", gib(fioRead) + "  fio --ioengine=nbd, iodepth " + depth + ", 1 connection ("
+                    + connections + " jobs x iodepth " + depth / connections + ": " + gib(fioReadJobs) + ")");
+            t.row("load", gib(load) + String.format(Locale.ROOT, "  %.2f of fio: match + load of a chain, %d reads in"
+                    + " flight, every byte checked", load / fioRead, depth));
+            t.row("load latency", String.format(Locale.ROOT, "p50 %.0f us, p99 %.0f us: match + load of one block (%d samples)",
+                    p50, p99, latency.getTotalCount()));
+            t.row("fio write", gib(fioWrite) + "  fio --ioengine=nbd, iodepth 1");
+            t.row("demote", gib(demote) + String.format(Locale.ROOT, "  %.2f of fio: store + background write until"
+                    + " awaitIdle, one write in flight", demote / fioWrite));
+            t.print(System.out);
+        }
+        Json j = new Json().put("bench", "remote").put("block_bytes", blockBytes).put("blocks", blocks)
+                .put("rounds", rounds).put("connections", connections).put("queue_depth", depth)
+                .put("load_gib_s", load).put("load_p50_us", p50).put("load_p99_us", p99)
+                .put("demote_gib_s", demote);
+        if (!Double.isNaN(fioRead)) {
+            j.put("fio_read_gib_s", fioRead).put("fio_read_jobs_gib_s", fioReadJobs).put("load_ratio", load / fioRead)
+                    .put("fio_write_gib_s", fioWrite).put("demote_ratio", demote / fioWrite);
+        }
+        System.out.println(j);
+    }
+
+    /** fio's nbd engine against the same export: bandwidth of one job file's run, GiB/s. */
+    private record Fio(URI uri, int blockBytes) {
+        private static final Pattern BW = Pattern.compile("\"bw_bytes\"\\s*:\\s*(\\d+)");
+
+        static boolean available() {
+            try {
+                return new ProcessBuilder("fio", "--version").redirectErrorStream(true).start().waitFor() == 0;
+            } catch (IOException e) {
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+
+        double run(String rw, long offset, long size, int iodepth, int jobs) throws IOException, InterruptedException {
+            List<String> cmd = List.of("fio", "--name=kvtier-baseline", "--ioengine=nbd", "--uri=" + uri,
+                    "--rw=" + rw, "--bs=" + blockBytes, "--iodepth=" + iodepth, "--numjobs=" + jobs,
+                    "--offset=" + offset, "--size=" + size / jobs, "--offset_increment=" + size / jobs,
+                    "--group_reporting", "--output-format=json");
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) {
+                throw new IOException("fio failed: " + String.join(" ", cmd) + "\n" + out);
+            }
+            Matcher section = Pattern.compile("\"" + rw + "\"\\s*:\\s*\\{").matcher(out);
+            if (!section.find()) {
+                throw new IOException("no " + rw + " section in fio's output:\n" + out);
+            }
+            Matcher m = BW.matcher(out).region(section.end(), out.length());
+            if (!m.find()) {
+                throw new IOException("no bandwidth in fio's output:\n" + out);
+            }
+            return Long.parseLong(m.group(1)) / (double) (1L << 30);
+        }
+    }
+
+    private BlockKey[] chain(int id) {
+        long[] hashes = new long[blocks];
+        for (int i = 0; i < blocks; i++) {
+            hashes[i] = ((long) id << 32) | i;
+        }
+        return ns.keysFromHashes(hashes);
+    }
+
+    private void stamp(int id) {
+        for (int i = 0; i < blocks; i++) {
+            src[i].putLong(0, id).putLong(8, i);
+        }
+    }
+
+    private void clear() {
+        for (ByteBuffer b : dst) {
+            b.putLong(0, -1L);
+        }
+    }
+
+    private void verify(int id, int n) {
+        for (int i = 0; i < n; i++) {
+            ByteBuffer d = dst[i];
+            boolean ok = d.getLong(0) == id && d.getLong(8) == i
+                    && d.duplicate().position(16).equals(src[i].duplicate().position(16));
+            if (!ok) {
+                throw new IllegalStateException("WRONG BYTES: block " + i + " of chain " + id
+                        + " loaded from the remote tier differs from what was stored");
+            }
+        }
+    }
+
+    private static String gib(double v) {
+        return Double.isNaN(v) ? "n/a" : String.format(Locale.ROOT, "%.2f GiB/s", v);
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException("kvtier bench remote: " + message);
+        }
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+}

@@ -1,0 +1,230 @@
+package dev.kvtier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.nbd.NbdServer;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The remote tier inside the cache, on real nbdkit servers: a block one cache demotes there is
+ * found and loaded by another cache (same JVM, then separate processes, then many processes
+ * racing for few slots), never with a wrong byte; a server killed under loads fails them fast
+ * and the cache recovers when it is back; bad remote settings are refused clearly.
+ */
+class RemoteTierTest {
+    private static final long REMOTE_BYTES = 8L << 20;
+    /** Room for about four times the workload's distinct blocks. */
+    private static final long SHARED_BYTES = 64L << 20;
+
+    @Test
+    void aBlockOneCacheDemotesAnotherFindsAndLoads() throws Exception {
+        try (NbdServer server = NbdServer.nbdkit("memory", "64M");
+                KvTierCache a = RemoteWorker.builder(server.uri(), REMOTE_BYTES).build();
+                KvTierCache b = RemoteWorker.builder(server.uri(), REMOTE_BYTES).build()) {
+            BlockKey[] keys = SsdFixtures.namespace("remote-model").keysFromHashes(new long[] {1, 2, 3, 4, 5, 6});
+            a.store(keys, filled(keys));
+            a.awaitIdle();
+            assertEquals(keys.length, a.stats().storedBlocks(Tier.REMOTE), a.stats().toString());
+
+            PrefixMatch m = b.match(keys);
+            assertEquals(keys.length, m.hitBlocks(), "b finds a's blocks by their keys alone: " + b.stats());
+            assertEquals(Tier.REMOTE, m.tier(0));
+            ByteBuffer[] dst = empty(keys.length);
+            assertEquals(keys.length, b.load(m, dst).join());
+            for (int i = 0; i < keys.length; i++) {
+                assertEquals(-1, SsdFixtures.firstWrongByte(dst[i].clear(), keys[i]), "block " + i);
+            }
+            assertEquals(keys.length, b.stats().discoveredBlocks(Tier.REMOTE));
+            assertEquals(keys.length, b.stats().loadedBlocks(Tier.REMOTE));
+            ((TieredCache) a).checkInvariants();
+            ((TieredCache) b).checkInvariants();
+        }
+    }
+
+    @Test
+    void twoProcessesShareBlocksThroughOneExport() throws Exception {
+        try (NbdServer server = NbdServer.nbdkit("memory", "128M")) {
+            String uri = server.uri().toString();
+            String stored = child(uri, "store", 1, 0);
+            Matcher written = Pattern.compile("STORED remote=(\\d+)").matcher(stored);
+            assertTrue(written.find() && Long.parseLong(written.group(1)) >= distinctBlocks() * 95L / 100, stored);
+            String found = child(uri, "verify", 2, 0);
+            Matcher hits = Pattern.compile("FOUND hits=(\\d+) remote=(\\d+) of=(\\d+)").matcher(found);
+            assertTrue(hits.find(), found);
+            long of = Long.parseLong(hits.group(3));
+            assertTrue(Long.parseLong(hits.group(1)) >= of * 9 / 10,
+                    "the second process loads (nearly) every block the first stored: " + found);
+            assertTrue(Long.parseLong(hits.group(2)) > 0, found);
+        }
+    }
+
+    @Test
+    void manyProcessesRacingForFewSlotsNeverServeAWrongByte() throws Exception {
+        long tiny = 64L * (RemoteWorker.BLOCK + 4096) + 4096;
+        try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
+            List<Process> workers = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                workers.add(ChildJvm.start(ChildJvm.cacheFlags(), RemoteWorker.class, server.uri().toString(),
+                        Long.toString(tiny), "race", Long.toString(100 + i), "1500"));
+            }
+            List<CompletableFuture<String>> outputs = new ArrayList<>();
+            for (Process p : workers) {
+                outputs.add(CompletableFuture.supplyAsync(() -> drain(p)));
+            }
+            long loadedRemote = 0;
+            for (int i = 0; i < workers.size(); i++) {
+                Process p = workers.get(i);
+                boolean exited = p.waitFor(120, TimeUnit.SECONDS);
+                if (!exited) {
+                    p.destroyForcibly();
+                }
+                String out = outputs.get(i).get(10, TimeUnit.SECONDS);
+                assertTrue(exited, "worker " + i + " did not finish: " + out);
+                assertEquals(0, p.exitValue(), out);
+                Matcher m = Pattern.compile("loadedRemote=(\\d+)").matcher(out);
+                assertTrue(m.find(), out);
+                System.out.println("racing worker " + i + ": " + out.strip());
+                loadedRemote += Long.parseLong(m.group(1));
+            }
+            assertTrue(loadedRemote > 0, "the racing processes did serve blocks from the shared tier");
+        }
+    }
+
+    @Test
+    void killingTheServerFailsLoadsFastAndTheCacheRecovers(@TempDir Path dir) throws Exception {
+        Path disk = dir.resolve("export.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(64L << 20);
+        }
+        try (NbdServer server = NbdServer.nbdkit("file", disk.toString());
+                KvTierCache cache = RemoteWorker.builder(server.uri(), REMOTE_BYTES).remoteTimeoutMillis(500).build()) {
+            Namespace9 w = new Namespace9();
+            cache.store(w.keys, filled(w.keys));
+            cache.awaitIdle();
+            assertEquals(w.keys.length, cache.stats().storedBlocks(Tier.REMOTE), cache.stats().toString());
+            w.evictFromDram(cache);
+
+            server.kill();
+            long t0 = System.nanoTime();
+            PrefixMatch m = cache.match(w.keys);
+            int loaded = cache.load(m, empty(m.hitBlocks())).join();
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertTrue(ms < 5_000, "a dead server costs at most its timeout, not a hang: " + ms + " ms");
+            assertTrue(loaded < w.keys.length, "blocks on a dead server are misses");
+            assertTrue(cache.stats().readErrors(Tier.REMOTE) > 0, cache.stats().toString());
+
+            server.restart();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            int again = 0;
+            while (again < w.keys.length && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+                PrefixMatch m2 = cache.match(w.keys);
+                ByteBuffer[] dst = empty(m2.hitBlocks());
+                again = cache.load(m2, dst).join();
+                for (int i = 0; i < again; i++) {
+                    assertEquals(-1, SsdFixtures.firstWrongByte(dst[i].clear(), w.keys[i]), "block " + i);
+                }
+            }
+            assertEquals(w.keys.length, again, "after the restart the blocks are served again: " + cache.stats());
+            ((TieredCache) cache).checkInvariants();
+        }
+    }
+
+    @Test
+    void badRemoteSettingsAreRefusedClearly() throws Exception {
+        URI ok = URI.create("nbd://127.0.0.1:1/");
+        assertMessage("not an nbd://", () -> RemoteWorker.builder(URI.create("http://x/"), REMOTE_BYTES).build());
+        assertMessage("at least 4 slots", () -> RemoteWorker.builder(ok, 40_000).build());
+        assertMessage("remoteWays", () -> RemoteWorker.builder(ok, REMOTE_BYTES).remoteWays(0).build());
+        assertMessage("remoteConnections", () -> RemoteWorker.builder(ok, REMOTE_BYTES).remoteConnections(0).build());
+        assertMessage("remoteTimeoutMillis", () -> RemoteWorker.builder(ok, REMOTE_BYTES).remoteTimeoutMillis(0).build());
+        IllegalStateException down = assertThrows(IllegalStateException.class,
+                () -> RemoteWorker.builder(URI.create("nbd://127.0.0.1:" + freePort() + "/"), REMOTE_BYTES).build());
+        assertTrue(down.getMessage().contains("127.0.0.1"), down.getMessage());
+    }
+
+    /** A 9-block prompt and a way to push it out of the DRAM tier. */
+    private static final class Namespace9 {
+        final BlockKey[] keys = SsdFixtures.namespace("kill-model").keysFromHashes(new long[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+
+        void evictFromDram(KvTierCache cache) {
+            long[] hashes = new long[RemoteWorker.DRAM_BLOCKS];
+            java.util.Arrays.setAll(hashes, i -> i + 1);
+            BlockKey[] other = SsdFixtures.namespace("filler").keysFromHashes(hashes);
+            cache.store(other, filled(other));
+            cache.awaitIdle();
+            PrefixMatch m = cache.match(keys);
+            for (int i = 0; i < m.hitBlocks(); i++) {
+                assertEquals(Tier.REMOTE, m.tier(i), "block " + i + " left DRAM");
+            }
+        }
+    }
+
+    private static void assertMessage(String part, Runnable build) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, build::run);
+        assertTrue(e.getMessage().contains(part), e.getMessage());
+    }
+
+    private static int distinctBlocks() {
+        return new CrashWorkload(0).chains().size() * CrashWorkload.MAX_BLOCKS
+                - (CrashWorkload.CONVERSATIONS - 1) * CrashWorkload.NAMESPACES * CrashWorkload.SYSTEM_BLOCKS;
+    }
+
+    private static String child(String uri, String mode, long seed, long ops) throws Exception {
+        ChildJvm.Result r = ChildJvm.run(ChildJvm.cacheFlags(), RemoteWorker.class, uri, Long.toString(SHARED_BYTES),
+                mode, Long.toString(seed), Long.toString(ops));
+        assertEquals(0, r.exitCode(), r.output());
+        return r.output();
+    }
+
+    private static String drain(Process p) {
+        StringBuilder out = new StringBuilder();
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line; (line = in.readLine()) != null; ) {
+                out.append(line).append('\n');
+            }
+        } catch (IOException e) {
+            out.append(e);
+        }
+        return out.toString();
+    }
+
+    private static ByteBuffer[] filled(BlockKey[] keys) {
+        ByteBuffer[] b = new ByteBuffer[keys.length];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = SsdFixtures.payload(keys[i], RemoteWorker.BLOCK);
+        }
+        return b;
+    }
+
+    private static ByteBuffer[] empty(int n) {
+        ByteBuffer[] b = new ByteBuffer[n];
+        for (int i = 0; i < n; i++) {
+            b[i] = ByteBuffer.allocateDirect(RemoteWorker.BLOCK);
+        }
+        return b;
+    }
+
+    private static int freePort() throws Exception {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}
