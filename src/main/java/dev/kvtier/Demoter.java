@@ -1,54 +1,97 @@
 package dev.kvtier;
 
+import static dev.kvtier.Residency.DRAM;
+import static dev.kvtier.Residency.REMOTE;
+import static dev.kvtier.Residency.SSD;
 import static dev.kvtier.index.BlockIndex.NONE;
 
 import dev.kvtier.format.SlotHeader;
+import dev.kvtier.index.BlockIndex;
+import dev.kvtier.io.IoEngine;
 import dev.kvtier.metrics.CacheMetrics.Counter;
+import dev.kvtier.tier.SharedSlotTier;
+import dev.kvtier.tier.SlotTier;
+import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.BitSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntPredicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The background thread that moves blocks down from DRAM to the SSD tier, off the callers'
- * threads. It keeps {@link Residency#demoteAhead()} DRAM pages reclaimable (free, or clean: a
- * copy also on SSD) by writing the coldest DRAM-only blocks to SSD, so that a store evicts a
- * clean copy and loses nothing. Of the coldest such block it first writes the topmost ancestor
- * that is DRAM-only too, writes a block only once its parent is on SSD (or on its way), and
- * never evicts an ancestor's SSD copy to make room for it, so the SSD holds whole prefixes and
- * a restart finds them.
+ * The background thread that moves blocks down, off the callers' threads: from DRAM to the
+ * first tier below it (SSD, else REMOTE) and, when both exist, from SSD to REMOTE.
  *
- * <p>A block being written is pinned and flagged {@code MOVING}: it stays readable in DRAM and
- * cannot be evicted; it gains its SSD copy only when the write has completed. If it was
- * invalidated meanwhile, the slot is wiped instead. A failed write (device full or failing) or
- * a block that cannot be placed is set aside ({@code NO_DEMOTE}), counted, and the demoter backs
- * off, doubling from 100 ms up to 5 s; when the backoff ends the set-aside blocks are eligible
- * again. Meanwhile the cache keeps serving from DRAM. The thread also wipes slots queued by
- * invalidation and corruption; on close it finishes what it is doing and drains the wipes.
+ * <p><b>DRAM level.</b> It keeps {@link Residency#demoteAhead()} DRAM pages reclaimable (free,
+ * or clean: a copy also below) by writing the coldest DRAM-only blocks down, so that a store
+ * evicts a clean copy and loses nothing. <b>SSD level.</b> While fewer than an eighth of the SSD
+ * slots are free, it copies the coldest SSD blocks without a remote copy to REMOTE, so that SSD
+ * eviction takes clean copies and the blocks become visible to the other servers sharing the
+ * remote device. At either level it first writes the topmost ancestor that needs the write
+ * too, writes a block only once its parent is in the target tier (or on its way), and never
+ * evicts an ancestor's copy to make room for it, so each tier holds whole prefixes.
+ *
+ * <p><b>Writes in flight.</b> Up to {@link #WRITES_IN_FLIGHT} writes run at once on the target
+ * devices' {@link IoEngine}s (a parent and its child may be among them); the thread plans and
+ * submits, and each write completes on an I/O thread. A block being written is pinned and
+ * flagged {@code MOVING}: it stays readable where it is and cannot be evicted; it gains its new
+ * copy only when the write has completed. If it was
+ * invalidated meanwhile, the SSD slot is wiped instead. Writes go through the target device's
+ * {@link IoEngine}; a write the engine declines (queue full), that fails, or a block that cannot
+ * be placed is set aside ({@code NO_DEMOTE}), counted, and the demoter backs off, doubling
+ * from 100 ms up to 5 s; when the backoff ends the set-aside blocks are eligible again.
+ * Meanwhile the cache keeps serving. A remote slot is chosen by {@link SharedSlotTier#rankSlots}
+ * (its set's headers read outside the lock), skipping slots whose local owner must stay.
+ * A block whose remote set has no such slot is set aside without a backoff: the device is fine.
+ * The thread also wipes slots queued by invalidation and corruption; on close it finishes what
+ * it is doing and drains the wipes.
  */
 final class Demoter implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(Demoter.class);
     private static final long IDLE_WAIT_MS = 100;
     private static final long MAX_BACKOFF_NS = TimeUnit.SECONDS.toNanos(5);
-    /** Blocks looked at per search for one whose parent is already on SSD. */
+    /** Blocks looked at per search for one whose parent is already in the target tier. */
     private static final int CANDIDATES = 32;
+    /** Demotion writes submitted at once. */
+    static final int WRITES_IN_FLIGHT = 4;
 
-    private enum Kind { IDLE, WRITE, WIPE, EXIT }
+    private enum Kind { IDLE, WRITE, WIPE, REMOTE_WIPE, EXIT }
 
     private final Residency r;
+    private final IoEngine ssdIo;
+    private final IoEngine remoteIo;
     private final Thread thread;
-    private final SlotHeader header = new SlotHeader();
+    private final SlotHeader found = new SlotHeader();
     private final int[] skipped = new int[CANDIDATES];
-    private int entry;
+    private final int ssdAhead;
+    private final IntPredicate ssdOnlyBelow;
+    /** Remote slots being written by a write in flight. */
+    private final BitSet remoteClaims = new BitSet();
+    private final ArrayDeque<Write> spare = new ArrayDeque<>();
+    private int inFlight;
+    private Write planned;
     private int slot;
-    private int page;
+    private long[] remoteWipe;
     private int failures;
     /** Blocks set aside since the last backoff ended. */
     private int refused;
     private long backoffUntil = System.nanoTime();
 
-    Demoter(Residency residency) {
+    Demoter(Residency residency, IoEngine ssdIo, IoEngine remoteIo) {
         this.r = residency;
+        this.ssdIo = ssdIo;
+        this.remoteIo = remoteIo;
+        this.ssdAhead = r.ssd == null ? 0 : Math.max(1, r.ssd.slotCount() / 8);
+        this.ssdOnlyBelow = e -> r.index.state(e) == BlockIndex.READY && r.index.hasCopy(e, SSD)
+                && !r.index.hasCopy(e, REMOTE)
+                && (r.index.flags(e) & (Residency.MOVING | Residency.NO_DEMOTE | Residency.SKIP)) == 0;
+        for (int i = 0; i < WRITES_IN_FLIGHT; i++) {
+            spare.add(new Write());
+        }
         this.thread = new Thread(this, "kvtier-demoter");
         thread.setDaemon(true);
     }
@@ -73,7 +116,7 @@ final class Demoter implements Runnable {
         }
     }
 
-    /** Stops after the task in progress and the queued wipes. The caller must not hold the lock. */
+    /** Stops after the writes in flight and the queued wipes. The caller must not hold the lock. */
     void stop() {
         r.lock.lock();
         try {
@@ -103,9 +146,11 @@ final class Demoter implements Runnable {
             }
             try {
                 if (kind == Kind.WRITE) {
-                    write();
-                } else {
+                    submit(planned);
+                } else if (kind == Kind.WIPE) {
                     wipe();
+                } else {
+                    wipeRemote();
                 }
             } catch (RuntimeException | Error e) {
                 LOG.error("kvtier: the demoter survived an unexpected error", e);
@@ -116,14 +161,20 @@ final class Demoter implements Runnable {
     private Kind awaitTask() {
         r.lock.lock();
         try {
-            Kind k = nextTask();
-            while (k == Kind.IDLE) {
-                r.demoterIdleRounds++;
-                r.demoterIdle.signalAll();
+            while (true) {
+                Kind k = inFlight < WRITES_IN_FLIGHT ? nextTask() : Kind.IDLE;
+                if (k == Kind.EXIT && inFlight > 0) {
+                    k = Kind.IDLE;
+                }
+                if (k != Kind.IDLE) {
+                    return k;
+                }
+                if (inFlight == 0) {
+                    r.demoterIdleRounds++;
+                    r.demoterIdle.signalAll();
+                }
                 r.work.awaitNanos(TimeUnit.MILLISECONDS.toNanos(IDLE_WAIT_MS));
-                k = nextTask();
             }
-            return k;
         } catch (InterruptedException e) {
             return Kind.EXIT;
         } finally {
@@ -131,50 +182,73 @@ final class Demoter implements Runnable {
         }
     }
 
-    /** Under the lock: the next wipe, or the next block to write with its slot reserved. */
+    /** Under the lock: the next wipe, or the next block to write with its SSD slot reserved. */
     private Kind nextTask() {
         if (!r.pendingWipes.isEmpty()) {
             slot = r.pendingWipes.poll();
             r.demoterSlots++;
             return Kind.WIPE;
         }
+        if (!r.remoteWipes.isEmpty()) {
+            remoteWipe = r.remoteWipes.poll();
+            return Kind.REMOTE_WIPE;
+        }
         if (r.closed) {
             return Kind.EXIT;
         }
-        if (System.nanoTime() - backoffUntil < 0 || r.reclaimablePages() >= r.demoteAhead()) {
+        if (System.nanoTime() - backoffUntil < 0) {
             return Kind.IDLE;
         }
-        if (refused > 0) {
+        if (refused > 0 && inFlight == 0) {
             r.clearNoDemote();
             refused = 0;
         }
-        int e = nextCandidate();
+        if (r.reclaimablePages() < r.demoteAhead()) {
+            Kind k = plan(r.dirtyDram, DRAM, r.belowDram());
+            if (k != Kind.IDLE) {
+                return k;
+            }
+        }
+        if (r.remote != null && r.ssd != null && r.ssd.freeSlots() < ssdAhead) {
+            return plan(ssdOnlyBelow, SSD, REMOTE);
+        }
+        return Kind.IDLE;
+    }
+
+    /** Under the lock: picks a block needing a write from {@code from} to {@code to} and reserves it. */
+    private Kind plan(IntPredicate needsWrite, int from, int to) {
+        int e = nextCandidate(needsWrite, from, to);
         if (e == NONE) {
             return Kind.IDLE;
         }
-        slot = r.allocateSlotKeeping(e);
-        if (slot < 0) {
-            r.metrics.add(Counter.DEMOTE_DECLINED_BLOCKS, 1);
-            refuse(e);
-            return Kind.IDLE;
+        int at = -1;
+        if (to == SSD) {
+            at = r.allocateSlotKeeping(e);
+            if (at < 0) {
+                r.metrics.add(Counter.DEMOTE_DECLINED_BLOCKS, 1);
+                refuse(e);
+                return Kind.IDLE;
+            }
+            r.demoterSlots++;
         }
-        r.demoterSlots++;
-        reserve(e);
+        planned = spare.poll();
+        planned.reserve(e, to, at);
+        inFlight++;
         return Kind.WRITE;
     }
 
     /**
-     * The topmost DRAM-only ancestor of the coldest DRAM-only block whose parent is already on
-     * SSD (or on its way), looking at up to {@link #CANDIDATES} blocks; candidates passed over
-     * are flagged SKIP only for the duration of the search.
+     * The topmost ancestor needing the write of the coldest block of tier {@code from} that needs
+     * it and whose parent is already in {@code to} (or on its way), looking at up to
+     * {@link #CANDIDATES} blocks; candidates passed over are flagged SKIP only for the search.
      */
-    private int nextCandidate() {
-        int found = NONE;
+    private int nextCandidate(IntPredicate needsWrite, int from, int to) {
+        int chosen = NONE;
         int n = 0;
         while (n < CANDIDATES) {
-            int e = topmostDirtyAncestor(r.coldestDirty());
-            if (e == NONE || parentWritten(e)) {
-                found = e;
+            int e = topmost(r.orders[from].victim(needsWrite), needsWrite);
+            if (e == NONE || parentWritten(e, to)) {
+                chosen = e;
                 break;
             }
             r.index.setFlags(e, r.index.flags(e) | Residency.SKIP);
@@ -183,13 +257,23 @@ final class Demoter implements Runnable {
         for (int i = 0; i < n; i++) {
             r.index.setFlags(skipped[i], r.index.flags(skipped[i]) & ~Residency.SKIP);
         }
-        return found;
+        return chosen;
     }
 
-    /** True when {@code e}'s parent is the namespace root, on SSD, or being written there. */
-    private boolean parentWritten(int e) {
+    /** True when {@code e}'s parent is the namespace root, in {@code tier}, or being written. */
+    private boolean parentWritten(int e, int tier) {
         int p = r.index.parent(e);
-        return p == NONE || r.index.hasCopy(p, Residency.SSD) || (r.index.flags(p) & Residency.MOVING) != 0;
+        return p == NONE || r.index.hasCopy(p, tier) || (r.index.flags(p) & Residency.MOVING) != 0;
+    }
+
+    private int topmost(int e, IntPredicate needsWrite) {
+        if (e == NONE) {
+            return NONE;
+        }
+        for (int p = r.index.parent(e); p != NONE && needsWrite.test(p); p = r.index.parent(p)) {
+            e = p;
+        }
+        return e;
     }
 
     /** Sets {@code e} aside (NO_DEMOTE) and backs off; the flags are cleared when the backoff ends. */
@@ -204,65 +288,156 @@ final class Demoter implements Runnable {
         backoffUntil = System.nanoTime() + Math.min(MAX_BACKOFF_NS, TimeUnit.MILLISECONDS.toNanos(100) << (failures - 1));
     }
 
-    private int topmostDirtyAncestor(int e) {
-        if (e == NONE) {
-            return NONE;
+    /** Hands a planned write to its device's engine; it completes on an I/O thread. */
+    private void submit(Write w) {
+        IoEngine io = w.target == SSD ? ssdIo : remoteIo;
+        CompletableFuture<Void> f = io.tryWrite(w::run);
+        if (f == null) {
+            w.failure = Counter.DEMOTE_DECLINED_BLOCKS;
+            complete(w);
+            return;
         }
-        for (int p = r.index.parent(e); p != NONE && r.isDirty(p); p = r.index.parent(p)) {
-            e = p;
-        }
-        return e;
+        f.whenComplete((v, error) -> {
+            if (error != null) {
+                LOG.warn("kvtier: demotion to {} failed: {}", io.device().describe(), error.toString());
+                w.failure = Counter.DEMOTE_FAILED_BLOCKS;
+            }
+            complete(w);
+        });
     }
 
-    private void reserve(int e) {
-        entry = e;
-        page = r.index.location(e, Residency.DRAM);
-        r.index.pin(e);
-        r.index.setFlags(e, r.index.flags(e) | Residency.MOVING);
-        int ns = r.index.namespace(e);
-        int parent = r.index.parent(e);
-        header.keyHi = r.index.keyHi(e);
-        header.keyLo = r.index.keyLo(e);
-        header.namespaceHi = r.namespaceHi(ns);
-        header.namespaceLo = r.namespaceLo(ns);
-        header.parentHi = parent == NONE ? header.namespaceHi : r.index.keyHi(parent);
-        header.parentLo = parent == NONE ? header.namespaceLo : r.index.keyLo(parent);
-        header.position = r.index.position(e);
-    }
-
-    private void write() {
-        boolean ok;
-        try {
-            r.ssd.write(slot, r.dram.view(page), header);
-            ok = true;
-        } catch (IOException | RuntimeException | Error e) {
-            LOG.warn("kvtier: demotion to {} failed: {}", r.ssd.device().describe(), e.toString());
-            ok = false;
-        }
-        completeWrite(ok);
-    }
-
-    private void completeWrite(boolean ok) {
+    private void complete(Write w) {
         r.lock.lock();
         try {
-            r.demoterSlots--;
-            r.index.setFlags(entry, r.index.flags(entry) & ~Residency.MOVING);
-            if (ok && r.index.isLive(entry)) {
-                r.addCopy(entry, Residency.SSD, slot);
-                r.metrics.add(Counter.STORED_BLOCKS, Residency.SSD, 1);
-                r.metrics.add(Counter.STORED_BYTES, Residency.SSD, header.blockLength);
-                r.metrics.add(Counter.ENCODED_BYTES, Residency.SSD, header.storedLength);
-                failures = 0;
-            } else if (ok) {
-                r.pendingWipes.add(slot);
-            } else {
-                r.metrics.add(Counter.DEMOTE_FAILED_BLOCKS, 1);
-                r.ssd.release(slot);
-                refuse(entry);
-            }
-            r.unpin(entry);
+            w.complete();
+            inFlight--;
+            spare.add(w);
+            r.work.signalAll();
         } finally {
             r.lock.unlock();
+        }
+    }
+
+    /** One demotion write: its block, its target and, once chosen, its slot. */
+    private final class Write {
+        private final SlotHeader header = new SlotHeader();
+        private final int[] ranked = new int[r.remote == null ? 0 : r.remote.ways()];
+        private ByteBuffer staging;
+        private int entry;
+        private int target;
+        private int slot;
+        /** DRAM page of the block, or -1 when it is copied from its SSD slot. */
+        private int page;
+        private int sourceSlot;
+        /** What to count when the write did not happen, or null. */
+        private Counter failure;
+        /** No slot of the remote set could be replaced: only this block is set aside. */
+        private boolean unplaceable;
+
+        /** Under the lock: pins and flags the block, notes its source and builds its header. */
+        void reserve(int e, int to, int ssdSlot) {
+            entry = e;
+            target = to;
+            slot = ssdSlot;
+            failure = null;
+            unplaceable = false;
+            page = r.index.hasCopy(e, DRAM) ? r.index.location(e, DRAM) : -1;
+            sourceSlot = page < 0 ? r.index.location(e, SSD) : -1;
+            r.index.pin(e);
+            r.index.setFlags(e, r.index.flags(e) | Residency.MOVING);
+            int ns = r.index.namespace(e);
+            int parent = r.index.parent(e);
+            header.keyHi = r.index.keyHi(e);
+            header.keyLo = r.index.keyLo(e);
+            header.namespaceHi = r.namespaceHi(ns);
+            header.namespaceLo = r.namespaceLo(ns);
+            header.parentHi = parent == NONE ? header.namespaceHi : r.index.keyHi(parent);
+            header.parentLo = parent == NONE ? header.namespaceLo : r.index.keyLo(parent);
+            header.position = r.index.position(e);
+        }
+
+        /** On an I/O thread: reads the source if needed, places a remote block, writes. */
+        long run() throws IOException {
+            ByteBuffer block = page >= 0 ? r.dram.view(page) : readSource();
+            if (block == null) {
+                failure = Counter.DEMOTE_FAILED_BLOCKS;
+                return 0;
+            }
+            if (target == REMOTE && !claimRemoteSlot()) {
+                unplaceable = true;
+                failure = Counter.DEMOTE_DECLINED_BLOCKS;
+                return 0;
+            }
+            (target == SSD ? r.ssd : r.remote.slots()).write(slot, block, header);
+            return header.storedLength;
+        }
+
+        /** The block's bytes from its SSD slot, verified, or null when they cannot be read. */
+        private ByteBuffer readSource() {
+            if (staging == null) {
+                staging = ByteBuffer.allocateDirect(r.dram.blockBytes());
+            }
+            ReadStatus st = r.ssd.read(sourceSlot, header.keyHi, header.keyLo, header.namespaceHi,
+                    header.namespaceLo, staging.clear());
+            return st == ReadStatus.OK ? staging : null;
+        }
+
+        /** Reads the set's headers, then takes the best slot the local index may give up. */
+        private boolean claimRemoteSlot() throws IOException {
+            r.remote.rankSlots(header.keyHi, header.keyLo, ranked);
+            r.lock.lock();
+            try {
+                for (int candidate : ranked) {
+                    if (!remoteClaims.get(candidate) && r.remoteSlotReplaceable(candidate, entry)) {
+                        remoteClaims.set(candidate);
+                        slot = candidate;
+                        return true;
+                    }
+                }
+                return false;
+            } finally {
+                r.lock.unlock();
+            }
+        }
+
+        /** Under the lock: the block gains its copy, or the write is counted and the block set aside. */
+        void complete() {
+            if (target == REMOTE && slot >= 0) {
+                remoteClaims.clear(slot);
+            }
+            r.demoterSlots -= target == SSD ? 1 : 0;
+            r.index.setFlags(entry, r.index.flags(entry) & ~Residency.MOVING);
+            if (failure == null) {
+                published();
+            } else {
+                r.metrics.add(failure, 1);
+                if (target == SSD) {
+                    r.ssd.release(slot);
+                }
+                if (unplaceable) {
+                    r.index.setFlags(entry, r.index.flags(entry) | Residency.NO_DEMOTE);
+                } else {
+                    refuse(entry);
+                }
+            }
+            r.unpin(entry);
+        }
+
+        private void published() {
+            boolean live = r.index.isLive(entry);
+            if (target == REMOTE) {
+                r.addRemoteCopy(entry, slot);
+            } else if (live) {
+                r.addCopy(entry, SSD, slot);
+            } else {
+                r.pendingWipes.add(slot);
+            }
+            if (live) {
+                r.metrics.add(Counter.STORED_BLOCKS, target, 1);
+                r.metrics.add(Counter.STORED_BYTES, target, header.blockLength);
+                r.metrics.add(Counter.ENCODED_BYTES, target, header.storedLength);
+                failures = 0;
+            }
         }
     }
 
@@ -279,9 +454,27 @@ final class Demoter implements Runnable {
         try {
             r.demoterSlots--;
             r.ssd.release(slot);
-            r.metrics.add(ok ? Counter.WIPED_SLOTS : Counter.WRITE_ERRORS, Residency.SSD, 1);
+            r.metrics.add(ok ? Counter.WIPED_SLOTS : Counter.WRITE_ERRORS, SSD, 1);
         } finally {
             r.lock.unlock();
         }
+    }
+
+    /** Wipes a remote slot if its header still holds the invalidated key (another writer may own it now). */
+    private void wipeRemote() {
+        int at = (int) remoteWipe[0];
+        boolean ok = true;
+        boolean wiped = false;
+        try {
+            SlotTier t = r.remote.slots();
+            if (t.readHeader(at, found) && found.keyHi == remoteWipe[1] && found.keyLo == remoteWipe[2]) {
+                t.wipe(at);
+                wiped = true;
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            LOG.warn("kvtier: wiping remote slot {} failed: {}", at, e.toString());
+            ok = false;
+        }
+        r.metrics.add(ok ? Counter.WIPED_SLOTS : Counter.WRITE_ERRORS, REMOTE, ok && !wiped ? 0 : 1);
     }
 }

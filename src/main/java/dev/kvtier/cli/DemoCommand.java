@@ -9,11 +9,13 @@ import dev.kvtier.Tier;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import java.io.IOException;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.function.ToLongFunction;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -29,6 +31,10 @@ import picocli.CommandLine.Option;
  * replays the same conversations, so it hits them). A block's payload depends only on its key
  * and the block size (bf16-like data, so compression has something to do), so blocks from any
  * earlier run are checked like new ones. {@code --reset} deletes the file first.
+ *
+ * <p>With {@code --remote nbd://host:port/export} a third tier, shared by every process that
+ * attaches the export, takes the blocks the SSD tier gives up (or, with {@code --no-ssd}, those
+ * DRAM gives up); a later run, or a run on another machine, finds them there.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Replay a generated multi-tenant chat workload through a real cache.")
@@ -69,6 +75,14 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--reset", description = "Delete the SSD tier's file first: start from an empty SSD.")
     boolean reset;
 
+    @Option(names = "--remote", paramLabel = "URI",
+            description = "Add the shared remote tier on an NBD export, e.g. nbd://127.0.0.1:10809/ (see the README to start one).")
+    URI remote;
+
+    @Option(names = "--remote-mib", defaultValue = "2048",
+            description = "MiB of the export the remote tier uses; every process sharing it must use the same (default ${DEFAULT-VALUE}).")
+    long remoteMib;
+
     private ByteBuffer[] buffers = new ByteBuffer[0];
     private ByteBuffer template;
     private long firstTokens;
@@ -94,6 +108,10 @@ final class DemoCommand implements Callable<Integer> {
         if (ssdFile != null) {
             builder.localSsd(ssdFile, ssdMib << 20).ssdCompression(compression);
         }
+        if (remote != null) {
+            builder.remote(remote, remoteMib << 20).remoteCompression(compression);
+            System.out.println("remote tier: " + remote + ", " + remoteMib + " MiB");
+        }
         Namespace[] ns = new Namespace[tenants];
         for (int t = 0; t < tenants; t++) {
             ns[t] = Namespace.builder("demo/llama-3-8b").weightsFingerprint("demo-weights")
@@ -113,7 +131,9 @@ final class DemoCommand implements Callable<Integer> {
             opened = builder.build();
         } catch (IllegalStateException | IllegalArgumentException e) {
             System.err.println("kvtier demo: " + e.getMessage());
-            System.err.println("kvtier demo: run with --reset to start from an empty SSD file, or pick another --data-dir");
+            System.err.println(remote != null && e.getMessage().contains("nbd")
+                    ? "kvtier demo: is an NBD server running at " + remote + "? The README says how to start one"
+                    : "kvtier demo: run with --reset to start from an empty SSD file, or pick another --data-dir");
             return 2;
         }
         try (KvTierCache cache = opened) {
@@ -212,9 +232,11 @@ final class DemoCommand implements Callable<Integer> {
             long storeNanos, long wallNanos) {
         long dramBlocks = s.capacityBlocks(Tier.DRAM);
         boolean ssd = s.capacityBlocks(Tier.SSD) > 0;
-        System.out.printf("kvtier demo: %d requests from %d tenants, %d tokens/block, %s/block, DRAM %d MiB (%d blocks)%s%n",
+        boolean far = s.capacityBlocks(Tier.REMOTE) > 0;
+        System.out.printf("kvtier demo: %d requests from %d tenants, %d tokens/block, %s/block, DRAM %d MiB (%d blocks)%s%s%n",
                 requests, tenants, blockTokens, Format.bytes(blockBytes), dramMib, dramBlocks,
-                ssd ? String.format(", SSD %d blocks", s.capacityBlocks(Tier.SSD)) : "");
+                ssd ? String.format(", SSD %d blocks", s.capacityBlocks(Tier.SSD)) : "",
+                far ? String.format(", remote %d blocks", s.capacityBlocks(Tier.REMOTE)) : "");
         Format.Table t = new Format.Table();
         t.row("requests", Long.toString(requests));
         t.row("input tokens", Long.toString(tokens));
@@ -222,26 +244,35 @@ final class DemoCommand implements Callable<Integer> {
         t.row("  in the first 5% of requests", String.format("%.3f%s",
                 firstTokens == 0 ? 0.0 : (double) firstHitTokens / firstTokens,
                 ssd && s.recoveredBlocks(Tier.SSD) > 0 ? " (warm start: blocks recovered from the SSD file)"
-                        : ssd ? " (cold start: empty SSD file)" : ""));
-        t.row("hits by tier", ssd
-                ? String.format("DRAM %d blocks, SSD %d blocks", s.loadedBlocks(Tier.DRAM), s.loadedBlocks(Tier.SSD))
-                : String.format("DRAM %d blocks", s.loadedBlocks(Tier.DRAM)));
+                        : far && s.discoveredBlocks(Tier.REMOTE) > 0 ? " (warm start: blocks found on the remote tier)"
+                        : ssd || far ? " (cold start)" : ""));
+        t.row("hits by tier", perTier(ssd, far, true, s::loadedBlocks));
         t.row("blocks stored", Long.toString(storedBlocks));
-        if (ssd) {
-            t.row("blocks demoted to SSD", s.storedBlocks(Tier.SSD)
-                    + (compression == Compression.NONE ? ""
-                            : String.format(Locale.ROOT, " (compressed %.2fx)", s.compressionRatio(Tier.SSD))));
+        if (ssd || far) {
+            t.row("blocks demoted", perTier(ssd, far, false, s::storedBlocks)
+                    + (compression == Compression.NONE ? "" : String.format(Locale.ROOT, " (compressed %.2fx)",
+                            s.compressionRatio(ssd ? Tier.SSD : Tier.REMOTE))));
             t.row("blocks promoted to DRAM", Long.toString(s.promotedBlocks()));
-            t.row("blocks evicted", String.format("DRAM %d (%d without an SSD copy: dropped), SSD %d",
-                    s.evictedBlocks(Tier.DRAM), s.droppedBlocks(), s.evictedBlocks(Tier.SSD)));
+            t.row("blocks evicted", String.format("DRAM %d (%d without a copy below: dropped)%s",
+                    s.evictedBlocks(Tier.DRAM), s.droppedBlocks(), ssd ? ", SSD " + s.evictedBlocks(Tier.SSD) : ""));
+        } else {
+            t.row("blocks evicted", Long.toString(s.evictedBlocks(Tier.DRAM)));
+        }
+        if (ssd) {
             t.row("SSD at open", s.recoveredBlocks(Tier.SSD) == 0 ? "empty"
                     : String.format("recovered %d blocks in %d ms", s.recoveredBlocks(Tier.SSD), s.ssdRecoveryMillis()));
             t.row("SSD at end", String.format("%d of %d slots hold blocks", s.residentBlocks(Tier.SSD),
                     s.capacityBlocks(Tier.SSD)));
-            t.row("corrupt blocks", String.format("%d (mismatched %d, read errors %d)", s.corruptBlocks(Tier.SSD),
-                    s.mismatchedBlocks(Tier.SSD), s.readErrors(Tier.SSD)));
-        } else {
-            t.row("blocks evicted", Long.toString(s.evictedBlocks(Tier.DRAM)));
+        }
+        if (far) {
+            t.row("remote tier", String.format("%d blocks found there after a local miss; this process knows %d of %d slots",
+                    s.discoveredBlocks(Tier.REMOTE), s.residentBlocks(Tier.REMOTE), s.capacityBlocks(Tier.REMOTE)));
+        }
+        if (ssd || far) {
+            long corrupt = s.corruptBlocks(Tier.SSD) + s.corruptBlocks(Tier.REMOTE);
+            t.row("failed reads (misses)", String.format("corrupt %d, mismatched %d, read errors %d", corrupt,
+                    s.mismatchedBlocks(Tier.SSD) + s.mismatchedBlocks(Tier.REMOTE),
+                    s.readErrors(Tier.SSD) + s.readErrors(Tier.REMOTE)));
         }
         t.row("load throughput", Format.rate(s.loadedBytes(), loadNanos));
         t.row("store throughput", Format.rate(storedBlocks * blockBytes, storeNanos));
@@ -250,5 +281,20 @@ final class DemoCommand implements Callable<Integer> {
         t.row("wrong blocks served", wrongBlocks + " of " + s.loadedBlocks() + " checked");
         t.row("wall time", String.format("%.2f s", wallNanos / 1e9));
         t.print(System.out);
+    }
+
+    /** "DRAM a, SSD b, remote c blocks" over the tiers present. */
+    private static String perTier(boolean ssd, boolean far, boolean dram, ToLongFunction<Tier> count) {
+        StringBuilder b = new StringBuilder();
+        if (dram) {
+            b.append("DRAM ").append(count.applyAsLong(Tier.DRAM));
+        }
+        if (ssd) {
+            b.append(b.length() > 0 ? ", " : "").append("SSD ").append(count.applyAsLong(Tier.SSD));
+        }
+        if (far) {
+            b.append(b.length() > 0 ? ", " : "").append("remote ").append(count.applyAsLong(Tier.REMOTE));
+        }
+        return b.append(" blocks").toString();
     }
 }
