@@ -28,24 +28,26 @@ import picocli.CommandLine.Option;
  * writing the same export in the same run. Medians over the measured rounds, after warm-up.
  *
  * <p><b>Demote.</b> A cache whose DRAM holds one chain of {@code --blocks} blocks, no SSD, the
- * remote tier on the first {@code --capacity} bytes of the export, and {@code demoteAhead(1.0)}.
+ * remote tier on the first {@code --capacity-mib} of the export, and {@code demoteAhead(1.0)}.
  * Each round stores a fresh chain and calls {@code awaitIdle()}: {@code demote_gib_s} is the
  * chain's bytes over that time, and the round fails unless every block reached the remote tier.
- * The demoter writes one block at a time, so this is queue depth 1 for writes.
+ * The demoter keeps {@code demote_writes_in_flight} writes in flight.
  *
  * <p><b>Load.</b> A second cache (a fresh process's view: empty index, DRAM of 2 blocks) on the
- * same export: each round matches a chain (finding its blocks by reading their sets' headers)
- * and loads it into direct buffers, all blocks of the chain in parallel on the I/O engine
- * ({@code queue_depth} requests in flight), every byte checked. {@code load_gib_s} is the chain's
- * bytes over match + load. Then {@code --latency-samples} single-block loads of blocks not in
- * DRAM give {@code load_p50_us} and {@code load_p99_us} (match + load of one block, queue depth 1).
+ * same export. Each round matches a chain, which finds its blocks by reading their sets'
+ * headers ({@code first_match_ms}), then loads it into direct buffers, all blocks in parallel
+ * on the I/O engine ({@code queue_depth} reads in flight), every byte checked:
+ * {@code load_gib_s} is the chain's bytes over the load. Then {@code --latency-samples}
+ * single-block loads of blocks the cache knows but does not hold in DRAM give
+ * {@code load_p50_us} and {@code load_p99_us} (match + load of one block).
  *
- * <p><b>Baseline.</b> fio reads 2 MiB blocks (the same block size) at the same queue depth from
- * the cache's region of the export ({@code fio_read_gib_s}), and writes at queue depth 1 into
- * the region after it ({@code fio_write_gib_s}), so fio never clobbers the cache's slots; the
- * export must be at least twice {@code --capacity}. fio at queue depth {@code --queue-depth} on one
- * connection is reported too ({@code fio_read_qd_gib_s} with {@code numjobs} = the cache's
- * connections). Without fio on the PATH the baseline fields are absent.
+ * <p><b>Baseline.</b> fio reads 1 GiB of the cache's region of the export in blocks of the same
+ * size at the same queue depth on one connection ({@code fio_read_gib_s}; with as many jobs as
+ * the cache has connections: {@code fio_read_jobs_gib_s}), and writes 1 GiB after the cache's
+ * region at the demoter's queue depth, twice, reporting the second pass, when the server has
+ * allocated the region as it has the cache's ({@code fio_write_gib_s}), so fio never clobbers the
+ * cache's slots: the export must hold {@code --capacity-mib} + 1 GiB. Without fio on the PATH
+ * the baseline fields are absent.
  */
 @Command(name = "remote", mixinStandardHelpOptions = true,
         description = "Remote-tier demotion and load over an NBD export against fio --ioengine=nbd on the same "
@@ -54,8 +56,8 @@ final class RemoteBench implements Callable<Integer> {
     @Option(names = "--uri", required = true, description = "NBD export, nbd://host:port/[export].")
     URI uri;
 
-    @Option(names = "--capacity-mib", defaultValue = "1024",
-            description = "Export MiB the cache uses (default ${DEFAULT-VALUE}); fio writes in the next as many.")
+    @Option(names = "--capacity-mib", defaultValue = "2048",
+            description = "Export MiB the cache uses (default ${DEFAULT-VALUE}); fio writes 1 GiB after them.")
     long capacityMib;
 
     @Option(names = "--block-bytes", defaultValue = "2097152", description = "Bytes per block (default ${DEFAULT-VALUE}).")
@@ -80,10 +82,15 @@ final class RemoteBench implements Callable<Integer> {
     @Option(names = "--json", description = "Print only the JSON line.")
     boolean jsonOnly;
 
+    /** The demoter's writes in flight ({@code Demoter.WRITES_IN_FLIGHT}, not public API). */
+    private static final int WRITES_IN_FLIGHT = 4;
+
     private final Namespace ns = Namespace.builder("bench/remote").blockTokens(16).build();
     private ByteBuffer[] src;
     private ByteBuffer[] dst;
     private BlockKey[][] chains;
+    /** Per measured round: match of a chain this cache has not seen (its blocks found on the export). */
+    private double[] matchMs;
 
     @Override
     public Integer call() throws Exception {
@@ -91,8 +98,8 @@ final class RemoteBench implements Callable<Integer> {
                 "--block-bytes must be at least 16; --blocks, --rounds, --latency-samples positive");
         int total = warmup + rounds;
         long capacity = capacityMib << 20;
-        check((long) total * blocks * (blockBytes + 4096L) <= capacity / 2,
-                "--capacity-mib must hold twice the chains written (--warmup + --rounds) x --blocks x --block-bytes");
+        check((long) total * blocks * (blockBytes + 4096L) <= capacity / 4, "--capacity-mib must hold four times"
+                + " the chains written, (--warmup + --rounds) x --blocks x --block-bytes, so that sets do not fill up");
         src = new ByteBuffer[blocks];
         dst = new ByteBuffer[blocks];
         for (int i = 0; i < blocks; i++) {
@@ -105,9 +112,14 @@ final class RemoteBench implements Callable<Integer> {
         Histogram latency = loadPhase(capacity, load);
         int depth = 4 * connections;
         Fio fio = Fio.available() ? new Fio(uri, blockBytes) : null;
-        double fioRead = fio == null ? Double.NaN : fio.run("read", 0, capacity / 2, depth, 1);
-        double fioReadJobs = fio == null ? Double.NaN : fio.run("read", 0, capacity / 2, depth / connections, connections);
-        double fioWrite = fio == null ? Double.NaN : fio.run("write", capacity, capacity / 2, 1, 1);
+        long gib = 1L << 30;
+        double fioRead = fio == null ? Double.NaN : fio.run("read", 0, Math.min(gib, capacity), depth, 1);
+        double fioReadJobs = fio == null ? Double.NaN
+                : fio.run("read", 0, Math.min(gib, capacity), depth / connections, connections);
+        double fioWrite = Double.NaN;
+        for (int pass = 0; fio != null && pass < 2; pass++) {
+            fioWrite = fio.run("write", capacity, gib, WRITES_IN_FLIGHT, 1);
+        }
         report(demote, load[0], latency, depth, fioRead, fioReadJobs, fioWrite);
         return 0;
     }
@@ -147,6 +159,7 @@ final class RemoteBench implements Callable<Integer> {
     /** Chain loads (their median GiB/s into {@code gibOut[0]}); returns single-block load latencies. */
     private Histogram loadPhase(long capacity, double[] gibOut) {
         double[] gib = new double[rounds];
+        matchMs = new double[rounds];
         Histogram latency = new Histogram(TimeUnit.MINUTES.toNanos(1), 3);
         try (KvTierCache cache = builder(capacity, 2).build()) {
             PrefixMatch m = new PrefixMatch();
@@ -155,15 +168,17 @@ final class RemoteBench implements Callable<Integer> {
                 clear();
                 long t0 = System.nanoTime();
                 cache.match(chains[id], m);
-                int loaded = cache.load(m, dst).join();
                 long t1 = System.nanoTime();
+                int loaded = cache.load(m, dst).join();
+                long t2 = System.nanoTime();
                 if (loaded != blocks) {
                     throw new IllegalStateException("load round " + r + ": loaded " + loaded + " of " + blocks
                             + " (matched " + m.hitBlocks() + "): " + cache.stats());
                 }
                 verify(id, blocks);
                 if (r >= 0) {
-                    gib[r] = Format.gibPerSecond((long) blocks * blockBytes, t1 - t0);
+                    gib[r] = Format.gibPerSecond((long) blocks * blockBytes, t2 - t1);
+                    matchMs[r] = (t1 - t0) / 1e6;
                 }
             }
             sampleLatency(cache, latency);
@@ -199,25 +214,29 @@ final class RemoteBench implements Callable<Integer> {
             double fioReadJobs, double fioWrite) {
         double p50 = latency.getValueAtPercentile(50) / 1e3;
         double p99 = latency.getValueAtPercentile(99) / 1e3;
+        double firstMatch = median(matchMs);
         if (!jsonOnly) {
             System.out.printf(Locale.ROOT, "kvtier bench remote: %s, %d rounds (after %d warm-up) of %d blocks of %s,"
                     + " medians; %d connections%n", uri, rounds, warmup, blocks, Format.bytes(blockBytes), connections);
             Format.Table t = new Format.Table();
             t.row("fio read", gib(fioRead) + "  fio --ioengine=nbd, iodepth " + depth + ", 1 connection ("
                     + connections + " jobs x iodepth " + depth / connections + ": " + gib(fioReadJobs) + ")");
-            t.row("load", gib(load) + String.format(Locale.ROOT, "  %.2f of fio: match + load of a chain, %d reads in"
-                    + " flight, every byte checked", load / fioRead, depth));
+            t.row("load", gib(load) + String.format(Locale.ROOT, "  %.2f of fio: load of a chain, %d reads in"
+                    + " flight, every header and CRC checked, every byte compared", load / fioRead, depth));
+            t.row("first match", String.format(Locale.ROOT, "%.1f ms to find the %d blocks of a chain on the export",
+                    firstMatch, blocks));
             t.row("load latency", String.format(Locale.ROOT, "p50 %.0f us, p99 %.0f us: match + load of one block (%d samples)",
                     p50, p99, latency.getTotalCount()));
-            t.row("fio write", gib(fioWrite) + "  fio --ioengine=nbd, iodepth 1");
+            t.row("fio write", gib(fioWrite) + "  fio --ioengine=nbd, iodepth " + WRITES_IN_FLIGHT);
             t.row("demote", gib(demote) + String.format(Locale.ROOT, "  %.2f of fio: store + background write until"
-                    + " awaitIdle, one write in flight", demote / fioWrite));
+                    + " awaitIdle, %d writes in flight", demote / fioWrite, WRITES_IN_FLIGHT));
             t.print(System.out);
         }
         Json j = new Json().put("bench", "remote").put("block_bytes", blockBytes).put("blocks", blocks)
                 .put("rounds", rounds).put("connections", connections).put("queue_depth", depth)
                 .put("load_gib_s", load).put("load_p50_us", p50).put("load_p99_us", p99)
-                .put("demote_gib_s", demote);
+                .put("first_match_ms", firstMatch).put("demote_gib_s", demote)
+                .put("demote_writes_in_flight", WRITES_IN_FLIGHT);
         if (!Double.isNaN(fioRead)) {
             j.put("fio_read_gib_s", fioRead).put("fio_read_jobs_gib_s", fioReadJobs).put("load_ratio", load / fioRead)
                     .put("fio_write_gib_s", fioWrite).put("demote_ratio", demote / fioWrite);

@@ -30,6 +30,21 @@ public interface BlockDevice extends AutoCloseable {
         read(offset, dst);
     }
 
+    /**
+     * Reads {@code n} ranges, {@code dsts[i]} from {@code offsets[i]}, as one batch: a device
+     * with a round trip per request (NBD) sends them all before waiting for any.
+     */
+    default void readBatch(long[] offsets, ByteBuffer[] dsts, int n) throws IOException {
+        for (int i = 0; i < n; i++) {
+            read(offsets[i], dsts[i]);
+        }
+    }
+
+    /** Whether {@link #readBatch} overlaps its reads, so that a speculative read costs no round trip. */
+    default boolean batchesReads() {
+        return false;
+    }
+
     /** Writes {@code src} at {@code offset}. */
     void write(long offset, ByteBuffer src) throws IOException;
 

@@ -105,6 +105,24 @@ public final class NbdDevice implements BlockDevice {
     }
 
     @Override
+    public void readBatch(long[] offsets, ByteBuffer[] dsts, int n) throws IOException {
+        for (int i = 0; i < n; i++) {
+            check(offsets[i], dsts[i]);
+        }
+        NbdConnection c = connection();
+        CompletableFuture<?>[] all = new CompletableFuture<?>[n];
+        for (int i = 0; i < n; i++) {
+            all[i] = inPieces(offsets[i], dsts[i], c::read);
+        }
+        await(CompletableFuture.allOf(all), c);
+    }
+
+    @Override
+    public boolean batchesReads() {
+        return true;
+    }
+
+    @Override
     public void write(long offset, ByteBuffer src) throws IOException {
         check(offset, src);
         NbdConnection c = connection();

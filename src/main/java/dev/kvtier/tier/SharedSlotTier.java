@@ -3,6 +3,7 @@ package dev.kvtier.tier;
 import dev.kvtier.format.SlotHeader;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 
 /**
  * Set-associative placement on a {@link SlotTier} that several processes share (a remote block
@@ -21,24 +22,30 @@ import java.nio.ByteBuffer;
  * block. A reader's view of a set may be stale the moment it is read; every read of a block
  * verifies header and payload again (see {@link SlotTier#read}).
  *
- * <p><b>Cost.</b> Finding a key reads {@code ways} headers (128 bytes each); placing one reads
- * them too. Thread-safe as far as {@link SlotTier} is; per-thread scratch.
+ * <p><b>Cost.</b> Finding a key reads {@code ways} headers (128 bytes each) in one batch (one
+ * round trip on NBD, see {@link SlotTier#readHeaders}); placing one reads them too. Thread-safe as far as {@link SlotTier} is; per-thread scratch.
  */
 public final class SharedSlotTier {
     private final SlotTier slots;
     private final int ways;
     private final int sets;
-    private final ThreadLocal<SlotHeader> header = ThreadLocal.withInitial(SlotHeader::new);
+    private final ThreadLocal<SlotHeader[]> headers;
     private final ThreadLocal<long[]> scores;
 
     public SharedSlotTier(SlotTier slots, int ways) {
-        if (ways < 1 || ways > slots.slotCount()) {
-            throw new IllegalArgumentException("ways must be in [1, " + slots.slotCount() + "], was " + ways);
+        if (ways < 1 || ways > Math.min(SlotTier.MAX_BATCH, slots.slotCount())) {
+            throw new IllegalArgumentException("ways must be in [1, " + Math.min(SlotTier.MAX_BATCH, slots.slotCount())
+                    + "], was " + ways);
         }
         this.slots = slots;
         this.ways = ways;
         this.sets = slots.slotCount() / ways;
         this.scores = ThreadLocal.withInitial(() -> new long[ways]);
+        this.headers = ThreadLocal.withInitial(() -> {
+            SlotHeader[] h = new SlotHeader[ways];
+            Arrays.setAll(h, i -> new SlotHeader());
+            return h;
+        });
     }
 
     public SlotTier slots() {
@@ -62,12 +69,13 @@ public final class SharedSlotTier {
 
     /** The slot of the set of {@code (keyHi, keyLo)} whose header holds that key in that namespace, or -1. */
     public int find(long keyHi, long keyLo, long nsHi, long nsLo) throws IOException {
-        SlotHeader h = header.get();
+        SlotHeader[] h = headers.get();
         int first = setOf(keyHi, keyLo) * ways;
-        for (int slot = first; slot < first + ways; slot++) {
-            if (slots.readHeader(slot, h) && h.keyHi == keyHi && h.keyLo == keyLo && h.namespaceHi == nsHi
-                    && h.namespaceLo == nsLo) {
-                return slot;
+        long valid = slots.readHeaders(first, ways, h);
+        for (int i = 0; i < ways; i++) {
+            if ((valid & 1L << i) != 0 && h[i].keyHi == keyHi && h[i].keyLo == keyLo && h[i].namespaceHi == nsHi
+                    && h[i].namespaceLo == nsLo) {
+                return first + i;
             }
         }
         return -1;
@@ -86,20 +94,20 @@ public final class SharedSlotTier {
      * write epoch first. A caller that must keep some slots takes the first one it may replace.
      */
     public void rankSlots(long keyHi, long keyLo, int[] into) throws IOException {
-        SlotHeader h = header.get();
+        SlotHeader[] h = headers.get();
         long[] score = scores.get();
         int first = setOf(keyHi, keyLo) * ways;
+        long valid = slots.readHeaders(first, ways, h);
         for (int i = 0; i < ways; i++) {
-            int slot = first + i;
-            boolean valid = slots.readHeader(slot, h);
-            long sc = !valid ? Long.MIN_VALUE + 1 : h.keyHi == keyHi && h.keyLo == keyLo ? Long.MIN_VALUE : h.epoch;
+            long sc = (valid & 1L << i) == 0 ? Long.MIN_VALUE + 1
+                    : h[i].keyHi == keyHi && h[i].keyLo == keyLo ? Long.MIN_VALUE : h[i].epoch;
             int j = i;
             for (; j > 0 && score[j - 1] > sc; j--) {
                 score[j] = score[j - 1];
                 into[j] = into[j - 1];
             }
             score[j] = sc;
-            into[j] = slot;
+            into[j] = first + i;
         }
     }
 

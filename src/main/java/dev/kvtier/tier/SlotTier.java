@@ -35,6 +35,9 @@ public final class SlotTier implements AutoCloseable {
     /** Outcome of a read. */
     public enum ReadStatus { OK, MISMATCH, CORRUPT, IO_ERROR }
 
+    /** Most headers {@link #readHeaders} reads in one batch. */
+    public static final int MAX_BATCH = 64;
+
     private final BlockDevice device;
     private final DeviceLayout layout;
     private final BlockCodec codec;
@@ -180,11 +183,15 @@ public final class SlotTier implements AutoCloseable {
     public boolean readHeader(int slot, SlotHeader into) throws IOException {
         Scratch s = scratch.get();
         device.read(layout.headerOffset(slot), s.header.clear());
-        if (SlotHeader.isEmpty(s.header, 0)) {
+        return decodeValid(s.header, into);
+    }
+
+    private boolean decodeValid(ByteBuffer raw, SlotHeader into) {
+        if (SlotHeader.isEmpty(raw, 0)) {
             return false;
         }
         try {
-            into.decode(s.header, 0, layout.blockBytes());
+            into.decode(raw, 0, layout.blockBytes());
         } catch (FormatException e) {
             return false;
         }
@@ -208,9 +215,19 @@ public final class SlotTier implements AutoCloseable {
      */
     public ReadStatus read(int slot, long keyHi, long keyLo, long nsHi, long nsLo, ByteBuffer dst) {
         Scratch s = scratch.get();
+        boolean speculate = device.batchesReads() && layout.alignment() == 1 && dst.isDirect()
+                && dst.remaining() == layout.blockBytes();
         SlotHeader h = s.decoded;
         try {
-            device.read(layout.headerOffset(slot), s.header.clear());
+            if (speculate) {
+                s.offsets[0] = layout.headerOffset(slot);
+                s.batch[0] = s.header.clear();
+                s.offsets[1] = layout.payloadOffset(slot);
+                s.batch[1] = dst;
+                device.readBatch(s.offsets, s.batch, 2);
+            } else {
+                device.read(layout.headerOffset(slot), s.header.clear());
+            }
             h.decode(s.header, 0, layout.blockBytes());
         } catch (FormatException e) {
             return ReadStatus.CORRUPT;
@@ -222,10 +239,44 @@ public final class SlotTier implements AutoCloseable {
             return ReadStatus.MISMATCH;
         }
         try {
-            return readPayload(slot, h, dst, s);
+            return speculate ? checkLanded(h, dst, s) : readPayload(slot, h, dst, s);
         } catch (IOException e) {
             return ReadStatus.IO_ERROR;
         }
+    }
+
+    /**
+     * The payload was read into {@code dst} together with the header: a raw one is checked in
+     * place; an encoded one is moved to scratch, checked and decoded into {@code dst}.
+     */
+    private ReadStatus checkLanded(SlotHeader h, ByteBuffer dst, Scratch s) throws IOException {
+        ByteBuffer in = dst.duplicate().limit(dst.position() + h.storedLength);
+        if (h.codec != Codecs.RAW) {
+            in = s.payload.clear().put(in).flip();
+        }
+        return verifyAndDecode(h, in, dst, h.codec == Codecs.RAW, s);
+    }
+
+    /**
+     * Reads the headers of slots {@code first .. first + count} (at most 64) in one batch into
+     * {@code into[0 .. count)}; bit i of the result is set when slot {@code first + i} holds a
+     * valid header of this device's life (see {@link #readHeader}).
+     */
+    public long readHeaders(int first, int count, SlotHeader[] into) throws IOException {
+        Scratch s = scratch.get();
+        s.ensureHeaders(layout);
+        for (int i = 0; i < count; i++) {
+            s.offsets[i] = layout.headerOffset(first + i);
+            s.batch[i] = s.headers[i].clear();
+        }
+        device.readBatch(s.offsets, s.batch, count);
+        long valid = 0;
+        for (int i = 0; i < count; i++) {
+            if (decodeValid(s.headers[i], into[i])) {
+                valid |= 1L << i;
+            }
+        }
+        return valid;
     }
 
     private ReadStatus readPayload(int slot, SlotHeader h, ByteBuffer dst, Scratch s) throws IOException {
@@ -233,10 +284,15 @@ public final class SlotTier implements AutoCloseable {
         ByteBuffer in = direct ? dst : s.payload.clear().limit(layout.aligned(h.storedLength));
         device.read(layout.payloadOffset(slot), in);
         in = in.duplicate().limit(in.position() + h.storedLength);
+        return verifyAndDecode(h, in, dst, direct, s);
+    }
+
+    /** Checks the CRC of the stored bytes {@code in}; unless they are {@code dst} itself, decodes or copies them there. */
+    private ReadStatus verifyAndDecode(SlotHeader h, ByteBuffer in, ByteBuffer dst, boolean inPlace, Scratch s) {
         if (crc(s.crc, in) != h.payloadCrc) {
             return ReadStatus.CORRUPT;
         }
-        if (direct) {
+        if (inPlace) {
             return ReadStatus.OK;
         }
         BlockCodec c = Codecs.byId(h.codec);
@@ -343,16 +399,31 @@ public final class SlotTier implements AutoCloseable {
                 .order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** Per-thread buffers: one header, one payload (encoded or bounced), a CRC and a decoded header. */
+    /**
+     * Per-thread buffers: one header, one payload (encoded or bounced), a CRC, a decoded header,
+     * and a batch of up to {@link #MAX_BATCH} header reads.
+     */
     private static final class Scratch {
         final ByteBuffer header;
         final ByteBuffer payload;
         final CRC32C crc = new CRC32C();
         final SlotHeader decoded = new SlotHeader();
+        final ByteBuffer[] headers = new ByteBuffer[MAX_BATCH];
+        final ByteBuffer[] batch = new ByteBuffer[MAX_BATCH];
+        final long[] offsets = new long[MAX_BATCH];
 
         Scratch(DeviceLayout layout) {
             header = alignedBuffer(layout.headerBytes(), layout.alignment());
             payload = alignedBuffer(layout.aligned(layout.blockBytes()), layout.alignment());
+        }
+
+        /** Allocates the batch header buffers on first use (only shared tiers read batches of headers). */
+        void ensureHeaders(DeviceLayout layout) {
+            if (headers[0] == null) {
+                for (int i = 0; i < MAX_BATCH; i++) {
+                    headers[i] = alignedBuffer(layout.headerBytes(), layout.alignment());
+                }
+            }
         }
     }
 }
