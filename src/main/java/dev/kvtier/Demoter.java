@@ -31,9 +31,10 @@ import org.slf4j.LoggerFactory;
  * evicts a clean copy and loses nothing. <b>SSD level.</b> While fewer than an eighth of the SSD
  * slots are free, it copies the coldest SSD blocks without a remote copy to REMOTE, so that SSD
  * eviction takes clean copies and the blocks become visible to the other servers sharing the
- * remote device. At either level it first writes the topmost ancestor that needs the write
- * too, writes a block only once its parent is in the target tier (or on its way), and never
- * evicts an ancestor's copy to make room for it, so each tier holds whole prefixes.
+ * remote device. When both levels have work they take turns. At either level it first writes
+ * the topmost ancestor that needs the write too, writes a block only once its parent is in the
+ * target tier (or on its way), and never evicts an ancestor's copy to make room for it, so
+ * each tier holds whole prefixes.
  *
  * <p><b>Writes in flight.</b> Up to {@link #WRITES_IN_FLIGHT} writes run at once on the target
  * devices' {@link IoEngine}s (a parent and its child may be among them); the thread plans and
@@ -73,6 +74,8 @@ final class Demoter implements Runnable {
     private final BitSet remoteClaims = new BitSet();
     private final ArrayDeque<Write> spare = new ArrayDeque<>();
     private int inFlight;
+    /** Both levels take turns when both have work. */
+    private boolean ssdFirst;
     private Write planned;
     private int slot;
     private long[] remoteWipe;
@@ -203,16 +206,17 @@ final class Demoter implements Runnable {
             r.clearNoDemote();
             refused = 0;
         }
-        if (r.reclaimablePages() < r.demoteAhead()) {
-            Kind k = plan(r.dirtyDram, DRAM, r.belowDram());
-            if (k != Kind.IDLE) {
-                return k;
-            }
+        boolean dramLevel = r.reclaimablePages() < r.demoteAhead();
+        boolean ssdLevel = r.remote != null && r.ssd != null && r.ssd.freeSlots() < ssdAhead;
+        ssdFirst = !ssdFirst;
+        Kind k = ssdLevel && ssdFirst ? plan(ssdOnlyBelow, SSD, REMOTE) : Kind.IDLE;
+        if (k == Kind.IDLE && dramLevel) {
+            k = plan(r.dirtyDram, DRAM, r.belowDram());
         }
-        if (r.remote != null && r.ssd != null && r.ssd.freeSlots() < ssdAhead) {
-            return plan(ssdOnlyBelow, SSD, REMOTE);
+        if (k == Kind.IDLE && ssdLevel && !ssdFirst) {
+            k = plan(ssdOnlyBelow, SSD, REMOTE);
         }
-        return Kind.IDLE;
+        return k;
     }
 
     /** Under the lock: picks a block needing a write from {@code from} to {@code to} and reserves it. */

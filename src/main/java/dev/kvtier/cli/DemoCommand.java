@@ -72,7 +72,8 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--no-ssd", description = "DRAM tier only.")
     boolean noSsd;
 
-    @Option(names = "--reset", description = "Delete the SSD tier's file first: start from an empty SSD.")
+    @Option(names = "--reset", description = "Delete the SSD tier's file first: start from an empty SSD; "
+            + "reformat a remote export written with other settings (its blocks are lost).")
     boolean reset;
 
     @Option(names = "--remote", paramLabel = "URI",
@@ -101,7 +102,7 @@ final class DemoCommand implements Callable<Integer> {
                 System.out.println("--reset: deleted " + ssdFile);
             }
         } else {
-            System.out.println("DRAM tier only (--no-ssd)");
+            System.out.println("no SSD tier (--no-ssd)");
         }
         KvTierCacheBuilder builder = KvTierCache.builder().blockTokens(blockTokens).blockBytes(blockBytes)
                 .dramCapacityBytes(dramMib << 20);
@@ -109,7 +110,7 @@ final class DemoCommand implements Callable<Integer> {
             builder.localSsd(ssdFile, ssdMib << 20).ssdCompression(compression);
         }
         if (remote != null) {
-            builder.remote(remote, remoteMib << 20).remoteCompression(compression);
+            builder.remote(remote, remoteMib << 20).remoteCompression(compression).reinitializeIncompatibleDevices(reset);
             System.out.println("remote tier: " + remote + ", " + remoteMib + " MiB");
         }
         Namespace[] ns = new Namespace[tenants];
@@ -131,9 +132,11 @@ final class DemoCommand implements Callable<Integer> {
             opened = builder.build();
         } catch (IllegalStateException | IllegalArgumentException e) {
             System.err.println("kvtier demo: " + e.getMessage());
-            System.err.println(remote != null && e.getMessage().contains("nbd")
+            boolean unreachable = remote != null && e.getMessage().contains("Connect");
+            System.err.println(unreachable
                     ? "kvtier demo: is an NBD server running at " + remote + "? The README says how to start one"
-                    : "kvtier demo: run with --reset to start from an empty SSD file, or pick another --data-dir");
+                    : "kvtier demo: run with --reset to start from an empty SSD file and reformat an incompatible "
+                            + "remote export, or pick another --data-dir");
             return 2;
         }
         try (KvTierCache cache = opened) {
