@@ -435,7 +435,7 @@ final class TieredCache implements KvTierCache {
                 }
                 metrics.add(Counter.PROMOTED_BLOCKS, promoted);
                 if (failure != ReadStatus.OK) {
-                    recordFailure(s[loaded], s[w + loaded]);
+                    recordFailure(s[loaded], s[w + loaded], s[2 * w + loaded]);
                 }
             } finally {
                 r.activePins -= pinned;
@@ -468,10 +468,19 @@ final class TieredCache implements KvTierCache {
             return false;
         }
 
-        private void recordFailure(int e, int tier) {
+        /**
+         * Counts a failed read; a block that failed its checks is dropped with its descendants,
+         * and a corrupt remote slot is queued for a wipe (if it still holds the key) so that
+         * lookups do not find it again. A mismatched remote slot holds another writer's block.
+         */
+        private void recordFailure(int e, int tier, int slot) {
             Counter c = failure == ReadStatus.CORRUPT ? Counter.CORRUPT_BLOCKS
                     : failure == ReadStatus.MISMATCH ? Counter.MISMATCHED_BLOCKS : Counter.READ_ERRORS;
             metrics.add(c, tier, 1);
+            if (failure == ReadStatus.CORRUPT && tier == REMOTE) {
+                r.remoteWipes.add(new long[] {slot, r.index.keyHi(e), r.index.keyLo(e)});
+                r.work.signal();
+            }
             if (failure != ReadStatus.IO_ERROR) {
                 r.dropWithDescendants(e);
             }

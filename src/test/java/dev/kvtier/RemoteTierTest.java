@@ -12,6 +12,7 @@ import java.io.InputStreamReader;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -145,6 +146,92 @@ class RemoteTierTest {
             assertEquals(w.keys.length, again, "after the restart the blocks are served again: " + cache.stats());
             ((TieredCache) cache).checkInvariants();
         }
+    }
+
+    @Test
+    void injectedReadErrorsAreMissesAndServingResumesWhenTheyStop(@TempDir Path dir) throws Exception {
+        Path trigger = dir.resolve("inject");
+        try (NbdServer server = NbdServer.nbdkit("--filter=error", "memory", "64M", "error=EIO", "error-rate=30%",
+                "error-file=" + trigger);
+                KvTierCache writer = RemoteWorker.builder(server.uri(), REMOTE_BYTES).build();
+                KvTierCache reader = RemoteWorker.builder(server.uri(), REMOTE_BYTES).dramCapacityBytes(
+                        2L * RemoteWorker.BLOCK).build()) {
+            List<BlockKey[]> chains = new ArrayList<>();
+            for (int c = 0; c < 20; c++) {
+                BlockKey[] keys = SsdFixtures.namespace("faulty").keysFromHashes(new long[] {c, 1, 2, 3, 4, 5});
+                writer.store(keys, filled(keys));
+                writer.awaitIdle();
+                chains.add(keys);
+            }
+            assertEquals(120, writer.stats().storedBlocks(Tier.REMOTE), writer.stats().toString());
+
+            Files.createFile(trigger);
+            long loaded = loadAndCheck(reader, chains);
+            CacheStats s = reader.stats();
+            assertTrue(s.readErrors(Tier.REMOTE) > 0, "errors were injected and counted: " + s);
+            assertTrue(loaded < 120, "some blocks were misses: " + loaded);
+
+            Files.delete(trigger);
+            assertEquals(120, loadAndCheck(reader, chains), "all blocks are served again: " + reader.stats());
+            ((TieredCache) reader).checkInvariants();
+        }
+    }
+
+    @Test
+    void aCorruptPayloadOnTheExportIsAMissAndIsWiped(@TempDir Path dir) throws Exception {
+        Path disk = dir.resolve("export.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(16L << 20);
+        }
+        BlockKey[] keys = SsdFixtures.namespace("corrupt").keysFromHashes(new long[] {1, 2, 3, 4});
+        try (NbdServer server = NbdServer.nbdkit("file", disk.toString())) {
+            try (KvTierCache writer = RemoteWorker.builder(server.uri(), REMOTE_BYTES).build()) {
+                writer.store(keys, filled(keys));
+                writer.awaitIdle();
+            }
+            long header = offsetOf(Files.readAllBytes(disk), keys[2]);
+            SsdFixtures.flipByte(disk, header + 4096 + 1000, 0x10); // inside the payload whatever the alignment
+
+            try (KvTierCache reader = RemoteWorker.builder(server.uri(), REMOTE_BYTES).build()) {
+                PrefixMatch m = reader.match(keys);
+                assertEquals(4, m.hitBlocks(), "the headers are intact");
+                ByteBuffer[] dst = empty(4);
+                assertEquals(2, reader.load(m, dst).join(), "the load stops before the corrupt block");
+                for (int i = 0; i < 2; i++) {
+                    assertEquals(-1, SsdFixtures.firstWrongByte(dst[i].clear(), keys[i]), "block " + i);
+                }
+                assertEquals(1, reader.stats().corruptBlocks(Tier.REMOTE));
+                reader.awaitIdle();
+                assertEquals(2, reader.match(keys).hitBlocks(), "the corrupt slot was wiped, not found again");
+                ((TieredCache) reader).checkInvariants();
+            }
+        }
+    }
+
+    /** Matches and loads every chain, checking every byte; returns the blocks loaded. */
+    private static long loadAndCheck(KvTierCache cache, List<BlockKey[]> chains) {
+        long loaded = 0;
+        for (BlockKey[] keys : chains) {
+            PrefixMatch m = cache.match(keys);
+            ByteBuffer[] dst = empty(m.hitBlocks());
+            int n = cache.load(m, dst).join();
+            for (int i = 0; i < n; i++) {
+                assertEquals(-1, SsdFixtures.firstWrongByte(dst[i].clear(), keys[i]), "block " + i);
+            }
+            loaded += n;
+        }
+        return loaded;
+    }
+
+    /** The offset of the slot header holding {@code key} (key hi and lo, little-endian, at bytes 8 and 16). */
+    private static long offsetOf(byte[] disk, BlockKey key) {
+        ByteBuffer b = ByteBuffer.wrap(disk).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int at = 0; at + 16 <= disk.length; at += 64) {
+            if (b.getLong(at + 8) == key.hi() && b.getLong(at + 16) == key.lo()) {
+                return at;
+            }
+        }
+        throw new AssertionError("no header of " + key + " on the export");
     }
 
     @Test
