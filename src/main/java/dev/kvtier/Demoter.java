@@ -386,16 +386,21 @@ final class Demoter implements Runnable {
             return st == ReadStatus.OK ? staging : null;
         }
 
-        /** Reads the set's headers, then takes the best slot the local index may give up. */
+        /**
+         * Reads the set's headers, then takes the best slot the local index may give up: one
+         * whose owner the prefix rule lets go, else one whose owner only has descendants.
+         */
         private boolean claimRemoteSlot() throws IOException {
             r.remote.rankSlots(header.keyHi, header.keyLo, ranked);
             r.lock.lock();
             try {
-                for (int candidate : ranked) {
-                    if (!remoteClaims.get(candidate) && r.remoteSlotReplaceable(candidate, entry)) {
-                        remoteClaims.set(candidate);
-                        slot = candidate;
-                        return true;
+                for (int pass = 0; pass < 2; pass++) {
+                    for (int candidate : ranked) {
+                        if (!remoteClaims.get(candidate) && r.remoteSlotReplaceable(candidate, entry, pass == 0)) {
+                            remoteClaims.set(candidate);
+                            slot = candidate;
+                            return true;
+                        }
                     }
                 }
                 return false;

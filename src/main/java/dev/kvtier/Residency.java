@@ -360,14 +360,24 @@ final class Residency {
     }
 
     /**
-     * Whether the demoter may overwrite remote {@code slot} for a write of {@code e}: not when its
-     * owner is an ancestor of {@code e}, cannot be evicted, or is in DRAM (its DRAM copy would
-     * turn dirty and be written back, evicting another: a ping-pong within one set).
+     * Whether the demoter may overwrite remote {@code slot} for a write of {@code e}. Never when
+     * its owner is an ancestor of {@code e}, is pinned or moving, or is in DRAM (its DRAM copy
+     * would turn dirty and be written back, evicting another: a ping-pong within one set).
+     * {@code strict}: only an owner evictable by the prefix rule; otherwise also an owner with
+     * children, which then leaves the cache with its descendants if the slot was its last copy
+     * (on a shared set-associative tier a set may fill with parents; other writers replace them
+     * anyway).
      */
-    boolean remoteSlotReplaceable(int slot, int e) {
+    boolean remoteSlotReplaceable(int slot, int e, boolean strict) {
         int owner = remoteOwner[slot];
-        return owner == NONE || owner == e
-                || evictable(owner, REMOTE) && !index.hasCopy(owner, DRAM) && !isAncestor(owner, e);
+        if (owner == NONE || owner == e) {
+            return true;
+        }
+        if (index.hasCopy(owner, DRAM) || isAncestor(owner, e)) {
+            return false;
+        }
+        return strict ? evictable(owner, REMOTE)
+                : index.state(owner) == READY && index.pins(owner) == 0 && (index.flags(owner) & (MOVING | PROMOTING)) == 0;
     }
 
     private boolean isAncestor(int a, int e) {
