@@ -32,9 +32,12 @@ public interface KvTierCache extends AutoCloseable {
     int blockBytes();
 
     /**
-     * How many leading blocks of the chain {@code keys} are kept, and where. Metadata only: no
-     * copy, no I/O. A block is reported only if every block before it is, so a reported block's
-     * parent is always reported too.
+     * How many leading blocks of the chain {@code keys} are kept, and where. No copy. Without a
+     * remote tier, metadata only (no I/O); with one, the keys after the local prefix are looked
+     * up on the shared device by reading their sets' slot headers (a few small reads, in
+     * parallel, bounded by the remote timeout), so blocks other servers wrote are found. A block
+     * is reported only if every block before it is, so a reported block's parent is always
+     * reported too.
      */
     PrefixMatch match(BlockKey[] keys);
 
@@ -45,7 +48,8 @@ public interface KvTierCache extends AutoCloseable {
      * Copies the matched blocks into {@code dst[0..match.hitBlocks())}. The future completes with
      * the number of leading blocks actually copied, which is smaller than the match when blocks
      * left the cache in between or failed their checks on the way. Only that count is valid:
-     * the buffer of a block that failed its check may have been written.
+     * the buffer of a block that failed its check may have been written. The blocks on devices
+     * are read in parallel; the future is complete when this method returns.
      */
     CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst);
 
