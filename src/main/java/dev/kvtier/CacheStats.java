@@ -1,5 +1,6 @@
 package dev.kvtier;
 
+import dev.kvtier.io.IoEngine;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
@@ -16,8 +17,26 @@ public final class CacheStats {
     private final int activePins;
     private final long recoveryMillis;
     private final Histogram[] latency = new Histogram[Op.values().length];
+    private final DeviceIo[] io = new DeviceIo[CacheMetrics.TIERS];
 
-    CacheStats(CacheMetrics m, long[] residentBlocks, long[] capacityBlocks, int activePins, long recoveryMillis) {
+    /**
+     * What a tier's device did, measured by its I/O engine: request latency from submission to
+     * completion (nanoseconds; a load's read of one block, a demotion's write of one block),
+     * moving averages of bandwidth (bytes per second of device time, 0 before any request),
+     * writes declined because the queue was full, and requests that outwaited their deadline.
+     */
+    public record DeviceIo(Histogram readLatency, Histogram writeLatency, double readBytesPerSecond,
+            double writeBytesPerSecond, long declinedWrites, long timedOutRequests) {
+
+        static DeviceIo of(IoEngine e) {
+            return new DeviceIo(e.latency(IoEngine.Kind.READ), e.latency(IoEngine.Kind.WRITE),
+                    e.bandwidth(IoEngine.Kind.READ), e.bandwidth(IoEngine.Kind.WRITE), e.declinedWrites(),
+                    e.timedOutRequests());
+        }
+    }
+
+    CacheStats(CacheMetrics m, long[] residentBlocks, long[] capacityBlocks, int activePins, long recoveryMillis,
+            IoEngine[] engines) {
         for (Counter c : Counter.values()) {
             for (int t = 0; t < CacheMetrics.TIERS; t++) {
                 counts[c.ordinal()][t] = c.perTier() ? m.get(c, t) : t == 0 ? m.get(c) : 0;
@@ -30,6 +49,14 @@ public final class CacheStats {
         for (Op op : Op.values()) {
             latency[op.ordinal()] = m.latency(op);
         }
+        for (int t = 0; t < engines.length; t++) {
+            io[t] = engines[t] == null ? null : DeviceIo.of(engines[t]);
+        }
+    }
+
+    /** What {@code tier}'s device did (see {@link DeviceIo}), or null for DRAM and absent tiers. */
+    public DeviceIo deviceIo(Tier tier) {
+        return io[tier.ordinal()];
     }
 
     private long total(Counter c) {

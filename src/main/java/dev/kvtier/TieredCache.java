@@ -724,7 +724,7 @@ final class TieredCache implements KvTierCache {
         capacity[DRAM] = r.dram.pageCount();
         capacity[SSD] = r.ssd == null ? 0 : r.ssd.slotCount();
         capacity[REMOTE] = r.remote == null ? 0 : r.remote.slots().slotCount();
-        return new CacheStats(metrics, resident, capacity, pins, recoveryMillis);
+        return new CacheStats(metrics, resident, capacity, pins, recoveryMillis, new IoEngine[] {null, ssdIo, remoteIo});
     }
 
     @Override
