@@ -40,16 +40,21 @@ import org.slf4j.LoggerFactory;
  * devices' {@link IoEngine}s (a parent and its child may be among them); the thread plans and
  * submits, and each write completes on an I/O thread. A block being written is pinned and
  * flagged {@code MOVING}: it stays readable where it is and cannot be evicted; it gains its new
- * copy only when the write has completed. If it was
- * invalidated meanwhile, the SSD slot is wiped instead. Writes go through the target device's
- * {@link IoEngine}; a write the engine declines (queue full), that fails, or a block that cannot
- * be placed is set aside ({@code NO_DEMOTE}), counted, and the demoter backs off, doubling
- * from 100 ms up to 5 s; when the backoff ends the set-aside blocks are eligible again.
- * Meanwhile the cache keeps serving. A remote slot is chosen by {@link SharedSlotTier#rankSlots}
- * (its set's headers read outside the lock), skipping slots whose local owner must stay.
- * A block whose remote set has no such slot is set aside without a backoff: the device is fine.
- * The thread also wipes slots queued by invalidation and corruption; on close it finishes what
- * it is doing and drains the wipes.
+ * copy only when the write has completed. If it was invalidated meanwhile, the slot is wiped
+ * instead (a remote one only if it still holds the key).
+ *
+ * <p><b>Failures.</b> A write the engine declines (queue full) or that fails, and an SSD block
+ * that cannot be placed, are set aside ({@code NO_DEMOTE}), counted, and the demoter backs off,
+ * doubling from 100 ms up to 5 s; when the backoff ends the set-aside blocks are eligible
+ * again. Meanwhile the cache keeps serving. A remote slot is chosen by
+ * {@link SharedSlotTier#rankSlots} (its set's headers read outside the lock), skipping slots
+ * whose local owner must stay and slots claimed by another write in flight; a block whose set
+ * has no such slot is set aside without a backoff (the device is fine) and retried after a
+ * second.
+ *
+ * <p>The thread also wipes slots queued by invalidation and corruption (a remote slot claimed
+ * while it is checked and wiped); on close it finishes the writes in flight and drains the
+ * wipes.
  */
 final class Demoter implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(Demoter.class);
@@ -59,6 +64,7 @@ final class Demoter implements Runnable {
     private static final int CANDIDATES = 32;
     /** Demotion writes submitted at once. */
     static final int WRITES_IN_FLIGHT = 4;
+    private static final long UNPLACED_RETRY_NS = TimeUnit.SECONDS.toNanos(1);
 
     private enum Kind { IDLE, WRITE, WIPE, REMOTE_WIPE, EXIT }
 
@@ -78,10 +84,15 @@ final class Demoter implements Runnable {
     private boolean ssdFirst;
     private Write planned;
     private int slot;
-    private long[] remoteWipe;
+    private Residency.RemoteWipe remoteWipe;
+    /** Block-sized buffer for re-reading a slot reported corrupt before wiping it. */
+    private ByteBuffer wipeBuffer;
     private int failures;
     /** Blocks set aside since the last backoff ended. */
     private int refused;
+    /** Blocks set aside for want of a replaceable remote slot; retried from {@link #retryUnplacedAt}. */
+    private int unplaced;
+    private long retryUnplacedAt;
     private long backoffUntil = System.nanoTime();
 
     Demoter(Residency residency, IoEngine ssdIo, IoEngine remoteIo) {
@@ -202,9 +213,11 @@ final class Demoter implements Runnable {
         if (System.nanoTime() - backoffUntil < 0) {
             return Kind.IDLE;
         }
-        if (refused > 0 && inFlight == 0) {
+        boolean retryUnplaced = unplaced > 0 && System.nanoTime() - retryUnplacedAt >= 0;
+        if ((refused > 0 || retryUnplaced) && inFlight == 0) {
             r.clearNoDemote();
             refused = 0;
+            unplaced = 0;
         }
         boolean dramLevel = r.reclaimablePages() < r.demoteAhead();
         boolean ssdLevel = r.remote != null && r.ssd != null && r.ssd.freeSlots() < ssdAhead;
@@ -295,7 +308,15 @@ final class Demoter implements Runnable {
     /** Hands a planned write to its device's engine; it completes on an I/O thread. */
     private void submit(Write w) {
         IoEngine io = w.target == SSD ? ssdIo : remoteIo;
-        CompletableFuture<Void> f = io.tryWrite(w::run);
+        CompletableFuture<Void> f;
+        try {
+            f = io.tryWrite(w::run);
+        } catch (RuntimeException | Error e) {
+            LOG.error("kvtier: submitting a demotion failed", e);
+            w.failure = Counter.DEMOTE_FAILED_BLOCKS;
+            complete(w);
+            return;
+        }
         if (f == null) {
             w.failure = Counter.DEMOTE_DECLINED_BLOCKS;
             complete(w);
@@ -310,14 +331,17 @@ final class Demoter implements Runnable {
         });
     }
 
+    /** Under the lock: settles a write whatever happened; the write slot is free again after. */
     private void complete(Write w) {
         r.lock.lock();
         try {
             w.complete();
+        } catch (RuntimeException | Error e) {
+            LOG.error("kvtier: completing a demotion failed", e);
+        } finally {
             inFlight--;
             spare.add(w);
             r.work.signalAll();
-        } finally {
             r.lock.unlock();
         }
     }
@@ -425,6 +449,9 @@ final class Demoter implements Runnable {
                 }
                 if (unplaceable) {
                     r.index.setFlags(entry, r.index.flags(entry) | Residency.NO_DEMOTE);
+                    if (unplaced++ == 0) {
+                        retryUnplacedAt = System.nanoTime() + UNPLACED_RETRY_NS;
+                    }
                 } else {
                     refuse(entry);
                 }
@@ -436,6 +463,9 @@ final class Demoter implements Runnable {
             boolean live = r.index.isLive(entry);
             if (target == REMOTE) {
                 r.addRemoteCopy(entry, slot);
+                if (!live) {
+                    r.wipeRemote(entry, slot, false);
+                }
             } else if (live) {
                 r.addCopy(entry, SSD, slot);
             } else {
@@ -469,21 +499,57 @@ final class Demoter implements Runnable {
         }
     }
 
-    /** Wipes a remote slot if its header still holds the invalidated key (another writer may own it now). */
+    /**
+     * Wipes a remote slot under its condition ({@link Residency.RemoteWipe}); the slot is claimed
+     * meanwhile so that no write of ours lands in it between the check and the wipe.
+     */
     private void wipeRemote() {
-        int at = (int) remoteWipe[0];
+        Residency.RemoteWipe w = remoteWipe;
+        if (!claim(w.slot())) {
+            return; // one of our writes is replacing it anyway
+        }
         boolean ok = true;
         boolean wiped = false;
         try {
-            SlotTier t = r.remote.slots();
-            if (t.readHeader(at, found) && found.keyHi == remoteWipe[1] && found.keyLo == remoteWipe[2]) {
-                t.wipe(at);
+            if (stillToWipe(w)) {
+                r.remote.slots().wipe(w.slot());
                 wiped = true;
             }
         } catch (IOException | RuntimeException | Error e) {
-            LOG.warn("kvtier: wiping remote slot {} failed: {}", at, e.toString());
+            LOG.warn("kvtier: wiping remote slot {} failed: {}", w.slot(), e.toString());
             ok = false;
         }
-        r.metrics.add(ok ? Counter.WIPED_SLOTS : Counter.WRITE_ERRORS, REMOTE, ok && !wiped ? 0 : 1);
+        r.lock.lock();
+        try {
+            remoteClaims.clear(w.slot());
+            r.metrics.add(ok ? Counter.WIPED_SLOTS : Counter.WRITE_ERRORS, REMOTE, ok && !wiped ? 0 : 1);
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
+    private boolean claim(int slot) {
+        r.lock.lock();
+        try {
+            if (remoteClaims.get(slot)) {
+                return false;
+            }
+            remoteClaims.set(slot);
+            return true;
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
+    /** Whether the slot still holds the key (and, for a corrupt block, still fails its check). */
+    private boolean stillToWipe(Residency.RemoteWipe w) throws IOException {
+        SlotTier t = r.remote.slots();
+        if (!w.onlyIfCorrupt()) {
+            return t.readHeader(w.slot(), found) && found.keyHi == w.keyHi() && found.keyLo == w.keyLo();
+        }
+        if (wipeBuffer == null) {
+            wipeBuffer = ByteBuffer.allocateDirect(r.dram.blockBytes());
+        }
+        return t.read(w.slot(), w.keyHi(), w.keyLo(), w.nsHi(), w.nsLo(), wipeBuffer.clear()) == ReadStatus.CORRUPT;
     }
 }

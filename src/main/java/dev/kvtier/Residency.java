@@ -41,9 +41,10 @@ import java.util.function.IntPredicate;
  *
  * <p><b>Remote slots.</b> The remote tier is shared with other processes, so the index only
  * knows where this process last saw a block there; {@link #remoteOwner} maps each remote slot to
- * the entry believed to be in it. A slot gets one owner at a time: when this process writes or
- * finds another block in a slot, the previous owner loses its remote copy (and leaves the cache
- * with its descendants if that was its last copy). Reads verify every header, so a stale
+ * the entry believed to be in it. A slot has at most one owner, and an entry's remote copy is
+ * its owner's: when this process writes or finds another block in a slot, the previous owner
+ * loses its remote copy (and leaves the cache with its descendants if that was its last copy;
+ * a pinned one keeps its entry, not the slot, until unpinned). Reads verify every header, so a stale
  * belief costs a miss. Remote slots are never allocated or wiped for reuse here: placement is
  * {@link SharedSlotTier}'s.
  */
@@ -79,8 +80,8 @@ final class Residency {
     final SharedSlotTier remote;
     /** Remote slot → entry believed to hold it, or NONE (see the class comment). */
     final int[] remoteOwner;
-    /** Remote slots to wipe if their header still holds the key: slot, key hi, key lo. */
-    final ArrayDeque<long[]> remoteWipes = new ArrayDeque<>();
+    /** Remote slots to wipe, each under its condition (see {@link RemoteWipe}). */
+    final ArrayDeque<RemoteWipe> remoteWipes = new ArrayDeque<>();
     final EvictionPolicy[] orders = new EvictionPolicy[BlockIndex.TIERS];
     final CacheMetrics metrics;
     final ArrayDeque<Integer> pendingWipes = new ArrayDeque<>();
@@ -105,6 +106,22 @@ final class Residency {
     int inFlight;
     int activePins;
     boolean closed;
+
+    /**
+     * A remote slot to wipe: if it still holds the key ({@code onlyIfCorrupt} false: the block
+     * was invalidated or dropped), or if it still holds the key and still fails its payload check
+     * ({@code onlyIfCorrupt} true: another writer may have rewritten the slot since).
+     */
+    record RemoteWipe(int slot, long keyHi, long keyLo, long nsHi, long nsLo, boolean onlyIfCorrupt) {
+    }
+
+    /** Queues a wipe of remote {@code slot} for entry {@code e}'s key (see {@link RemoteWipe}). */
+    void wipeRemote(int e, int slot, boolean onlyIfCorrupt) {
+        int ns = index.namespace(e);
+        remoteWipes.add(new RemoteWipe(slot, index.keyHi(e), index.keyLo(e), namespaceHi(ns), namespaceLo(ns),
+                onlyIfCorrupt));
+        work.signal();
+    }
 
     /** A namespace fingerprint as a map key. */
     private record NamespaceId(long hi, long lo) {
@@ -213,14 +230,17 @@ final class Residency {
         }
         int loc = index.removeCopy(e, tier);
         cleanLeaves += cleanLeaves(e, p) - was;
-        freeLocation(tier, loc, wipe);
+        freeLocation(e, tier, loc, wipe);
     }
 
-    private void freeLocation(int tier, int loc, boolean wipe) {
+    /** Frees entry {@code e}'s former location {@code loc} in {@code tier}. */
+    private void freeLocation(int e, int tier, int loc, boolean wipe) {
         if (tier == DRAM) {
             dram.free(loc);
         } else if (tier == REMOTE) {
-            remoteOwner[loc] = NONE;
+            if (remoteOwner[loc] == e) {
+                remoteOwner[loc] = NONE;
+            }
         } else if (wipe) {
             pendingWipes.add(loc);
             work.signal();
@@ -345,16 +365,25 @@ final class Residency {
 
     // ---- remote slots
 
-    /** Forgets what this process believed was in remote {@code slot} (see the class comment). */
+    /**
+     * Forgets what this process believed was in remote {@code slot} (see the class comment): the
+     * owner loses its remote copy, and leaves the cache with its descendants if that was its
+     * last copy. A pinned owner keeps its entry until unpinned, but not the slot.
+     */
     void forgetRemote(int slot) {
         int owner = remoteOwner[slot];
         if (owner == NONE) {
             return;
         }
-        if (index.copies(owner) == 1 << REMOTE) {
+        if (index.isLive(owner) && index.copies(owner) == 1 << REMOTE) {
             dropWithDescendants(owner);
-        } else {
-            removeCopy(owner, REMOTE, false);
+        }
+        if (index.hasCopy(owner, REMOTE) && index.location(owner, REMOTE) == slot) {
+            if (index.isLive(owner)) {
+                removeCopy(owner, REMOTE, false);
+            } else {
+                index.removeCopy(owner, REMOTE);
+            }
         }
         remoteOwner[slot] = NONE;
     }
@@ -363,10 +392,10 @@ final class Residency {
      * Whether the demoter may overwrite remote {@code slot} for a write of {@code e}. Never when
      * its owner is an ancestor of {@code e}, is pinned or moving, or is in DRAM (its DRAM copy
      * would turn dirty and be written back, evicting another: a ping-pong within one set).
-     * {@code strict}: only an owner evictable by the prefix rule; otherwise also an owner with
-     * children, which then leaves the cache with its descendants if the slot was its last copy
-     * (on a shared set-associative tier a set may fill with parents; other writers replace them
-     * anyway).
+     * {@code strict}: only an owner evictable by the prefix rule; otherwise also an owner whose
+     * children are only on the remote tier, which then leaves the cache with its descendants
+     * (on a shared set-associative tier a set may fill with parents, and other writers replace
+     * them anyway). A grandchild kept locally under a remote-only child would be lost with them.
      */
     boolean remoteSlotReplaceable(int slot, int e, boolean strict) {
         int owner = remoteOwner[slot];
@@ -376,8 +405,11 @@ final class Residency {
         if (index.hasCopy(owner, DRAM) || isAncestor(owner, e)) {
             return false;
         }
-        return strict ? evictable(owner, REMOTE)
-                : index.state(owner) == READY && index.pins(owner) == 0 && (index.flags(owner) & (MOVING | PROMOTING)) == 0;
+        if (strict) {
+            return evictable(owner, REMOTE);
+        }
+        return index.state(owner) == READY && index.pins(owner) == 0 && (index.flags(owner) & (MOVING | PROMOTING)) == 0
+                && index.childrenWith(DRAM, owner) == 0 && index.childrenWith(SSD, owner) == 0;
     }
 
     private boolean isAncestor(int a, int e) {
@@ -444,7 +476,7 @@ final class Residency {
         boolean wipe = (index.flags(e) & WIPE_ON_RELEASE) != 0;
         for (int t = 0; t < BlockIndex.TIERS; t++) {
             if (index.hasCopy(e, t)) {
-                freeLocation(t, index.removeCopy(e, t), wipe);
+                freeLocation(e, t, index.removeCopy(e, t), wipe);
             }
         }
         index.release(e);

@@ -470,16 +470,16 @@ final class TieredCache implements KvTierCache {
 
         /**
          * Counts a failed read; a block that failed its checks is dropped with its descendants,
-         * and a corrupt remote slot is queued for a wipe (if it still holds the key) so that
-         * lookups do not find it again. A mismatched remote slot holds another writer's block.
+         * and a corrupt remote slot is queued for a wipe (if it is still corrupt when the demoter
+         * reads it again) so that lookups do not find it again. A mismatched remote slot holds
+         * another writer's block, or is being written.
          */
         private void recordFailure(int e, int tier, int slot) {
             Counter c = failure == ReadStatus.CORRUPT ? Counter.CORRUPT_BLOCKS
                     : failure == ReadStatus.MISMATCH ? Counter.MISMATCHED_BLOCKS : Counter.READ_ERRORS;
             metrics.add(c, tier, 1);
             if (failure == ReadStatus.CORRUPT && tier == REMOTE) {
-                r.remoteWipes.add(new long[] {slot, r.index.keyHi(e), r.index.keyLo(e)});
-                r.work.signal();
+                r.wipeRemote(e, slot, true);
             }
             if (failure != ReadStatus.IO_ERROR) {
                 r.dropWithDescendants(e);
@@ -695,8 +695,7 @@ final class TieredCache implements KvTierCache {
             for (int e = 0; id >= 0 && e < r.index.capacity(); e++) {
                 if (r.index.isLive(e) && r.index.namespace(e) == id) {
                     if (r.index.hasCopy(e, REMOTE)) {
-                        r.remoteWipes.add(new long[] {r.index.location(e, REMOTE), r.index.keyHi(e), r.index.keyLo(e)});
-                        r.work.signal();
+                        r.wipeRemote(e, r.index.location(e, REMOTE), false);
                     }
                     r.retire(e, true);
                     n++;

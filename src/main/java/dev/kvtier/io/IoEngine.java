@@ -187,11 +187,11 @@ public final class IoEngine implements AutoCloseable {
             latency[r.kind.ordinal()].recordValue(Math.min(MAX_LATENCY_NS, end - r.submitted));
             updateBandwidth(r.kind, bytes, end - start);
             r.future.complete(null);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             if (r.kind == Kind.READ) {
                 failedReads.incrementAndGet();
             }
-            r.future.completeExceptionally(e);
+            r.future.completeExceptionally(e); // an Error too: a waiter must never wait forever
         }
     }
 

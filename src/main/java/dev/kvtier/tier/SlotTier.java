@@ -25,7 +25,9 @@ import org.roaringbitmap.RoaringBitmap;
  *
  * <p><b>Read protocol.</b> Header checksum, then key, namespace and device id against what the
  * caller expects, then payload CRC, then decode with the output length checked. Any mismatch
- * is reported as a status, never as bytes.
+ * is reported as a status (an empty header as MISMATCH: the slot is free or being written),
+ * never as bytes that count: on a device with batched reads the payload is read together with
+ * the header, into the caller's buffer, so after a failed read that buffer holds junk.
  *
  * <p>Free slots sit in a {@link RoaringBitmap}; allocation and release run under the cache's
  * metadata lock. Reads and writes run on any thread, on slots the caller owns (pinned or
@@ -211,7 +213,9 @@ public final class SlotTier implements AutoCloseable {
 
     /**
      * Reads the block in {@code slot} into {@code dst} (exactly the block's bytes remaining) if
-     * the slot holds key {@code (keyHi, keyLo)} of namespace {@code (nsHi, nsLo)}, intact.
+     * the slot holds key {@code (keyHi, keyLo)} of namespace {@code (nsHi, nsLo)}, intact. On a
+     * device that {@linkplain BlockDevice#batchesReads batches reads} the payload is read with the
+     * header, so {@code dst} is written whatever the outcome; only OK means its bytes are the block.
      */
     public ReadStatus read(int slot, long keyHi, long keyLo, long nsHi, long nsLo, ByteBuffer dst) {
         Scratch s = scratch.get();
@@ -227,6 +231,9 @@ public final class SlotTier implements AutoCloseable {
                 device.readBatch(s.offsets, s.batch, 2);
             } else {
                 device.read(layout.headerOffset(slot), s.header.clear());
+            }
+            if (SlotHeader.isEmpty(s.header, 0)) {
+                return ReadStatus.MISMATCH;
             }
             h.decode(s.header, 0, layout.blockBytes());
         } catch (FormatException e) {
