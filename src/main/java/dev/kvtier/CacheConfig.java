@@ -2,15 +2,16 @@ package dev.kvtier;
 
 import java.net.URI;
 import java.nio.file.Path;
+import javax.net.ssl.SSLContext;
 
 /** A validated cache configuration, as the builder hands it to the engine. */
 record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path ssdPath, long ssdCapacityBytes,
         Compression ssdCompression, boolean ssdDirectIo, boolean reinitializeDevices, double demoteAhead,
         Remote remote) {
 
-    /** The remote tier's settings. */
+    /** The remote tier's settings; {@code tls} null means the JVM's default context for an nbds:// URI. */
     record Remote(URI uri, long capacityBytes, int connections, long timeoutMillis, int ways, long recheckMillis,
-            Compression compression) {
+            Compression compression, SSLContext tls) {
     }
 
     boolean hasSsd() {

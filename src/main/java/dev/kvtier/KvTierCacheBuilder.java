@@ -5,6 +5,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
+import javax.net.ssl.SSLContext;
 
 /**
  * Configures a {@link KvTierCache}; every setting is checked by {@link #build()}, which names
@@ -40,6 +41,7 @@ public final class KvTierCacheBuilder {
     private int remoteWays = 8;
     private long remoteRecheckMillis = 100;
     private Compression remoteCompression = Compression.NONE;
+    private SSLContext remoteTls;
 
     KvTierCacheBuilder() {
     }
@@ -94,7 +96,8 @@ public final class KvTierCacheBuilder {
 
     /**
      * Adds the shared remote tier: an NBD export ({@code nbd://host[:port]/[export]}, port
-     * 10809 by default) of which the first {@code capacityBytes} are used. Several caches, in
+     * 10809 by default; {@code nbds://} for TLS, see {@link #remoteTls}) of which the first
+     * {@code capacityBytes} are used. Several caches, in
      * one or many processes, may attach the same export with the same capacity and block size:
      * blocks one of them writes there are found and loaded by the others (see
      * {@link KvTierCache#match}). The first to attach a blank export formats it. A raw device
@@ -139,6 +142,18 @@ public final class KvTierCacheBuilder {
      */
     public KvTierCacheBuilder remoteRecheckMillis(long millis) {
         this.remoteRecheckMillis = millis;
+        return this;
+    }
+
+    /**
+     * The TLS context (trusted CAs, and a client certificate if the server asks for one) for an
+     * {@code nbds://} remote export. Only allowed with an {@code nbds://} URI; without it an
+     * {@code nbds://} export is trusted by the JVM's default context
+     * ({@link SSLContext#getDefault()}). The server's certificate must name the URI's host
+     * (hostname verification is always on).
+     */
+    public KvTierCacheBuilder remoteTls(SSLContext context) {
+        this.remoteTls = Objects.requireNonNull(context, "context");
         return this;
     }
 
@@ -196,8 +211,11 @@ public final class KvTierCacheBuilder {
     }
 
     private CacheConfig.Remote checkRemote(long pages) {
-        require("nbd".equals(remoteUri.getScheme()) && remoteUri.getHost() != null,
-                "remote: " + remoteUri + " is not an nbd://host[:port]/[export] URI");
+        boolean tls = "nbds".equals(remoteUri.getScheme());
+        require((tls || "nbd".equals(remoteUri.getScheme())) && remoteUri.getHost() != null,
+                "remote: " + remoteUri + " is not an nbd://host[:port]/[export] or nbds://host[:port]/[export] URI");
+        require(remoteTls == null || tls, "remoteTls is set but the remote URI " + remoteUri
+                + " is plain nbd://; use nbds:// for TLS");
         long slots = DeviceLayout.slotsThatFit(remoteCapacityBytes, 1, blockBytes);
         require(slots >= remoteWays, "remote capacity (" + remoteCapacityBytes + " bytes) must hold at least "
                 + remoteWays + " slots (one set) of a " + blockBytes + "-byte block plus its header and the superblock");
@@ -210,7 +228,7 @@ public final class KvTierCacheBuilder {
         require(remoteWays >= 1 && remoteWays <= 64, "remoteWays must be in [1, 64], was " + remoteWays);
         require(remoteRecheckMillis >= 0, "remoteRecheckMillis must be >= 0, was " + remoteRecheckMillis);
         return new CacheConfig.Remote(remoteUri, remoteCapacityBytes, remoteConnections, remoteTimeoutMillis,
-                remoteWays, remoteRecheckMillis, remoteCompression);
+                remoteWays, remoteRecheckMillis, remoteCompression, remoteTls);
     }
 
     private void checkSsd(long pageBytes) {

@@ -114,7 +114,7 @@ final class TieredCache implements KvTierCache {
 
     private static SharedSlotTier openRemote(CacheConfig c) throws IOException {
         CacheConfig.Remote rc = c.remote();
-        NbdDevice device = NbdDevice.open(rc.uri(), rc.capacityBytes(), rc.connections(), rc.timeoutMillis());
+        NbdDevice device = NbdDevice.open(rc.uri(), rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls());
         try {
             SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(rc.compression()),
                     c.reinitializeDevices());

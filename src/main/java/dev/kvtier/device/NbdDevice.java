@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiFunction;
+import javax.net.ssl.SSLContext;
 
 /**
  * A {@link BlockDevice} on an NBD export ({@code nbd://host:port/export}): a small pool of
@@ -60,8 +61,24 @@ public final class NbdDevice implements BlockDevice {
      */
     public static NbdDevice open(URI uri, long capacityBytes, int maxConnections, long timeoutMillis)
             throws IOException {
-        if (!"nbd".equals(uri.getScheme()) || uri.getHost() == null) {
-            throw new IllegalArgumentException("not an nbd://host:port/export URI: " + uri);
+        return open(uri, capacityBytes, maxConnections, timeoutMillis, null);
+    }
+
+    /**
+     * As {@link #open(URI, long, int, long)}; an {@code nbds://} URI requires TLS, trusted by
+     * {@code tls} (null: the JVM's default context). {@code tls} is not allowed with {@code nbd://}.
+     */
+    public static NbdDevice open(URI uri, long capacityBytes, int maxConnections, long timeoutMillis, SSLContext tls)
+            throws IOException {
+        boolean secure = "nbds".equals(uri.getScheme());
+        if (!(secure || "nbd".equals(uri.getScheme())) || uri.getHost() == null) {
+            throw new IllegalArgumentException("not an nbd:// or nbds://host:port/export URI: " + uri);
+        }
+        if (tls != null && !secure) {
+            throw new IllegalArgumentException(uri + ": a TLS context was given for a plain nbd:// URI; use nbds://");
+        }
+        if (secure) {
+            throw new NbdException(uri + ": TLS is not implemented yet");
         }
         int port = uri.getPort() < 0 ? 10809 : uri.getPort();
         String path = uri.getPath() == null ? "" : uri.getPath();
