@@ -1,0 +1,136 @@
+package dev.kvtier.trace;
+
+import static dev.kvtier.trace.TraceFiles.ids;
+import static dev.kvtier.trace.TraceFiles.write;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Format detection, directories (merge order, sources), missing paths. */
+class TraceReadTest {
+    private static final String MOONCAKE_LINE =
+            "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": [1, 2]}\n";
+    private static final String KCT_DOC = "{\"id\": \"t\", \"block_size\": 64, \"requests\": [{\"t\": 0, \"type\": \"n\", "
+            + "\"in\": 64, \"out\": 1, \"hash_ids\": [1]}]}";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void detectsTheFormatFromContent() throws Exception {
+        assertEquals(TraceFormat.MOONCAKE, Trace.detect(write(dir, "a.jsonl", "\n\n  " + MOONCAKE_LINE)));
+        assertEquals(TraceFormat.MOONCAKE, Trace.detect(write(dir, "b.txt",
+                "{\"hash_ids\": [1], \"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}")));
+        assertEquals(TraceFormat.KV_CACHE_TESTER, Trace.detect(write(dir, "c.json", KCT_DOC)));
+        // The file name does not matter.
+        assertEquals(TraceFormat.KV_CACHE_TESTER, Trace.read(write(dir, "d.jsonl", KCT_DOC), null).format());
+        assertEquals(TraceFormat.MOONCAKE, Trace.read(write(dir, "e.json", MOONCAKE_LINE), null).format());
+    }
+
+    @Test
+    void undetectableContentIsAnError() {
+        TraceFiles.fails(dir, "x.json", null, "\n{\"foo\": 1,\n \"bar\": {\"requests\": []}}\n", 2,
+                "cannot detect the trace format");
+        TraceFiles.fails(dir, "y.json", null, "\n[1, 2]", 2, "not a trace: expected a JSON object, got an array");
+        TraceFiles.fails(dir, "z.json", null, "hash_ids", 1, "malformed JSON");
+    }
+
+    @Test
+    void anExplicitFormatThatDoesNotFitIsNamed() {
+        TraceFiles.fails(dir, "k.json", TraceFormat.MOONCAKE, KCT_DOC, 1, "looks like a kv-cache-tester trace, not mooncake");
+        TraceFiles.fails(dir, "m.jsonl", TraceFormat.KV_CACHE_TESTER, MOONCAKE_LINE, 1,
+                "looks like a mooncake trace, not kv-cache-tester");
+    }
+
+    private static String kct(double... times) {
+        StringBuilder b = new StringBuilder("{\"block_size\": 64, \"requests\": [");
+        for (int i = 0; i < times.length; i++) {
+            b.append(i == 0 ? "" : ",\n").append("{\"t\": ").append(times[i])
+                    .append(", \"type\": \"n\", \"in\": 64, \"out\": 1, \"hash_ids\": [").append(i).append("]}");
+        }
+        return b.append("]}").toString();
+    }
+
+    @Test
+    void directoryMergesByTimeStablyWithOneSourcePerFile() throws Exception {
+        Path d = Files.createDirectory(dir.resolve("sessions"));
+        // Written out of name order; read sorted by name: a=0, b=1, c=2.
+        write(d, "c.json", kct(0, 5));
+        write(d, "a.json", kct(0, 2, 5, 9));
+        write(d, "b.json", kct(1, 2));
+        write(d, "LICENSE", "not a trace");
+        write(d, ".hidden.json", "garbage");
+        Files.createDirectory(d.resolve("sub.json"));
+        Trace t = Trace.read(d, null);
+        assertEquals("sessions", t.name());
+        assertEquals(TraceFormat.KV_CACHE_TESTER, t.format());
+        assertEquals(3, t.sources());
+        assertEquals(List.of("a.json", "b.json", "c.json"), t.sourceNames());
+        assertEquals(8 * 64, t.inputTokens());
+        // (time, source, id): ties keep file order, then order within the file.
+        String order = t.requests().stream()
+                .map(r -> (int) r.timeSeconds() + ":" + r.source() + ":" + r.hashIds()[0])
+                .reduce((x, y) -> x + " " + y).orElseThrow();
+        assertEquals("0:0:0 0:2:0 1:1:0 2:0:1 2:1:1 5:0:2 5:2:1 9:0:3", order);
+        assertEquals(t, t); // sanity
+        assertEquals(TraceFormat.KV_CACHE_TESTER, Trace.read(d, TraceFormat.KV_CACHE_TESTER).format());
+    }
+
+    @Test
+    void directoryOfMooncakeFiles() throws Exception {
+        Path d = Files.createDirectory(dir.resolve("mc"));
+        write(d, "2.jsonl", MOONCAKE_LINE.replace("\"timestamp\": 0", "\"timestamp\": 500"));
+        write(d, "1.jsonl", MOONCAKE_LINE + MOONCAKE_LINE.replace("\"timestamp\": 0", "\"timestamp\": 1000"));
+        Trace t = Trace.read(d, TraceFormat.MOONCAKE);
+        assertEquals(512, t.blockTokens());
+        assertEquals(List.of(new TraceRequest(0, 600, 5, ids(1, 2), 0), new TraceRequest(0.5, 600, 5, ids(1, 2), 1),
+                new TraceRequest(1, 600, 5, ids(1, 2), 0)), t.requests());
+    }
+
+    @Test
+    void directoryFilesMustAgree() throws Exception {
+        Path d = Files.createDirectory(dir.resolve("mixed"));
+        write(d, "a.json", KCT_DOC);
+        write(d, "b.jsonl", MOONCAKE_LINE);
+        TraceFormatException e = assertThrows(TraceFormatException.class, () -> Trace.read(d, null));
+        assertEquals("b.jsonl", e.file());
+        assertTrue(e.getMessage().contains("a mooncake trace, but a.json is kv-cache-tester"), e.getMessage());
+
+        Path d2 = Files.createDirectory(dir.resolve("sizes"));
+        write(d2, "a.json", KCT_DOC);
+        write(d2, "b.json", "{\"id\": \"t\",\n\"block_size\": 32, \"requests\": [{\"t\": 0, \"type\": \"n\", "
+                + "\"in\": 64, \"out\": 1, \"hash_ids\": [1, 2]}]}");
+        e = assertThrows(TraceFormatException.class, () -> Trace.read(d2, null));
+        assertEquals("b.json line 2: block_size 32 differs from 64 in a.json; the files of a directory must agree",
+                e.getMessage());
+
+        Path d3 = Files.createDirectory(dir.resolve("onebad"));
+        write(d3, "a.json", KCT_DOC);
+        write(d3, "b.json", KCT_DOC.replace("\"in\": 64", "\"in\": 63"));
+        e = assertThrows(TraceFormatException.class, () -> Trace.read(d3, TraceFormat.KV_CACHE_TESTER));
+        assertTrue(e.getMessage().startsWith("b.json line 1: hash_ids has 1 id"), e.getMessage());
+    }
+
+    @Test
+    void emptyDirectoryIsAnError() throws Exception {
+        Path d = Files.createDirectory(dir.resolve("nothing"));
+        write(d, "README.md", "no traces here");
+        TraceFormatException e = assertThrows(TraceFormatException.class, () -> Trace.read(d, null));
+        assertEquals("nothing: no trace files (*.json, *.jsonl) in the directory", e.getMessage());
+    }
+
+    @Test
+    void missingPathIsNoSuchFile() {
+        Path p = dir.resolve("nope/trace.jsonl");
+        NoSuchFileException e = assertThrows(NoSuchFileException.class, () -> Trace.read(p, null));
+        assertEquals(p + ": no such trace file or directory", e.getMessage());
+        assertThrows(NoSuchFileException.class, () -> Trace.read(p, TraceFormat.MOONCAKE));
+    }
+}
