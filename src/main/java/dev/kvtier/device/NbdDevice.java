@@ -6,6 +6,7 @@ import dev.kvtier.nbd.NbdExport;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.security.NoSuchAlgorithmException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -15,7 +16,8 @@ import java.util.function.BiFunction;
 import javax.net.ssl.SSLContext;
 
 /**
- * A {@link BlockDevice} on an NBD export ({@code nbd://host:port/export}): a small pool of
+ * A {@link BlockDevice} on an NBD export ({@code nbd://host:port/export}, or
+ * {@code nbds://host:port/export} for TLS, required, on every connection): a small pool of
  * {@link NbdConnection}s (several when the server advertises multi-conn, else one), used round
  * robin, with requests larger than the server's maximum payload split into pieces sent at once.
  *
@@ -34,6 +36,8 @@ public final class NbdDevice implements BlockDevice {
     private final int port;
     private final String exportName;
     private final long timeoutMillis;
+    /** Null for a plain nbd:// export. */
+    private final SSLContext tls;
     private final NbdExport export;
     private final long size;
     private final NbdConnection[] connections;
@@ -42,9 +46,10 @@ public final class NbdDevice implements BlockDevice {
     private long retryAt;
     private volatile boolean closed;
 
-    private NbdDevice(String host, int port, String exportName, long timeoutMillis, NbdConnection first, long size,
-            int connectionCount) {
+    private NbdDevice(String host, int port, String exportName, long timeoutMillis, SSLContext tls,
+            NbdConnection first, long size, int connectionCount) {
         this.host = host;
+        this.tls = tls;
         this.port = port;
         this.exportName = exportName;
         this.timeoutMillis = timeoutMillis;
@@ -55,7 +60,8 @@ public final class NbdDevice implements BlockDevice {
     }
 
     /**
-     * Connects to {@code uri} ({@code nbd://host[:port]/[export]}, port 10809 by default) and
+     * Connects to {@code uri} ({@code nbd://host[:port]/[export]}, port 10809 by default; an
+     * {@code nbds://} URI is trusted by the JVM's default TLS context) and
      * uses at most {@code capacityBytes} of the export; with {@code maxConnections} > 1 and a
      * server that allows multi-conn, opens that many connections.
      */
@@ -77,25 +83,37 @@ public final class NbdDevice implements BlockDevice {
         if (tls != null && !secure) {
             throw new IllegalArgumentException(uri + ": a TLS context was given for a plain nbd:// URI; use nbds://");
         }
-        if (secure) {
-            throw new NbdException(uri + ": TLS is not implemented yet");
-        }
+        SSLContext context = secure ? (tls != null ? tls : defaultTls(uri)) : null;
         int port = uri.getPort() < 0 ? 10809 : uri.getPort();
         String path = uri.getPath() == null ? "" : uri.getPath();
         String name = path.startsWith("/") ? path.substring(1) : path;
-        NbdConnection first = NbdConnection.open(uri.getHost(), port, name, timeoutMillis);
+        NbdConnection first = NbdConnection.open(uri.getHost(), port, name, timeoutMillis, context);
         NbdExport e = first.export();
         if (e.readOnly()) {
             first.close();
             throw new NbdException(e.describe() + " is read-only");
         }
         int count = e.canMultiConn() ? Math.max(1, maxConnections) : 1;
-        NbdDevice d = new NbdDevice(uri.getHost(), port, name, timeoutMillis, first,
+        NbdDevice d = new NbdDevice(uri.getHost(), port, name, timeoutMillis, context, first,
                 Math.min(e.size(), capacityBytes), count);
-        for (int i = 1; i < count; i++) {
-            d.connections[i] = NbdConnection.open(uri.getHost(), port, name, timeoutMillis);
+        try {
+            for (int i = 1; i < count; i++) {
+                d.connections[i] = NbdConnection.open(uri.getHost(), port, name, timeoutMillis, context);
+            }
+        } catch (IOException | RuntimeException x) {
+            d.close();
+            throw x;
         }
         return d;
+    }
+
+    private static SSLContext defaultTls(URI uri) throws NbdException {
+        try {
+            return SSLContext.getDefault();
+        } catch (NoSuchAlgorithmException e) {
+            throw new NbdException(uri + ": no default TLS context in this JVM (" + e.getMessage()
+                    + "); pass an SSLContext", e);
+        }
     }
 
     /** What the server said about the export at the first connect. */
@@ -221,7 +239,7 @@ public final class NbdDevice implements BlockDevice {
             c.close();
         }
         try {
-            NbdConnection fresh = NbdConnection.open(host, port, exportName, timeoutMillis);
+            NbdConnection fresh = NbdConnection.open(host, port, exportName, timeoutMillis, tls);
             connections[slot] = fresh;
             backoffNanos = MIN_BACKOFF_NS;
             return fresh;

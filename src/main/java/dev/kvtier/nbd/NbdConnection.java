@@ -8,7 +8,6 @@ import static dev.kvtier.nbd.NbdProtocol.CMD_TRIM;
 import static dev.kvtier.nbd.NbdProtocol.CMD_WRITE;
 import static dev.kvtier.nbd.NbdProtocol.CMD_WRITE_ZEROES;
 
-import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -21,8 +20,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import javax.net.ssl.SSLContext;
 
 /**
  * One NBD connection in the transmission phase: many requests in flight, matched to their
@@ -35,6 +36,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * closed, and the reader, once it has stopped touching buffers, fails every request in flight.
  * So a caller never gets a failure while its buffer is still being written, and a server that
  * stops answering costs at most one timeout. Reconnecting is the caller's business.
+ *
+ * <p><b>TLS.</b> With an {@link SSLContext}, the handshake negotiates TLS first (see
+ * {@link NbdHandshake}) and everything above runs unchanged over the TLS stream; aborting still
+ * closes the TCP channel under it, which unblocks the reader and any sender.
  */
 public final class NbdConnection implements AutoCloseable {
     /** How often request deadlines are checked. */
@@ -46,6 +51,7 @@ public final class NbdConnection implements AutoCloseable {
     });
 
     private final SocketChannel channel;
+    private final NbdWire wire;
     private final NbdExport export;
     private final long timeoutNanos;
     private final ReentrantLock sendLock = new ReentrantLock();
@@ -56,8 +62,9 @@ public final class NbdConnection implements AutoCloseable {
     private final ScheduledFuture<?> watchdog;
     private volatile IOException failure;
 
-    private NbdConnection(SocketChannel channel, NbdExport export, long timeoutNanos) {
+    private NbdConnection(SocketChannel channel, NbdWire wire, NbdExport export, long timeoutNanos) {
         this.channel = channel;
+        this.wire = wire;
         this.export = export;
         this.timeoutNanos = timeoutNanos;
         this.reader = new Thread(this::readReplies, "kvtier-nbd-reader " + export.describe());
@@ -72,32 +79,59 @@ public final class NbdConnection implements AutoCloseable {
      * must be answered within {@code timeoutMillis}, the handshake too.
      */
     public static NbdConnection open(String host, int port, String exportName, long timeoutMillis) throws IOException {
+        return open(host, port, exportName, timeoutMillis, null);
+    }
+
+    /**
+     * As {@link #open(String, int, String, long)}; with {@code tls} non-null, TLS is required
+     * ({@code NBD_OPT_STARTTLS}, then a TLS handshake trusting what {@code tls} trusts and
+     * checking that the server's certificate names {@code host}). The timeout covers the TLS
+     * handshake too.
+     */
+    public static NbdConnection open(String host, int port, String exportName, long timeoutMillis, SSLContext tls)
+            throws IOException {
+        String where = (tls == null ? "nbd://" : "nbds://") + host + ":" + port + "/" + exportName;
         SocketChannel ch = SocketChannel.open();
-        ScheduledFuture<?> guard = WATCHDOG.schedule(() -> closeQuietly(ch), timeoutMillis, TimeUnit.MILLISECONDS);
+        // Set before the guard closes the channel: the blocked read fails while the guard still
+        // runs, when cancelling it would still succeed.
+        AtomicBoolean expired = new AtomicBoolean();
+        ScheduledFuture<?> guard = WATCHDOG.schedule(() -> {
+            expired.set(true);
+            closeQuietly(ch);
+        }, timeoutMillis, TimeUnit.MILLISECONDS);
         try {
             ch.socket().connect(new InetSocketAddress(host, port), (int) Math.min(Integer.MAX_VALUE, timeoutMillis));
             ch.socket().setTcpNoDelay(true);
-            NbdExport export = NbdHandshake.negotiate(ch, host + ":" + port, exportName);
-            if (!guard.cancel(false)) {
-                throw new IOException("nbd://" + host + ":" + port + "/" + exportName + ": handshake timed out");
+            NbdHandshake handshake = new NbdHandshake(ch, host, port, exportName, tls);
+            NbdExport export = handshake.negotiate(exportName);
+            if (!guard.cancel(false) || expired.get()) {
+                throw new IOException(where + ": handshake timed out");
             }
-            return new NbdConnection(ch, export, TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
-        } catch (NbdException | RuntimeException e) {
+            return new NbdConnection(ch, handshake.wire(), export, TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
+        } catch (RuntimeException e) {
             guard.cancel(false);
             closeQuietly(ch);
             throw e;
         } catch (IOException e) {
-            boolean timedOut = !guard.cancel(false);
+            // The guard closing the channel under a blocked read shows up as any I/O error,
+            // a failed TLS handshake included: report it as the timeout it is.
+            guard.cancel(false);
             closeQuietly(ch);
-            String where = "nbd://" + host + ":" + port + "/" + exportName;
-            throw timedOut ? new NbdException(where + ": handshake timed out after " + timeoutMillis + " ms")
-                    : new IOException(where + ": " + e, e);
+            if (expired.get()) {
+                throw new NbdException(where + ": handshake timed out after " + timeoutMillis + " ms", e);
+            }
+            throw e instanceof NbdException ? e : new IOException(where + ": " + e, e);
         }
     }
 
     /** What the server said about the export. */
     public NbdExport export() {
         return export;
+    }
+
+    /** The TLS protocol and cipher suite in use, or null on a plain connection. */
+    public String tls() {
+        return wire.tls();
     }
 
     /** False once the connection has failed or been closed. */
@@ -156,10 +190,7 @@ public final class NbdConnection implements AutoCloseable {
             requestHeader.clear();
             requestHeader.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) flags).putShort((short) type)
                     .putLong(cookie).putLong(offset).putInt(length).flip();
-            writeFully(requestHeader);
-            if (payload != null) {
-                writeFully(payload.duplicate());
-            }
+            wire.writeFully(requestHeader, payload == null ? null : payload.duplicate());
         } catch (IOException e) {
             abort(e);
         } finally {
@@ -168,15 +199,9 @@ public final class NbdConnection implements AutoCloseable {
         return r.future;
     }
 
-    private void writeFully(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            channel.write(b);
-        }
-    }
-
     /** The reader thread: replies until the connection fails, then fail what is left. */
     private void readReplies() {
-        ReplyReader in = new ReplyReader(channel, export.structuredReplies());
+        ReplyReader in = new ReplyReader(wire, export.structuredReplies());
         try {
             while (true) {
                 in.next(pending);
@@ -223,7 +248,7 @@ public final class NbdConnection implements AutoCloseable {
                 requestHeader.clear();
                 requestHeader.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) 0).putShort((short) CMD_DISC)
                         .putLong(0).putLong(0).putInt(0).flip();
-                writeFully(requestHeader);
+                wire.writeFully(requestHeader);
             } catch (IOException ignored) {
                 // closing anyway
             } finally {
@@ -268,13 +293,5 @@ public final class NbdConnection implements AutoCloseable {
 
     static ByteBuffer bigEndian(int bytes) {
         return ByteBuffer.allocateDirect(bytes).order(ByteOrder.BIG_ENDIAN);
-    }
-
-    static void readFully(SocketChannel ch, ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            if (ch.read(b) < 0) {
-                throw new EOFException("the NBD server closed the connection");
-            }
-        }
     }
 }

@@ -7,4 +7,8 @@ public final class NbdException extends IOException {
     public NbdException(String message) {
         super(message);
     }
+
+    public NbdException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

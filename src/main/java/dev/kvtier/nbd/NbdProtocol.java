@@ -17,12 +17,18 @@ final class NbdProtocol {
     static final int FLAG_NO_ZEROES = 2;
 
     static final int OPT_ABORT = 2;
+    static final int OPT_STARTTLS = 5;
     static final int OPT_GO = 7;
     static final int OPT_STRUCTURED_REPLY = 8;
 
     static final int REP_ACK = 1;
     static final int REP_INFO = 3;
     static final int REP_FLAG_ERROR = 1 << 31;
+    static final int REP_ERR_UNSUP = REP_FLAG_ERROR + 1;
+    static final int REP_ERR_POLICY = REP_FLAG_ERROR + 2;
+    static final int REP_ERR_INVALID = REP_FLAG_ERROR + 3;
+    static final int REP_ERR_TLS_REQD = REP_FLAG_ERROR + 5;
+    static final int REP_ERR_UNKNOWN = REP_FLAG_ERROR + 6;
     static final int INFO_EXPORT = 0;
     static final int INFO_BLOCK_SIZE = 3;
 
@@ -54,6 +60,30 @@ final class NbdProtocol {
     static final int STRUCTURED_REPLY_BYTES = 20;
 
     private NbdProtocol() {
+    }
+
+    /** The name of an option, for messages. */
+    static String optionName(int option) {
+        switch (option) {
+            case OPT_ABORT: return "NBD_OPT_ABORT";
+            case OPT_STARTTLS: return "NBD_OPT_STARTTLS";
+            case OPT_GO: return "NBD_OPT_GO";
+            case OPT_STRUCTURED_REPLY: return "NBD_OPT_STRUCTURED_REPLY";
+            default: return "option " + option;
+        }
+    }
+
+    /** The name of an option reply type, for messages. */
+    static String replyName(int type) {
+        switch (type) {
+            case REP_ACK: return "NBD_REP_ACK";
+            case REP_ERR_UNSUP: return "NBD_REP_ERR_UNSUP";
+            case REP_ERR_POLICY: return "NBD_REP_ERR_POLICY";
+            case REP_ERR_INVALID: return "NBD_REP_ERR_INVALID";
+            case REP_ERR_TLS_REQD: return "NBD_REP_ERR_TLS_REQD";
+            case REP_ERR_UNKNOWN: return "NBD_REP_ERR_UNKNOWN";
+            default: return (type & REP_FLAG_ERROR) != 0 ? "error reply " + (type & ~REP_FLAG_ERROR) : "reply " + type;
+        }
     }
 
     /** The errno name of an NBD error value, for messages. */

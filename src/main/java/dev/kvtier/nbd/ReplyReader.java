@@ -13,7 +13,6 @@ import static dev.kvtier.nbd.NbdProtocol.STRUCTURED_REPLY_MAGIC;
 import dev.kvtier.nbd.NbdConnection.Request;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
@@ -27,7 +26,7 @@ import java.util.Map;
 final class ReplyReader {
     private static final int MAX_ERROR_CHUNK = 64 * 1024;
 
-    private final SocketChannel ch;
+    private final NbdWire ch;
     private final boolean structured;
     private final ByteBuffer magic = NbdConnection.bigEndian(4);
     private final ByteBuffer simple = NbdConnection.bigEndian(12);
@@ -35,13 +34,13 @@ final class ReplyReader {
     private final ByteBuffer scratch = NbdConnection.bigEndian(MAX_ERROR_CHUNK);
     private final ByteBuffer zeros = ByteBuffer.allocateDirect(64 * 1024);
 
-    ReplyReader(SocketChannel ch, boolean structured) {
+    ReplyReader(NbdWire ch, boolean structured) {
         this.ch = ch;
         this.structured = structured;
     }
 
     void next(Map<Long, Request> pending) throws IOException {
-        NbdConnection.readFully(ch, magic.clear());
+        ch.readFully(magic.clear());
         int m = magic.getInt(0);
         if (m == SIMPLE_REPLY_MAGIC) {
             simpleReply(pending);
@@ -53,7 +52,7 @@ final class ReplyReader {
     }
 
     private void simpleReply(Map<Long, Request> pending) throws IOException {
-        NbdConnection.readFully(ch, simple.clear());
+        ch.readFully(simple.clear());
         int error = simple.getInt(0);
         long cookie = simple.getLong(4);
         Request r = pending.get(cookie);
@@ -61,7 +60,7 @@ final class ReplyReader {
             throw new NbdException("reply for unknown request " + cookie);
         }
         if (error == 0 && r.type == CMD_READ) {
-            NbdConnection.readFully(ch, region(r, r.offset, r.length));
+            ch.readFully(region(r, r.offset, r.length));
         }
         pending.remove(cookie);
         if (error != 0) {
@@ -73,7 +72,7 @@ final class ReplyReader {
     }
 
     private void structuredChunk(Map<Long, Request> pending) throws IOException {
-        NbdConnection.readFully(ch, chunk.clear());
+        ch.readFully(chunk.clear());
         int flags = chunk.getShort(0) & 0xFFFF;
         int type = chunk.getShort(2) & 0xFFFF;
         long cookie = chunk.getLong(4);
@@ -99,7 +98,7 @@ final class ReplyReader {
     private void applyChunk(Request r, int type, int length) throws IOException {
         if (type == REPLY_OFFSET_DATA && r.type == CMD_READ && length >= 8) {
             long offset = readLong();
-            NbdConnection.readFully(ch, region(r, offset, length - 8));
+            ch.readFully(region(r, offset, length - 8));
         } else if (type == REPLY_OFFSET_HOLE && r.type == CMD_READ && length == 12) {
             long offset = readLong();
             zeroFill(region(r, offset, readInt()));
@@ -127,7 +126,7 @@ final class ReplyReader {
         if (length < 6 || length > MAX_ERROR_CHUNK) {
             throw new NbdException("error chunk of " + length + " bytes");
         }
-        NbdConnection.readFully(ch, scratch.clear().limit(length));
+        ch.readFully(scratch.clear().limit(length));
         int error = scratch.getInt(0);
         int messageLength = Math.min(scratch.getShort(4) & 0xFFFF, length - 6);
         byte[] message = new byte[messageLength];
@@ -139,12 +138,12 @@ final class ReplyReader {
     }
 
     private long readLong() throws IOException {
-        NbdConnection.readFully(ch, scratch.clear().limit(8));
+        ch.readFully(scratch.clear().limit(8));
         return scratch.getLong(0);
     }
 
     private int readInt() throws IOException {
-        NbdConnection.readFully(ch, scratch.clear().limit(4));
+        ch.readFully(scratch.clear().limit(4));
         return scratch.getInt(0);
     }
 

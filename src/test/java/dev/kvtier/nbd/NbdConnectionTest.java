@@ -355,9 +355,9 @@ class NbdConnectionTest {
     }
 
     /**
-     * The handshake's timeout is reported as one. {@code NbdConnection.open} means to say
-     * "handshake timed out", but the guard that enforces the timeout closes the channel under
-     * the blocked read, so the caller sees "java.nio.channels.AsynchronousCloseException".
+     * The handshake's timeout is reported as one, not as the AsynchronousCloseException the
+     * guard's closing of the channel causes under the blocked read (the guard marks itself
+     * expired before it closes, so the race with cancelling it cannot hide the timeout).
      */
     @Test
     void aHandshakeTimeoutIsReportedAsATimeout() throws Exception {

@@ -65,6 +65,18 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /**
+     * Starts {@code nbdkit} with TLS: {@code tlsMode} {@code "require"} (plain clients are refused
+     * with {@code NBD_REP_ERR_TLS_REQD}) or {@code "on"} (offered), certificates from
+     * {@code certificates} ({@code ca-cert.pem}, {@code server-cert.pem}, {@code server-key.pem},
+     * see {@link TlsCerts}), then {@code args} as for {@link #nbdkit}.
+     */
+    public static NbdServer nbdkitTls(String tlsMode, Path certificates, String... args) throws IOException {
+        List<String> all = new ArrayList<>(List.of("--tls=" + tlsMode, "--tls-certificates=" + certificates.toAbsolutePath()));
+        all.addAll(List.of(args));
+        return nbdkit(all.toArray(String[]::new));
+    }
+
+    /**
      * Starts {@code qemu-nbd} serving {@code file} as a raw image, {@code extraArgs} (for example
      * {@code "--export-name", "kv"}) before the file name.
      */
@@ -89,6 +101,11 @@ public final class NbdServer implements AutoCloseable {
         return URI.create("nbd://" + host() + ":" + port + "/");
     }
 
+    /** The default export with TLS required. */
+    public URI tlsUri() {
+        return URI.create("nbds://" + host() + ":" + port + "/");
+    }
+
     public long pid() {
         return process.pid();
     }
@@ -109,6 +126,11 @@ public final class NbdServer implements AutoCloseable {
     /** Opens a connection to the default export ({@code ""}). */
     NbdConnection connect(long timeoutMillis) throws IOException {
         return NbdConnection.open(host(), port, "", timeoutMillis);
+    }
+
+    /** Opens a TLS connection to the default export, trusting what {@code tls} trusts. */
+    NbdConnection connectTls(javax.net.ssl.SSLContext tls, long timeoutMillis) throws IOException {
+        return NbdConnection.open(host(), port, "", timeoutMillis, tls);
     }
 
     NbdConnection connect(String exportName, long timeoutMillis) throws IOException {
@@ -269,7 +291,7 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    private static boolean onPath(String program) {
+    static boolean onPath(String program) {
         String path = System.getenv("PATH");
         if (path == null) {
             return false;

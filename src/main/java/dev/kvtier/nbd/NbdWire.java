@@ -1,0 +1,134 @@
+package dev.kvtier.nbd;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import javax.net.ssl.SSLSocket;
+
+/**
+ * The byte stream a connection speaks NBD over: the TCP channel itself, or, after
+ * {@code NBD_OPT_STARTTLS} (protocol specification, "TLS support"), a TLS session layered on
+ * that channel's socket. Only one thread reads at a time (the handshake, then the reader thread)
+ * and only one writes at a time (the handshake, then senders under the send lock), so each
+ * direction has its own staging array. Closing the channel underneath unblocks both directions
+ * in either case; that is how timeouts and aborts stop a connection.
+ */
+abstract class NbdWire {
+    /** Reads until {@code b} is full; EOF is an error. */
+    abstract void readFully(ByteBuffer b) throws IOException;
+
+    /** Writes all of {@code b}. */
+    abstract void writeFully(ByteBuffer b) throws IOException;
+
+    /** Writes all of {@code header}, then all of {@code payload} (may be null). */
+    void writeFully(ByteBuffer header, ByteBuffer payload) throws IOException {
+        writeFully(header);
+        if (payload != null) {
+            writeFully(payload);
+        }
+    }
+
+    /** The negotiated TLS protocol and cipher suite, or null on a plain connection. */
+    abstract String tls();
+
+    static NbdWire plain(SocketChannel ch) {
+        return new Plain(ch);
+    }
+
+    static NbdWire tls(SSLSocket socket) throws IOException {
+        return new Tls(socket);
+    }
+
+    static EOFException closedByServer() {
+        return new EOFException("the NBD server closed the connection");
+    }
+
+    private static final class Plain extends NbdWire {
+        private final SocketChannel ch;
+
+        Plain(SocketChannel ch) {
+            this.ch = ch;
+        }
+
+        @Override
+        void readFully(ByteBuffer b) throws IOException {
+            while (b.hasRemaining()) {
+                if (ch.read(b) < 0) {
+                    throw closedByServer();
+                }
+            }
+        }
+
+        @Override
+        void writeFully(ByteBuffer b) throws IOException {
+            while (b.hasRemaining()) {
+                ch.write(b);
+            }
+        }
+
+        @Override
+        String tls() {
+            return null;
+        }
+    }
+
+    /** TLS through JSSE's socket streams; bytes pass through reused heap arrays into the callers' buffers. */
+    private static final class Tls extends NbdWire {
+        /** The largest TLS record's plaintext. */
+        private static final int STAGING = 16 * 1024;
+        private final SSLSocket socket;
+        private final InputStream in;
+        private final OutputStream out;
+        private final byte[] readStaging = new byte[STAGING];
+        private final byte[] writeStaging = new byte[STAGING];
+
+        Tls(SSLSocket socket) throws IOException {
+            this.socket = socket;
+            this.in = socket.getInputStream();
+            this.out = socket.getOutputStream();
+        }
+
+        @Override
+        void readFully(ByteBuffer b) throws IOException {
+            while (b.hasRemaining()) {
+                int n = in.read(readStaging, 0, Math.min(b.remaining(), STAGING));
+                if (n < 0) {
+                    throw closedByServer();
+                }
+                b.put(readStaging, 0, n);
+            }
+        }
+
+        @Override
+        void writeFully(ByteBuffer b) throws IOException {
+            while (b.hasRemaining()) {
+                int n = Math.min(b.remaining(), STAGING);
+                b.get(writeStaging, 0, n);
+                out.write(writeStaging, 0, n);
+            }
+        }
+
+        /** The header and the start of the payload in one TLS record, not a record of 28 bytes on its own. */
+        @Override
+        void writeFully(ByteBuffer header, ByteBuffer payload) throws IOException {
+            int h = header.remaining();
+            if (payload == null || h > STAGING / 2) {
+                super.writeFully(header, payload);
+                return;
+            }
+            header.get(writeStaging, 0, h);
+            int n = Math.min(payload.remaining(), STAGING - h);
+            payload.get(writeStaging, h, n);
+            out.write(writeStaging, 0, h + n);
+            writeFully(payload);
+        }
+
+        @Override
+        String tls() {
+            return socket.getSession().getProtocol() + " " + socket.getSession().getCipherSuite();
+        }
+    }
+}
