@@ -164,6 +164,35 @@ public final class NbdDevice implements BlockDevice {
         await(inPieces(offset, src, (at, piece) -> c.write(at, piece, false)), c);
     }
 
+    /**
+     * Sends a write of {@code src}'s remaining bytes at {@code offset} and returns once it is on
+     * the wire, before the server has answered: the caller may work meanwhile and must then
+     * {@linkplain PendingWrite#await await} it. {@code src} is no longer read when this returns
+     * (requests are sent whole under the connection's send lock). NBD orders nothing between
+     * requests in flight: a write that must land before another is awaited before that one is sent.
+     */
+    public PendingWrite startWrite(long offset, ByteBuffer src) throws IOException {
+        check(offset, src);
+        NbdConnection c = connection();
+        return new PendingWrite(inPieces(offset, src, (at, piece) -> c.write(at, piece, false)), c);
+    }
+
+    /** A write sent by {@link #startWrite} whose reply may still be on its way. */
+    public final class PendingWrite {
+        private final CompletableFuture<Void> reply;
+        private final NbdConnection connection;
+
+        private PendingWrite(CompletableFuture<Void> reply, NbdConnection connection) {
+            this.reply = reply;
+            this.connection = connection;
+        }
+
+        /** Waits for the server's reply, with the same timeout and failures as {@link NbdDevice#write}. */
+        public void await() throws IOException {
+            NbdDevice.this.await(reply, connection);
+        }
+    }
+
     /** Sends {@code b} as requests of at most the server's maximum payload, all at once. */
     private CompletableFuture<Void> inPieces(long offset, ByteBuffer b,
             BiFunction<Long, ByteBuffer, CompletableFuture<Void>> request) {
@@ -213,16 +242,27 @@ public final class NbdDevice implements BlockDevice {
         }
     }
 
-    /** The next live connection, reconnecting a dead one when the backoff allows. */
+    /**
+     * The live connection with the least in flight ({@link NbdConnection#outstanding}; ties go
+     * round robin), reconnecting a dead one when the backoff allows. Not plain round robin: a
+     * header read or a 128-byte write sent behind a 2 MiB payload on a busy connection waits
+     * for that payload, which made every small request of a demotion cost about a millisecond.
+     */
     private NbdConnection connection() throws IOException {
         int start = Math.floorMod(next.getAndIncrement(), connections.length);
+        NbdConnection best = null;
+        long least = Long.MAX_VALUE;
         for (int k = 0; k < connections.length; k++) {
             NbdConnection c = connections[(start + k) % connections.length];
             if (c != null && c.isOpen()) {
-                return c;
+                long load = c.outstanding();
+                if (load < least) {
+                    least = load;
+                    best = c;
+                }
             }
         }
-        return reconnect(start);
+        return best != null ? best : reconnect(start);
     }
 
     private synchronized NbdConnection reconnect(int slot) throws IOException {

@@ -42,6 +42,8 @@ import javax.net.ssl.SSLContext;
  * closes the TCP channel under it, which unblocks the reader and any sender.
  */
 public final class NbdConnection implements AutoCloseable {
+    /** What one request costs in {@link #outstanding()} beside its bytes: a round trip's worth. */
+    static final long REQUEST_WEIGHT = 16 * 1024;
     /** How often request deadlines are checked. */
     public static final long WATCHDOG_TICK_MS = 50;
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -58,6 +60,8 @@ public final class NbdConnection implements AutoCloseable {
     private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(NbdProtocol.REQUEST_BYTES);
     private final Map<Long, Request> pending = new ConcurrentHashMap<>();
     private final AtomicLong cookies = new AtomicLong();
+    /** Bytes (plus {@link #REQUEST_WEIGHT} each) of the requests in flight: how busy the connection is. */
+    private final AtomicLong outstanding = new AtomicLong();
     private final Thread reader;
     private final ScheduledFuture<?> watchdog;
     private volatile IOException failure;
@@ -134,6 +138,16 @@ public final class NbdConnection implements AutoCloseable {
         return wire.tls();
     }
 
+    /**
+     * Bytes of the requests sent and not yet answered, plus {@value #REQUEST_WEIGHT} per request:
+     * a request sent on a connection waits behind everything before it (the server reads each
+     * connection's requests in order, a write's payload with it, and sends its replies in turn),
+     * so a caller with several connections sends on the least busy.
+     */
+    public long outstanding() {
+        return outstanding.get();
+    }
+
     /** False once the connection has failed or been closed. */
     public boolean isOpen() {
         return failure == null && channel.isOpen();
@@ -170,17 +184,19 @@ public final class NbdConnection implements AutoCloseable {
 
     private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer payload,
             ByteBuffer dst) {
-        Request r = new Request(type, offset, length, dst, System.nanoTime() + timeoutNanos);
+        Request r = new Request(type, offset, length, dst, System.nanoTime() + timeoutNanos, outstanding);
         IOException f = failure;
         if (f != null) {
             r.future.completeExceptionally(f);
             return r.future;
         }
         long cookie = cookies.incrementAndGet();
+        outstanding.addAndGet(r.weight);
         pending.put(cookie, r);
         f = failure;
         if (f != null) {
             if (pending.remove(cookie) != null) {
+                r.settle();
                 r.future.completeExceptionally(f);
             }
             return r.future;
@@ -215,6 +231,7 @@ public final class NbdConnection implements AutoCloseable {
             for (Long cookie : pending.keySet()) {
                 Request r = pending.remove(cookie);
                 if (r != null) {
+                    r.settle();
                     r.future.completeExceptionally(cause);
                 }
             }
@@ -280,14 +297,23 @@ public final class NbdConnection implements AutoCloseable {
         final ByteBuffer dst;
         final long deadline;
         final CompletableFuture<Void> future = new CompletableFuture<>();
+        final long weight;
+        private final AtomicLong outstanding;
         NbdException error;
 
-        Request(int type, long offset, int length, ByteBuffer dst, long deadline) {
+        Request(int type, long offset, int length, ByteBuffer dst, long deadline, AtomicLong outstanding) {
             this.type = type;
             this.offset = offset;
             this.length = length;
             this.dst = dst;
             this.deadline = deadline;
+            this.weight = (length & 0xFFFFFFFFL) + REQUEST_WEIGHT;
+            this.outstanding = outstanding;
+        }
+
+        /** Called once, by whoever removed the request from the pending map, before completing it. */
+        void settle() {
+            outstanding.addAndGet(-weight);
         }
     }
 

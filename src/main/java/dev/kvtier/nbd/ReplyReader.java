@@ -63,6 +63,7 @@ final class ReplyReader {
             ch.readFully(region(r, r.offset, r.length));
         }
         pending.remove(cookie);
+        r.settle();
         if (error != 0) {
             r.future.completeExceptionally(new NbdException("the server failed the request at offset " + r.offset
                     + ": " + NbdProtocol.errorName(error)));
@@ -87,6 +88,7 @@ final class ReplyReader {
         applyChunk(r, type, length);
         if ((flags & REPLY_FLAG_DONE) != 0) {
             pending.remove(cookie);
+            r.settle();
             if (r.error != null) {
                 r.future.completeExceptionally(r.error);
             } else {

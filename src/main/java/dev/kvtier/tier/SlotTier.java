@@ -3,6 +3,7 @@ package dev.kvtier.tier;
 import dev.kvtier.codec.BlockCodec;
 import dev.kvtier.codec.Codecs;
 import dev.kvtier.device.BlockDevice;
+import dev.kvtier.device.NbdDevice;
 import dev.kvtier.format.DeviceLayout;
 import dev.kvtier.format.FormatException;
 import dev.kvtier.format.SlotHeader;
@@ -20,8 +21,10 @@ import org.roaringbitmap.RoaringBitmap;
  *
  * <p><b>Write protocol.</b> The slot's header is wiped first, then the payload is written, then
  * the new header, whose checksum covers its fields and whose payload CRC32C covers the stored
- * bytes. A crash at any point leaves either no header (an empty slot), or a header whose
- * payload CRC does not match (a miss on read), or the whole block.
+ * bytes; each of the three is sent only after the device has acknowledged the one before (on
+ * NBD the wipe's round trip overlaps the payload's encoding and CRC pass). A crash at any
+ * point leaves either no header (an empty slot), or a header whose payload CRC does not match
+ * (a miss on read), or the whole block.
  *
  * <p><b>Read protocol.</b> Header checksum, then key, namespace and device id against what the
  * caller expects, then payload CRC, then decode with the output length checked. Any mismatch
@@ -146,7 +149,16 @@ public final class SlotTier implements AutoCloseable {
      */
     public void write(int slot, ByteBuffer block, SlotHeader h) throws IOException {
         Scratch s = scratch.get();
-        wipe(slot, s);
+        // On NBD the wipe's round trip overlaps the encoding and the CRC pass; the payload is
+        // still sent only after the wipe's reply (NBD orders nothing between requests in flight).
+        NbdDevice.PendingWrite wiping = null;
+        if (device instanceof NbdDevice nbd) {
+            ByteBuffer hb = s.header.clear();
+            SlotHeader.encodeEmpty(hb, 0);
+            wiping = nbd.startWrite(layout.headerOffset(slot), hb);
+        } else {
+            wipe(slot, s);
+        }
         int n = block.remaining();
         ByteBuffer stored = block;
         h.codec = Codecs.RAW;
@@ -162,6 +174,9 @@ public final class SlotTier implements AutoCloseable {
         h.payloadCrc = crc(s.crc, stored);
         h.epoch = nextEpoch();
         h.deviceId = layout.creationId();
+        if (wiping != null) {
+            wiping.await();
+        }
         device.write(layout.payloadOffset(slot), forDevice(stored, s));
         h.encode(s.header.clear(), 0);
         device.write(layout.headerOffset(slot), s.header);

@@ -197,6 +197,7 @@ class NbdConnectionTest {
                 }
                 assertEquals(threads * requests, done);
                 assertTrue(c.isOpen());
+                assertEquals(0, c.outstanding(), "nothing counted in flight once every reply is in");
             } finally {
                 pool.shutdownNow();
             }
@@ -245,6 +246,7 @@ class NbdConnectionTest {
             ByteBuffer dst = ByteBuffer.allocateDirect(10);
             await(c.read(last, dst), "read of the last 10 bytes after the failures");
             assertPattern(3, last, dst, "the last 10 bytes");
+            assertEquals(0, c.outstanding(), "failed requests are no longer counted in flight");
         }
     }
 

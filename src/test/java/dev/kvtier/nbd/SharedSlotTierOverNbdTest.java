@@ -127,6 +127,62 @@ class SharedSlotTierOverNbdTest {
         }
     }
 
+    /**
+     * One server rewrites a block in place (same key, new bytes each time) through 4 connections,
+     * its writes slowed by nbdkit's delay filter so that wipe, payload and header are each in
+     * flight for a while; the other attachment reads the slot all along. Every read that says OK
+     * must hold exactly one whole version: the wipe is acknowledged before the payload is sent,
+     * and the payload before the header, so neither a torn payload under a valid header nor the
+     * old header over new bytes can pass.
+     */
+    @Test
+    void aBlockRewrittenInPlaceReadsFromTheOtherServerAsOneWholeVersionOrAMiss() throws Exception {
+        try (NbdServer server = NbdServer.nbdkit("--filter=delay", "memory", "64M", "wdelay=2ms");
+                NbdDevice a = NbdDevice.open(server.uri(), 8L << 20, 4, 5_000);
+                NbdDevice b = NbdDevice.open(server.uri(), 8L << 20, 1, 5_000)) {
+            SlotTier writer = SlotTier.open(a, 16, BLOCK, null, false);
+            SlotTier reader = SlotTier.open(b, 16, BLOCK, null, false);
+            long key = 77;
+            int slot = 3;
+            int versions = 40;
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                Future<?> writes = pool.submit(() -> {
+                    for (int v = 0; v < versions; v++) {
+                        writer.write(slot, version(key, v), header(key));
+                    }
+                    return null;
+                });
+                ByteBuffer dst = ByteBuffer.allocateDirect(BLOCK);
+                long reads = 0;
+                while (!writes.isDone() || reads == 0) {
+                    ReadStatus st = reader.read(slot, key, lo(key), NS_HI, NS_LO, dst.clear());
+                    reads++;
+                    if (st == ReadStatus.OK) {
+                        long v = dst.getLong(0);
+                        assertTrue(v >= 0 && v < versions && dst.equals(version(key, (int) v)),
+                                "read " + reads + " served bytes that are not one whole version (starts with " + v + ")");
+                    }
+                }
+                writes.get(60, TimeUnit.SECONDS);
+                assertEquals(ReadStatus.OK, reader.read(slot, key, lo(key), NS_HI, NS_LO, dst.clear()));
+                assertEquals(version(key, versions - 1), dst, "the last version stays");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** Version {@code v} of a key's block: the version number first, then bytes of key and version. */
+    private static ByteBuffer version(long key, int v) {
+        ByteBuffer b = ByteBuffer.allocateDirect(BLOCK);
+        b.putLong(0, v);
+        for (int i = 8; i < BLOCK; i += 8) {
+            b.putLong(i, key * 31 + i + (long) v * 1_000_003);
+        }
+        return b;
+    }
+
     private static long[] keysInOneSet(SharedSlotTier t, int n) {
         long[] keys = new long[n];
         int set = t.setOf(1, lo(1));
