@@ -7,7 +7,15 @@ import javax.net.ssl.SSLContext;
 /** A validated cache configuration, as the builder hands it to the engine. */
 record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path ssdPath, long ssdCapacityBytes,
         Compression ssdCompression, boolean ssdDirectIo, boolean reinitializeDevices, double demoteAhead,
-        Remote remote) {
+        Remote remote, Policy policy) {
+
+    /**
+     * The admission and eviction policy and its signals: the recompute model, per-tier write
+     * budgets (bytes per second, 0 for none; indexed by tier) and the clock budgets run on.
+     */
+    record Policy(CachePolicy kind, NextUseOracle oracle, PrefillModel prefill, double[] writeBudgets,
+            java.util.function.LongSupplier clockNanos) {
+    }
 
     /** The remote tier's settings; {@code tls} null means the JVM's default context for an nbds:// URI. */
     record Remote(URI uri, long capacityBytes, int connections, long timeoutMillis, int ways, long recheckMillis,

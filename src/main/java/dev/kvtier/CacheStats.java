@@ -18,6 +18,7 @@ public final class CacheStats {
     private final long recoveryMillis;
     private final Histogram[] latency = new Histogram[Op.values().length];
     private final DeviceIo[] io = new DeviceIo[CacheMetrics.TIERS];
+    private final double[] admitShares;
 
     /**
      * What a tier's device did, measured by its I/O engine: request latency from submission to
@@ -36,7 +37,8 @@ public final class CacheStats {
     }
 
     CacheStats(CacheMetrics m, long[] residentBlocks, long[] capacityBlocks, int activePins, long recoveryMillis,
-            IoEngine[] engines) {
+            IoEngine[] engines, double[] admitShares) {
+        this.admitShares = admitShares.clone();
         for (Counter c : Counter.values()) {
             for (int t = 0; t < CacheMetrics.TIERS; t++) {
                 counts[c.ordinal()][t] = c.perTier() ? m.get(c, t) : t == 0 ? m.get(c) : 0;
@@ -52,6 +54,19 @@ public final class CacheStats {
         for (int t = 0; t < engines.length; t++) {
             io[t] = engines[t] == null ? null : DeviceIo.of(engines[t]);
         }
+    }
+
+    /**
+     * Blocks admission refused for {@code tier}: for DRAM, new blocks a store did not keep (with
+     * the rest of their chain); for a device tier, blocks not written to it.
+     */
+    public long rejectedBlocks(Tier tier) {
+        return of(Counter.REJECTED_BLOCKS, tier);
+    }
+
+    /** The share of new chains the admission policy admits into {@code tier} now, 0 to 1. */
+    public double admitShare(Tier tier) {
+        return admitShares[tier.ordinal()];
     }
 
     /** What {@code tier}'s device did (see {@link DeviceIo}), or null for DRAM and absent tiers. */

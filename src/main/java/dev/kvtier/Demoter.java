@@ -102,7 +102,7 @@ final class Demoter implements Runnable {
         this.ssdAhead = r.ssd == null ? 0 : Math.max(1, r.ssd.slotCount() / 8);
         this.ssdOnlyBelow = e -> r.index.state(e) == BlockIndex.READY && r.index.hasCopy(e, SSD)
                 && !r.index.hasCopy(e, REMOTE)
-                && (r.index.flags(e) & (Residency.MOVING | Residency.NO_DEMOTE | Residency.SKIP)) == 0;
+                && (r.index.flags(e) & (Residency.MOVING | Residency.NO_DEMOTE | Residency.SKIP | Residency.REJECTED)) == 0;
         for (int i = 0; i < WRITES_IN_FLIGHT; i++) {
             spare.add(new Write());
         }
@@ -234,7 +234,7 @@ final class Demoter implements Runnable {
 
     /** Under the lock: picks a block needing a write from {@code from} to {@code to} and reserves it. */
     private Kind plan(IntPredicate needsWrite, int from, int to) {
-        int e = nextCandidate(needsWrite, from, to);
+        int e = admittedCandidate(needsWrite, from, to);
         if (e == NONE) {
             return Kind.IDLE;
         }
@@ -252,6 +252,23 @@ final class Demoter implements Runnable {
         planned.reserve(e, to, at);
         inFlight++;
         return Kind.WRITE;
+    }
+
+    /**
+     * The next candidate admission lets be written to {@code to}; candidates it refuses are
+     * flagged REJECTED (counted), so they stay where they are until evicted or hit again.
+     */
+    private int admittedCandidate(IntPredicate needsWrite, int from, int to) {
+        IoEngine io = to == SSD ? ssdIo : remoteIo;
+        for (int tries = 0; tries < CANDIDATES; tries++) {
+            int e = nextCandidate(needsWrite, from, to);
+            if (e == NONE || r.admission.admitWrite(to, e, r.chainSample(e), io.writePressure())) {
+                return e;
+            }
+            r.index.setFlags(e, r.index.flags(e) | Residency.REJECTED);
+            r.metrics.add(Counter.REJECTED_BLOCKS, to, 1);
+        }
+        return NONE;
     }
 
     /**
@@ -335,6 +352,9 @@ final class Demoter implements Runnable {
     private void complete(Write w) {
         r.lock.lock();
         try {
+            if (w.failure != null) {
+                r.admission.onWriteDeclined(w.target);
+            }
             w.complete();
         } catch (RuntimeException | Error e) {
             LOG.error("kvtier: completing a demotion failed", e);

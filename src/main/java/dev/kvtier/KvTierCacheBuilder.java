@@ -5,6 +5,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.function.LongSupplier;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -42,8 +43,24 @@ public final class KvTierCacheBuilder {
     private long remoteRecheckMillis = 100;
     private Compression remoteCompression = Compression.NONE;
     private SSLContext remoteTls;
+    private CachePolicy policy = CachePolicy.COSTAWARE;
+    private NextUseOracle oracle;
+    private PrefillModel prefill = PrefillModel.DEFAULT;
+    private final double[] writeBudgets = new double[Tier.values().length];
+    private LongSupplier policyClock = System::nanoTime;
+    private int budgetTiers;
 
     KvTierCacheBuilder() {
+    }
+
+    /**
+     * The capacity to give {@link #localSsd} (memory-mapped) or {@link #remote} so that the tier
+     * holds at least {@code blocks} blocks of {@code blockBytes} (slot headers, the superblock
+     * and page rounding included).
+     */
+    public static long deviceBytesFor(long blocks, int blockBytes) {
+        require(blocks >= 1 && blockBytes >= 1, "deviceBytesFor needs positive blocks and blockBytes");
+        return (DeviceLayout.bytesFor(blocks, 1, blockBytes) + 4095) & -4096L;
     }
 
     /** Tokens per block (B), 1 to 65,536; keys must come from namespaces with the same B. */
@@ -175,6 +192,45 @@ public final class KvTierCacheBuilder {
     }
 
     /**
+     * Which blocks are kept where (see {@link CachePolicy}). Default {@link CachePolicy#COSTAWARE};
+     * {@link CachePolicy#OPT} also needs {@link #nextUseOracle}.
+     */
+    public KvTierCacheBuilder policy(CachePolicy policy) {
+        this.policy = Objects.requireNonNull(policy, "policy");
+        return this;
+    }
+
+    /** The future, for {@link CachePolicy#OPT} only (offline replays). */
+    public KvTierCacheBuilder nextUseOracle(NextUseOracle oracle) {
+        this.oracle = Objects.requireNonNull(oracle, "oracle");
+        return this;
+    }
+
+    /** The served model's prefill speed: what recomputing a block costs (see {@link PrefillModel}). */
+    public KvTierCacheBuilder prefillModel(PrefillModel model) {
+        this.prefill = Objects.requireNonNull(model, "model");
+        return this;
+    }
+
+    /**
+     * A write budget for a device tier ({@link Tier#SSD} or {@link Tier#REMOTE}), in bytes per
+     * second (an SSD's drive writes per day times its capacity, divided by 86,400): admission
+     * writes no more, on average. Default: none.
+     */
+    public KvTierCacheBuilder writeBudget(Tier tier, double bytesPerSecond) {
+        Objects.requireNonNull(tier, "tier");
+        writeBudgets[tier.ordinal()] = bytesPerSecond;
+        budgetTiers |= 1 << tier.ordinal();
+        return this;
+    }
+
+    /** The clock write budgets and rate controllers run on, in nanoseconds. Default {@link System#nanoTime()}. */
+    public KvTierCacheBuilder policyClock(LongSupplier nanos) {
+        this.policyClock = Objects.requireNonNull(nanos, "nanos");
+        return this;
+    }
+
+    /**
      * When a device holds another format version, block size or capacity, format it afresh
      * (its blocks are lost) instead of refusing it. Default false.
      */
@@ -205,9 +261,25 @@ public final class KvTierCacheBuilder {
             checkSsd(pageBytes);
         }
         CacheConfig.Remote remote = remoteUri == null ? null : checkRemote(pages);
+        CacheConfig.Policy p = checkPolicy();
         JvmFlags.requireChronicleFlags();
         return new TieredCache(new CacheConfig(blockTokens, blockBytes, dramCapacityBytes, ssdPath,
-                ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize, demoteAhead, remote));
+                ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize, demoteAhead, remote, p));
+    }
+
+    private CacheConfig.Policy checkPolicy() {
+        require(policy != CachePolicy.OPT || oracle != null, "policy opt needs a nextUseOracle");
+        require(oracle == null || policy == CachePolicy.OPT, "a nextUseOracle is only used by policy opt, not " + policy);
+        require((budgetTiers & 1 << Tier.DRAM.ordinal()) == 0, "writeBudget applies to SSD or REMOTE, not DRAM");
+        for (Tier t : Tier.values()) {
+            double b = writeBudgets[t.ordinal()];
+            require((budgetTiers & 1 << t.ordinal()) == 0 || b > 0 && Double.isFinite(b),
+                    "writeBudget for " + t + " must be positive bytes per second, was " + b);
+        }
+        require((budgetTiers & 1 << Tier.SSD.ordinal()) == 0 || ssdPath != null, "writeBudget for SSD, but no localSsd");
+        require((budgetTiers & 1 << Tier.REMOTE.ordinal()) == 0 || remoteUri != null,
+                "writeBudget for REMOTE, but no remote");
+        return new CacheConfig.Policy(policy, oracle, prefill, writeBudgets.clone(), policyClock);
     }
 
     private CacheConfig.Remote checkRemote(long pages) {

@@ -7,8 +7,9 @@ import static dev.kvtier.index.BlockIndex.RETIRED;
 import dev.kvtier.index.BlockIndex;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
+import dev.kvtier.policy.AdmissionPolicy;
+import dev.kvtier.policy.BlockFacts;
 import dev.kvtier.policy.EvictionPolicy;
-import dev.kvtier.policy.LruPrefixEviction;
 import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.SharedSlotTier;
 import dev.kvtier.tier.SlotTier;
@@ -48,7 +49,7 @@ import java.util.function.IntPredicate;
  * belief costs a miss. Remote slots are never allocated or wiped for reuse here: placement is
  * {@link SharedSlotTier}'s.
  */
-final class Residency {
+final class Residency implements BlockFacts {
     static final int DRAM = 0;
     static final int SSD = 1;
     static final int REMOTE = 2;
@@ -64,6 +65,8 @@ final class Residency {
     static final int KEEP = 16;
     /** Index flag, only while the demoter searches: a block passed over this time. */
     static final int SKIP = 32;
+    /** Index flag: admission refused to write this block down; cleared when it is hit again. */
+    static final int REJECTED = 64;
 
     final ReentrantLock lock = new ReentrantLock();
     /** Signalled when copies in flight reach zero. */
@@ -82,7 +85,11 @@ final class Residency {
     final int[] remoteOwner;
     /** Remote slots to wipe, each under its condition (see {@link RemoteWipe}). */
     final ArrayDeque<RemoteWipe> remoteWipes = new ArrayDeque<>();
-    final EvictionPolicy[] orders = new EvictionPolicy[BlockIndex.TIERS];
+    final EvictionPolicy[] orders;
+    /** Decides what is stored and written down (see {@link PolicySuite}). */
+    final AdmissionPolicy admission;
+    /** Per entry: its chain's sample ({@link AdmissionPolicy#chainSample}) quantised to 8 bits. */
+    private final byte[] chainSamples;
     final CacheMetrics metrics;
     final ArrayDeque<Integer> pendingWipes = new ArrayDeque<>();
     private final int[] resident = new int[BlockIndex.TIERS];
@@ -127,7 +134,8 @@ final class Residency {
     private record NamespaceId(long hi, long lo) {
     }
 
-    Residency(DramTier dram, SlotTier ssd, SharedSlotTier remote, CacheMetrics metrics, double demoteAhead) {
+    Residency(DramTier dram, SlotTier ssd, SharedSlotTier remote, CacheMetrics metrics, double demoteAhead,
+            CacheConfig.Policy policy) {
         this.demoteAheadPages = Math.max(1, (int) Math.ceil(dram.pageCount() * demoteAhead));
         this.dram = dram;
         this.ssd = ssd;
@@ -138,9 +146,43 @@ final class Residency {
         this.index = new BlockIndex(capacity);
         this.remoteOwner = new int[remoteSlots];
         Arrays.fill(remoteOwner, NONE);
-        for (int t = 0; t < BlockIndex.TIERS; t++) {
-            orders[t] = new LruPrefixEviction(capacity);
-        }
+        this.chainSamples = new byte[capacity];
+        long[] slots = {dram.pageCount(), ssd == null ? 0 : ssd.slotCount(), remoteSlots};
+        PolicySuite suite = PolicySuite.create(policy, this, slots, capacity, dram.blockBytes());
+        this.orders = suite.orders();
+        this.admission = suite.admission();
+    }
+
+    // ---- what policies may know of a block (BlockFacts)
+
+    @Override
+    public long keyHi(int e) {
+        return index.keyHi(e);
+    }
+
+    @Override
+    public long keyLo(int e) {
+        return index.keyLo(e);
+    }
+
+    @Override
+    public int position(int e) {
+        return index.position(e);
+    }
+
+    @Override
+    public int parent(int e) {
+        return index.parent(e);
+    }
+
+    /** Records entry {@code e}'s chain sample, in [0, 1). */
+    void setChainSample(int e, double sample) {
+        chainSamples[e] = (byte) Math.min(255, (int) (sample * 256));
+    }
+
+    /** Entry {@code e}'s chain sample: the middle of its 8-bit bucket. */
+    double chainSample(int e) {
+        return ((chainSamples[e] & 0xFF) + 0.5) / 256;
     }
 
     /** The tier a block leaving DRAM is written to: SSD, else REMOTE, else -1. */
@@ -251,7 +293,8 @@ final class Residency {
 
     /** READY, only in DRAM, and no demotion in flight, refused or passed over. */
     boolean isDirty(int e) {
-        return index.state(e) == READY && index.copies(e) == 1 && (index.flags(e) & (MOVING | NO_DEMOTE | SKIP)) == 0;
+        return index.state(e) == READY && index.copies(e) == 1
+                && (index.flags(e) & (MOVING | NO_DEMOTE | SKIP | REJECTED)) == 0;
     }
 
     private boolean hasOtherCopy(int e, int tier) {
@@ -293,18 +336,27 @@ final class Residency {
         if (page >= 0) {
             return page;
         }
-        int victim = orders[DRAM].victim(cleanDramVictim);
-        if (victim == NONE && !cleanOnly) {
-            protectedParent = protect;
-            victim = orders[DRAM].victim(anyDramVictim);
-            protectedParent = NONE;
-        }
+        int victim = !cleanOnly ? dramVictim(protect) : cleanLeaves > 0 ? orders[DRAM].victim(cleanDramVictim) : NONE;
         if (victim == NONE) {
             return -1;
         }
         evictCopy(victim, DRAM);
         wakeDemoterIfNeeded();
         return dram.allocate();
+    }
+
+    /** The DRAM block a store would evict now to make room (see {@link #allocatePage}), or NONE when a page is free. */
+    int dramVictim(int protect) {
+        if (dram.freePages() > 0) {
+            return NONE;
+        }
+        int victim = cleanLeaves > 0 ? orders[DRAM].victim(cleanDramVictim) : NONE;
+        if (victim == NONE) {
+            protectedParent = protect;
+            victim = orders[DRAM].victim(anyDramVictim);
+            protectedParent = NONE;
+        }
+        return victim;
     }
 
     // ---- demotion support (the demoter calls these under the lock)
@@ -438,8 +490,11 @@ final class Residency {
 
     // ---- lifecycle of entries
 
-    /** Records an access: the block moves to the hot end of each tier it is in. */
+    /** Records an access: the block moves to the hot end of each tier it is in, and admission may reconsider it. */
     void touch(int e) {
+        if ((index.flags(e) & REJECTED) != 0) {
+            index.setFlags(e, index.flags(e) & ~REJECTED);
+        }
         for (int t = 0; t < BlockIndex.TIERS; t++) {
             if (index.hasCopy(e, t)) {
                 orders[t].onAccess(e);

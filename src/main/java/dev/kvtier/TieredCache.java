@@ -19,6 +19,7 @@ import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
+import dev.kvtier.policy.AdmissionPolicy;
 import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.Memory;
 import dev.kvtier.tier.SharedSlotTier;
@@ -86,7 +87,7 @@ final class TieredCache implements KvTierCache {
         try {
             ssd = config.hasSsd() ? openSsd(config) : null;
             remote = config.hasRemote() ? openRemote(config) : null;
-            this.r = new Residency(dram, ssd, remote, metrics, config.demoteAhead());
+            this.r = new Residency(dram, ssd, remote, metrics, config.demoteAhead(), config.policy());
             this.recoveryMillis = ssd == null ? 0 : SsdRecovery.recover(r);
         } catch (IOException e) {
             closeQuietly(dram, ssd, remote);
@@ -210,6 +211,9 @@ final class TieredCache implements KvTierCache {
         r.lock.lock();
         try {
             r.checkOpen();
+            for (BlockKey k : keys) {
+                r.admission.onLookup(k.hi(), k.lo());
+            }
             hits = leadingReady(keys, keys.length, entries);
             for (int i = 0; i < hits; i++) {
                 int tier = r.index.fastestTier(entries[i]);
@@ -569,16 +573,23 @@ final class TieredCache implements KvTierCache {
                 return 0;
             }
             int n = 0;
+            double sample = -1;
             for (int i = from; i < from + count; i++) {
                 BlockKey key = keys[i];
                 int e = r.index.find(key.hi(), key.lo());
                 if (e == NONE) {
+                    sample = sample < 0 ? AdmissionPolicy.chainSample(key.hi(), key.lo()) : sample;
+                    if (!admit(key, parent, sample)) {
+                        metrics.add(Counter.REJECTED_BLOCKS, DRAM, from + count - i);
+                        break;
+                    }
                     int page = r.allocatePage(parent, false);
                     if (page < 0) {
                         metrics.add(Counter.STORE_NO_SPACE_BLOCKS, from + count - i);
                         break;
                     }
                     e = r.index.insert(key.hi(), key.lo(), parent, nsId, key.position());
+                    r.setChainSample(e, sample);
                     r.addCopy(e, DRAM, page);
                     slots[n] = e;
                     slots[2 * count + n] = page;
@@ -599,6 +610,12 @@ final class TieredCache implements KvTierCache {
         } finally {
             r.lock.unlock();
         }
+    }
+
+    /** Under the lock: whether admission lets a new block (child of {@code parent}) into DRAM. */
+    private boolean admit(BlockKey key, int parent, double sample) {
+        int victim = r.admission.wantsVictim() ? r.dramVictim(parent) : NONE;
+        return r.admission.admitNew(key.hi(), key.lo(), key.position(), sample, victim);
     }
 
     /** Under the lock: makes the reserved blocks readable, deepest first, or drops them all. */
@@ -713,17 +730,21 @@ final class TieredCache implements KvTierCache {
         long[] capacity = new long[CacheMetrics.TIERS];
         long[] resident;
         int pins;
+        double[] shares = new double[CacheMetrics.TIERS];
         r.lock.lock();
         try {
             resident = r.residentBlocks();
             pins = r.activePins;
+            for (int t = 0; t < shares.length; t++) {
+                shares[t] = r.admission.admitShare(t);
+            }
         } finally {
             r.lock.unlock();
         }
         capacity[DRAM] = r.dram.pageCount();
         capacity[SSD] = r.ssd == null ? 0 : r.ssd.slotCount();
         capacity[REMOTE] = r.remote == null ? 0 : r.remote.slots().slotCount();
-        return new CacheStats(metrics, resident, capacity, pins, recoveryMillis, new IoEngine[] {null, ssdIo, remoteIo});
+        return new CacheStats(metrics, resident, capacity, pins, recoveryMillis, new IoEngine[] {null, ssdIo, remoteIo}, shares);
     }
 
     @Override

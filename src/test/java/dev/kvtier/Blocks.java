@@ -16,8 +16,13 @@ final class Blocks {
 
     /** A cache of {@code pages} DRAM pages of {@code blockBytes}, for keys of {@link #TOKENS} tokens. */
     static TieredCache cache(int blockBytes, int pages) {
+        return cache(blockBytes, pages, CachePolicy.COSTAWARE);
+    }
+
+    /** A DRAM-only cache under {@code policy} (tests of exact eviction order use LRU). */
+    static TieredCache cache(int blockBytes, int pages, CachePolicy policy) {
         return (TieredCache) KvTierCache.builder().blockTokens(TOKENS).blockBytes(blockBytes)
-                .dramCapacityBytes((long) pages * ((blockBytes + 63) & -64)).build();
+                .dramCapacityBytes((long) pages * ((blockBytes + 63) & -64)).policy(policy).build();
     }
 
     /** Keys of a prompt of {@code blocks} blocks whose tokens are all distinct to {@code id}. */

@@ -258,7 +258,7 @@ class KvTierCacheTest {
 
     @Test
     void evictionTakesTheLeastRecentlyUsedBlock() {
-        cache = Blocks.cache(BYTES, 3);
+        cache = Blocks.cache(BYTES, 3, CachePolicy.LRU);
         BlockKey[] x = prompt(NS, 1, 1);
         BlockKey[] y = prompt(NS, 2, 1);
         BlockKey[] z = prompt(NS, 3, 1);
@@ -281,7 +281,7 @@ class KvTierCacheTest {
 
     @Test
     void childrenLeaveBeforeTheirParentsEvenWhenParentsAreColder() {
-        cache = Blocks.cache(BYTES, 4);
+        cache = Blocks.cache(BYTES, 4, CachePolicy.LRU);
         BlockKey[] chain = prompt(NS, 1, 4);
         ByteBuffer[] src = directPayloads(chain, BYTES);
         cache.store(chain, src);
@@ -302,7 +302,7 @@ class KvTierCacheTest {
 
     @Test
     void pinnedBlocksSurviveChurnIntact() {
-        cache = Blocks.cache(BYTES, 4);
+        cache = Blocks.cache(BYTES, 4, CachePolicy.LRU);
         BlockKey[] pinned = prompt(NS, 1, 2);
         cache.store(pinned, directPayloads(pinned, BYTES));
         BlockHandle handle = cache.acquire(pinned[1]);

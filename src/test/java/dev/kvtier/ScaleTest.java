@@ -25,7 +25,7 @@ class ScaleTest {
         }
         BlockKey[][] chains = new BlockKey[CHAINS + 1][];
         long[] ids = new long[CHAIN];
-        try (TieredCache cache = (TieredCache) KvTierCache.builder().blockTokens(16).blockBytes(8)
+        try (TieredCache cache = (TieredCache) KvTierCache.builder().policy(CachePolicy.LRU).blockTokens(16).blockBytes(8)
                 .dramCapacityBytes((long) CHAINS * CHAIN * 64).build()) {
             for (int c = 0; c <= CHAINS; c++) {
                 for (int i = 0; i < CHAIN; i++) {

@@ -4,7 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 
-/** A flat JSON object of numbers and strings, in insertion order, printed on one line. */
+/** A JSON object of numbers, strings and nested objects, in insertion order, printed on one line. */
 final class Json {
     private final Map<String, Object> fields = new LinkedHashMap<>();
 
@@ -26,6 +26,9 @@ final class Json {
     }
 
     private static String value(Object v) {
+        if (v instanceof Json) {
+            return v.toString();
+        }
         if (v instanceof Double || v instanceof Float) {
             double d = ((Number) v).doubleValue();
             return Double.isFinite(d) ? String.format(Locale.ROOT, "%.4f", d) : "null";

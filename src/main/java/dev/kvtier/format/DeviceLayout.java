@@ -70,6 +70,12 @@ public final class DeviceLayout {
         return Math.max(0, (deviceBytes - SUPERBLOCK_BYTES) / slot);
     }
 
+    /** The fewest device bytes that hold {@code slots} slots of this geometry. */
+    public static long bytesFor(long slots, int alignment, int blockBytes) {
+        long slot = align(SlotHeader.BYTES, alignment) + (long) align(blockBytes, alignment);
+        return SUPERBLOCK_BYTES + slots * slot;
+    }
+
     public int alignment() {
         return alignment;
     }

@@ -32,7 +32,9 @@ public final class CacheMetrics {
         MISMATCHED_BLOCKS(true),
         READ_ERRORS(true), WRITE_ERRORS(true), WIPED_SLOTS(true), RECOVERED_BLOCKS(true), RECOVERY_DISCARDED_SLOTS(true),
         /** Blocks another process wrote, found on a shared tier by a lookup. */
-        DISCOVERED_BLOCKS(true);
+        DISCOVERED_BLOCKS(true),
+        /** Blocks admission refused: into DRAM on store (with the rest of their chain), or a write to a device tier. */
+        REJECTED_BLOCKS(true);
 
         final boolean perTier;
 

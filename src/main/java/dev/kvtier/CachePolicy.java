@@ -1,0 +1,43 @@
+package dev.kvtier;
+
+/**
+ * The admission and eviction policy a cache runs ({@link KvTierCacheBuilder#policy}), by the
+ * names the command line uses. The default is {@link #COSTAWARE}.
+ */
+public enum CachePolicy {
+    /** Frequency- and cost-aware eviction (GDSF over a TinyLFU sketch), sampled admission of new chains, budgets. */
+    COSTAWARE("costaware"),
+    /** Admit everything, evict the least recently used (LMCache's default). */
+    LRU("lru"),
+    /** Admit a block on its second sighting (vLLM's store_threshold, CacheLib's RejectFirst); LRU eviction. */
+    SECOND_HIT("second-hit"),
+    /** Random admission to device tiers under a write-rate controller (CacheLib's DynamicRandomAP); LRU eviction. */
+    WRITE_LIMIT("write-limit"),
+    /** Belady's offline optimum: needs every block's next use; for reference only. */
+    OPT("opt");
+
+    private final String id;
+
+    CachePolicy(String id) {
+        this.id = id;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    /** The kind named {@code name} (as {@link #id()}, case-insensitive). */
+    public static CachePolicy parse(String name) {
+        for (CachePolicy k : values()) {
+            if (k.id.equalsIgnoreCase(name == null ? "" : name.trim())) {
+                return k;
+            }
+        }
+        throw new IllegalArgumentException("unknown policy '" + name + "': expected one of costaware, lru, second-hit, write-limit, opt");
+    }
+
+    @Override
+    public String toString() {
+        return id;
+    }
+}

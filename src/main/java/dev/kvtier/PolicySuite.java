@@ -1,0 +1,103 @@
+package dev.kvtier;
+
+import dev.kvtier.index.BlockIndex;
+import dev.kvtier.policy.AdmissionPolicy;
+import dev.kvtier.policy.AdmitAll;
+import dev.kvtier.policy.BlockFacts;
+import dev.kvtier.policy.CostAwareAdmission;
+import dev.kvtier.policy.EvictionPolicy;
+import dev.kvtier.policy.FrequencySketch;
+import dev.kvtier.policy.LruPrefixEviction;
+import dev.kvtier.policy.OracleAdmission;
+import dev.kvtier.policy.PriorityEviction;
+import dev.kvtier.policy.SecondHitAdmission;
+import dev.kvtier.policy.WriteBudget;
+import dev.kvtier.policy.WriteLimitAdmission;
+
+/**
+ * The admission policy and the per-tier eviction orders of one {@link CachePolicy}, wired to
+ * the cache's signals: {@code costaware} pairs {@link CostAwareAdmission} with a GDSF
+ * {@link PriorityEviction} per tier; {@code opt} pairs {@link OracleAdmission} with a
+ * next-use {@link PriorityEviction}; the baselines use {@link LruPrefixEviction}.
+ */
+record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
+    /** Without a configured write budget, write-limit's target: the tier's capacity every 10 minutes. */
+    private static final double WRITE_LIMIT_DEFAULT_PERIOD_S = 600;
+
+    /**
+     * @param slots   block slots per tier (0 for an absent tier)
+     * @param entries index capacity
+     */
+    static PolicySuite create(CacheConfig.Policy p, BlockFacts facts, long[] slots, int entries, int blockBytes) {
+        EvictionPolicy[] orders = new EvictionPolicy[BlockIndex.TIERS];
+        long total = 0;
+        for (long s : slots) {
+            total += s;
+        }
+        FrequencySketch sketch = new FrequencySketch((int) Math.min(1 << 26, Math.max(64, total)));
+        AdmissionPolicy admission;
+        switch (p.kind()) {
+            case COSTAWARE: {
+                CostAwareAdmission a = new CostAwareAdmission(sketch, facts, blockBytes, atAndBelow(slots),
+                        budgets(p, blockBytes));
+                for (int t = 0; t < orders.length; t++) {
+                    orders[t] = new PriorityEviction(entries, a::value, facts::parent, facts::position, true);
+                }
+                admission = a;
+                break;
+            }
+            case OPT: {
+                OracleAdmission a = new OracleAdmission(p.oracle()::nextUse, facts);
+                for (int t = 0; t < orders.length; t++) {
+                    orders[t] = new PriorityEviction(entries, a::value, facts::parent, facts::position, false);
+                }
+                admission = a;
+                break;
+            }
+            default:
+                admission = baseline(p, facts, sketch, slots, blockBytes);
+                for (int t = 0; t < orders.length; t++) {
+                    orders[t] = new LruPrefixEviction(entries);
+                }
+        }
+        return new PolicySuite(admission, orders);
+    }
+
+    private static AdmissionPolicy baseline(CacheConfig.Policy p, BlockFacts facts, FrequencySketch sketch, long[] slots,
+            int blockBytes) {
+        switch (p.kind()) {
+            case SECOND_HIT:
+                return new SecondHitAdmission(sketch, facts);
+            case WRITE_LIMIT: {
+                double[] targets = new double[slots.length];
+                for (int t = 0; t < slots.length; t++) {
+                    double b = p.writeBudgets()[t];
+                    targets[t] = b > 0 ? b : Math.max(1, slots[t]) * (double) blockBytes / WRITE_LIMIT_DEFAULT_PERIOD_S;
+                }
+                return new WriteLimitAdmission(facts, targets, blockBytes, p.clockNanos());
+            }
+            default:
+                return new AdmitAll();
+        }
+    }
+
+    private static long[] atAndBelow(long[] slots) {
+        long[] r = new long[slots.length];
+        long sum = 0;
+        for (int t = slots.length - 1; t >= 0; t--) {
+            sum += slots[t];
+            r[t] = sum;
+        }
+        return r;
+    }
+
+    private static WriteBudget[] budgets(CacheConfig.Policy p, int blockBytes) {
+        WriteBudget[] b = new WriteBudget[p.writeBudgets().length];
+        for (int t = 0; t < b.length; t++) {
+            if (p.writeBudgets()[t] > 0) {
+                b[t] = new WriteBudget(p.writeBudgets()[t], blockBytes, p.clockNanos());
+            }
+        }
+        return b;
+    }
+}

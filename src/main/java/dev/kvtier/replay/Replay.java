@@ -1,0 +1,200 @@
+package dev.kvtier.replay;
+
+import dev.kvtier.CachePolicy;
+import dev.kvtier.CacheStats;
+import dev.kvtier.KvTierCache;
+import dev.kvtier.KvTierCacheBuilder;
+import dev.kvtier.PrefixMatch;
+import dev.kvtier.Tier;
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.key.Namespace;
+import dev.kvtier.trace.Trace;
+import dev.kvtier.trace.TraceRequest;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.IntConsumer;
+
+/**
+ * Replays a trace through a real {@link KvTierCache}: real tiers, real bytes, the policy under
+ * test. Uses only the library's public API.
+ *
+ * <p><b>Per request, in trace order:</b> the request's full blocks become chained keys
+ * ({@link Namespace#keysFromHashes}, one namespace per trace source, so ids local to a file
+ * never collide); {@code match} finds the leading blocks kept; {@code load} copies them into
+ * block buffers (each checked to hold its own key: a wrong block is counted); then every
+ * block of the request not yet kept is stored, and, when a tier below DRAM exists, the replay
+ * waits for the cache's background writes ({@code awaitIdle}) so that runs are repeatable.
+ * A partial last block (Mooncake's) is never stored, as a server stores only full blocks.
+ *
+ * <p><b>Hit rate.</b> Over every request, the tokens of the leading blocks loaded (a block counts
+ * only while every block before it in that request also hit; each weighs its token count, the
+ * last one the remainder of the input), divided by all input tokens. Seconds saved sum the
+ * prefill model's time for the hit tokens at their positions.
+ *
+ * <p>The policy clock follows the trace's timestamps, so write budgets and rate controllers see
+ * trace time, not replay speed.
+ */
+public final class Replay {
+    private final Trace trace;
+    private final ReplayConfig config;
+    private final Namespace[] namespaces;
+    private long clockNanos;
+    private ByteBuffer[] buffers = new ByteBuffer[0];
+
+    private Replay(Trace trace, ReplayConfig config) {
+        this.trace = trace;
+        this.config = config;
+        this.namespaces = new Namespace[trace.sources()];
+        for (int s = 0; s < namespaces.length; s++) {
+            namespaces[s] = Namespace.builder("replay:" + trace.name()).tenantSalt("source-" + s)
+                    .blockTokens(config.blockTokens()).build();
+        }
+    }
+
+    /** Replays {@code trace} under {@code config}; {@code progress} hears of every request done. */
+    public static ReplayResult run(Trace trace, ReplayConfig config, IntConsumer progress) throws IOException {
+        return new Replay(trace, config).run(progress);
+    }
+
+    private ReplayResult run(IntConsumer progress) throws IOException {
+        long t0 = System.nanoTime();
+        NextUses future = config.policy() == CachePolicy.OPT ? future() : null;
+        Path ssdFile = config.ssdBlocks() > 0 ? Files.createTempFile(config.workDir(), "replay-", ".slots") : null;
+        long hitTokens = 0;
+        long[] byTier = new long[3];
+        double saved = 0;
+        long wrong = 0;
+        try (KvTierCache cache = build(ssdFile, future)) {
+            PrefixMatch match = new PrefixMatch();
+            int n = 0;
+            for (TraceRequest r : trace.requests()) {
+                if (future != null) {
+                    future.setNow(n);
+                }
+                clockNanos = (long) (r.timeSeconds() * 1e9);
+                BlockKey[] keys = namespaces[r.source()].keysFromHashes(fullBlocks(r));
+                cache.match(keys, match);
+                ensureBuffers(keys.length);
+                int loaded = match.hitBlocks() == 0 ? 0 : cache.load(match, buffers).join();
+                for (int i = 0; i < loaded; i++) {
+                    int tokens = r.blockTokens(i, config.blockTokens());
+                    hitTokens += tokens;
+                    byTier[match.tier(i).ordinal()] += tokens;
+                    saved += config.prefill().seconds((long) i * config.blockTokens(), tokens);
+                    wrong += holds(buffers[i], keys[i]) ? 0 : 1;
+                }
+                storeRest(cache, keys, loaded);
+                if (config.ssdBlocks() > 0 || config.remoteBlocks() > 0) {
+                    cache.awaitIdle();
+                }
+                progress.accept(++n);
+            }
+            return result(cache.stats(), hitTokens, byTier, saved, wrong, (System.nanoTime() - t0) / 1e9);
+        } finally {
+            if (ssdFile != null) {
+                Files.deleteIfExists(ssdFile);
+            }
+        }
+    }
+
+    private KvTierCache build(Path ssdFile, NextUses future) {
+        int bytes = config.blockBytes();
+        KvTierCacheBuilder b = KvTierCache.builder().blockTokens(config.blockTokens()).blockBytes(bytes)
+                .dramCapacityBytes(config.dramBlocks() * ((bytes + 63L) & -64L))
+                .policy(config.policy()).prefillModel(config.prefill()).policyClock(() -> clockNanos);
+        if (future != null) {
+            b.nextUseOracle(future);
+        }
+        if (ssdFile != null) {
+            b.localSsd(ssdFile, KvTierCacheBuilder.deviceBytesFor(config.ssdBlocks(), bytes))
+                    .reinitializeIncompatibleDevices(true);
+        }
+        if (config.remoteBlocks() > 0) {
+            b.remote(config.remoteUri(), KvTierCacheBuilder.deviceBytesFor(config.remoteBlocks(), bytes))
+                    .reinitializeIncompatibleDevices(true);
+        }
+        return b.build();
+    }
+
+    /** The ids of the request's full blocks. */
+    private long[] fullBlocks(TraceRequest r) {
+        int full = Math.min(r.hashIds().length, r.inputTokens() / config.blockTokens());
+        return full == r.hashIds().length ? r.hashIds() : java.util.Arrays.copyOf(r.hashIds(), full);
+    }
+
+    /** Stores blocks {@code from..} of the request, in pieces DRAM can take, until the cache keeps no more. */
+    private void storeRest(KvTierCache cache, BlockKey[] keys, int from) {
+        long dram = config.dramBlocks();
+        for (int i = from; i < keys.length; ) {
+            int count = (int) Math.min(keys.length - i, dram);
+            for (int j = 0; j < count; j++) {
+                fill(buffers[i + j], keys[i + j]);
+            }
+            ByteBuffer[] src = count == buffers.length && i == 0 ? buffers : slice(i, count);
+            int stored = cache.store(keys, i, count, src);
+            if (stored < count) {
+                break;
+            }
+            i += count;
+        }
+    }
+
+    private ByteBuffer[] slice(int from, int count) {
+        ByteBuffer[] s = new ByteBuffer[count];
+        System.arraycopy(buffers, from, s, 0, count);
+        return s;
+    }
+
+    private void ensureBuffers(int n) {
+        if (buffers.length >= n) {
+            return;
+        }
+        ByteBuffer[] b = java.util.Arrays.copyOf(buffers, Math.max(n, 2 * buffers.length));
+        for (int i = buffers.length; i < b.length; i++) {
+            b[i] = ByteBuffer.allocateDirect(config.blockBytes());
+        }
+        buffers = b;
+    }
+
+    /** A block's payload: its key, then zeros. */
+    private static void fill(ByteBuffer b, BlockKey k) {
+        b.clear();
+        b.putLong(0, k.hi()).putLong(8, k.lo());
+    }
+
+    private static boolean holds(ByteBuffer b, BlockKey k) {
+        return b.getLong(0) == k.hi() && b.getLong(8) == k.lo();
+    }
+
+    private NextUses future() {
+        NextUses f = new NextUses();
+        int n = 0;
+        for (TraceRequest r : trace.requests()) {
+            for (BlockKey k : namespaces[r.source()].keysFromHashes(fullBlocks(r))) {
+                f.add(k.hi(), n);
+            }
+            n++;
+        }
+        return f;
+    }
+
+    private ReplayResult result(CacheStats s, long hitTokens, long[] byTier, double saved, long wrong, double wall) {
+        long[] capacity = new long[3];
+        long[] written = new long[3];
+        long[] bytes = new long[3];
+        long[] evicted = new long[3];
+        long[] rejected = new long[3];
+        for (Tier t : Tier.values()) {
+            int i = t.ordinal();
+            capacity[i] = s.capacityBlocks(t);
+            written[i] = t == Tier.DRAM ? 0 : s.storedBlocks(t);
+            bytes[i] = t == Tier.DRAM ? 0 : s.encodedBytes(t);
+            evicted[i] = s.evictedBlocks(t);
+            rejected[i] = s.rejectedBlocks(t);
+        }
+        return new ReplayResult(trace.name(), config.policy().id(), trace.requests().size(), trace.inputTokens(),
+                hitTokens, byTier, capacity, written, bytes, evicted, rejected, saved, wrong, wall, s.loadLatency());
+    }
+}

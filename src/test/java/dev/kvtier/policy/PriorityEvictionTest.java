@@ -1,0 +1,111 @@
+package dev.kvtier.policy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.quicktheories.QuickTheory.qt;
+import static org.quicktheories.generators.SourceDSL.integers;
+import static org.quicktheories.generators.SourceDSL.lists;
+
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Random insert/access/evict sequences over a forest of blocks against a plain model: the
+ * victim is always a resident leaf (no resident child) that the caller did not refuse, and
+ * there is one whenever the model has one. Among blocks without parents, the lowest value goes
+ * first.
+ */
+class PriorityEvictionTest {
+    private static final int N = 24;
+
+    @Test
+    void lowestValueLeavesFirstAmongRoots() {
+        double[] value = {5, 1, 3, 2};
+        PriorityEviction p = new PriorityEviction(4, e -> value[e], e -> -1, e -> 0, false);
+        for (int e = 0; e < 4; e++) {
+            p.onInsert(e);
+        }
+        int[] order = new int[4];
+        for (int i = 0; i < 4; i++) {
+            order[i] = p.victim(e -> true);
+            p.onRemove(order[i]);
+        }
+        assertEquals("[1, 3, 2, 0]", Arrays.toString(order));
+        assertEquals(-1, p.victim(e -> true));
+    }
+
+    @Test
+    void victimIsAnUnrefusedResidentLeaf() {
+        qt().withExamples(300).forAll(lists().of(integers().between(0, 4 * N - 1)).ofSizeBetween(1, 200))
+                .checkAssert(ops -> run(ops, false));
+    }
+
+    @Test
+    void withInflationTheVictimIsStillAnUnrefusedResidentLeaf() {
+        qt().withExamples(300).forAll(lists().of(integers().between(0, 4 * N - 1)).ofSizeBetween(1, 200))
+                .checkAssert(ops -> run(ops, true));
+    }
+
+    private static void run(List<Integer> ops, boolean inflate) {
+        int[] parent = new int[N];
+        double[] value = new double[N];
+        for (int e = 0; e < N; e++) {
+            parent[e] = e < 4 ? -1 : (e * 7 + 3) % e; // a forest: every parent has a lower number
+            value[e] = (e * 37) % 11;
+        }
+        int[] depth = new int[N];
+        for (int e = 0; e < N; e++) {
+            depth[e] = parent[e] < 0 ? 0 : depth[parent[e]] + 1;
+        }
+        boolean[] resident = new boolean[N];
+        PriorityEviction p = new PriorityEviction(N, e -> value[e], e -> parent[e], e -> depth[e], inflate);
+        for (int op : ops) {
+            int e = op % N;
+            switch (op / N) {
+                case 0:
+                    if (!resident[e] && (parent[e] < 0 || resident[parent[e]])) {
+                        resident[e] = true;
+                        p.onInsert(e);
+                    }
+                    break;
+                case 1:
+                    value[e] = (value[e] * 3 + 1) % 13;
+                    p.onAccess(e);
+                    break;
+                case 2:
+                    evict(p, resident, parent, e);
+                    break;
+                default:
+                    evict(p, resident, parent, -1);
+            }
+        }
+    }
+
+    /** Evicts the policy's victim, refusing {@code refused}; checks it against the model. */
+    private static void evict(PriorityEviction p, boolean[] resident, int[] parent, int refused) {
+        int v = p.victim(e -> e != refused && isLeaf(e, resident, parent));
+        int best = -1;
+        for (int e = 0; e < resident.length; e++) {
+            if (resident[e] && e != refused && isLeaf(e, resident, parent)) {
+                best = e;
+            }
+        }
+        if (best < 0) {
+            assertEquals(-1, v, "no evictable block, yet a victim");
+            return;
+        }
+        assertEquals(true, v >= 0 && resident[v] && v != refused && isLeaf(v, resident, parent),
+                "victim " + v + " is not an unrefused resident leaf: " + Arrays.toString(resident));
+        resident[v] = false;
+        p.onRemove(v);
+    }
+
+    private static boolean isLeaf(int e, boolean[] resident, int[] parent) {
+        for (int c = 0; c < resident.length; c++) {
+            if (resident[c] && parent[c] == e) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

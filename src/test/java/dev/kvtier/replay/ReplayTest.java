@@ -1,0 +1,62 @@
+package dev.kvtier.replay;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kvtier.CachePolicy;
+import dev.kvtier.PrefillModel;
+import dev.kvtier.trace.Trace;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Replays of a four-request Mooncake slice whose hit tokens are worked out by hand. */
+class ReplayTest {
+    private static final String SLICE = String.join("\n",
+            "{\"timestamp\": 0, \"input_length\": 1024, \"output_length\": 1, \"hash_ids\": [1, 2]}",
+            "{\"timestamp\": 1, \"input_length\": 1536, \"output_length\": 1, \"hash_ids\": [1, 2, 3]}",
+            "{\"timestamp\": 2, \"input_length\": 600, \"output_length\": 1, \"hash_ids\": [1, 4]}",
+            "{\"timestamp\": 3, \"input_length\": 1024, \"output_length\": 1, \"hash_ids\": [1, 5]}");
+    private static final long INPUT = 1024 + 1536 + 600 + 1024;
+
+    @TempDir
+    Path dir;
+
+    /** Request 2 hits blocks 1 and 2 (1,024 tokens), 3 and 4 hit block 1 (512 each); 4's partial block is never stored. */
+    @Test
+    void everyPolicyThatKeepsNewBlocksHitsTheWorkedOutTokens() throws IOException {
+        for (CachePolicy p : new CachePolicy[] {CachePolicy.LRU, CachePolicy.COSTAWARE, CachePolicy.OPT,
+            CachePolicy.WRITE_LIMIT}) {
+            ReplayResult r = replay(p, 64, 0);
+            assertEquals(INPUT, r.inputTokens());
+            assertEquals(2048, r.hitTokens(), p + " hit tokens");
+            assertEquals(2048, r.hitTokensByTier()[0]);
+            assertEquals(0, r.wrongBlocks());
+        }
+    }
+
+    /** Nothing is kept on first sight: request 2 stores blocks 1 and 2, so only requests 3 and 4 hit (block 1). */
+    @Test
+    void secondHitKeepsBlocksOnTheirSecondSighting() throws IOException {
+        assertEquals(1024, replay(CachePolicy.SECOND_HIT, 64, 0).hitTokens());
+    }
+
+    /** With one DRAM block and an SSD tier, hits come from the SSD and its writes are counted. */
+    @Test
+    void aSmallDramSpillsToTheSsd() throws IOException {
+        ReplayResult r = replay(CachePolicy.LRU, 1, 64);
+        assertEquals(2048, r.hitTokens());
+        assertTrue(r.hitTokensByTier()[1] > 0, "no SSD hits");
+        assertTrue(r.blocksWritten()[1] > 0 && r.bytesWritten()[1] > 0, "no SSD writes counted");
+        assertEquals(0, r.wrongBlocks());
+    }
+
+    private ReplayResult replay(CachePolicy policy, long dram, long ssd) throws IOException {
+        Path file = Files.writeString(dir.resolve("slice.jsonl"), SLICE);
+        Trace t = Trace.read(file, null);
+        ReplayConfig c = new ReplayConfig(policy, dram, ssd, 0, t.blockTokens(), 4096, dir, null, PrefillModel.DEFAULT);
+        return Replay.run(t, c, n -> { });
+    }
+}
