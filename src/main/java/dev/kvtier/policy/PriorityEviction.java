@@ -18,7 +18,8 @@ import java.util.function.IntUnaryOperator;
  * <p><b>Prefixes.</b> A parent must not leave before its children, so a resident parent's
  * priority is kept above each resident child's: when a block's priority is set, every ancestor
  * below it is raised just above it (stopping at the first that is already higher). The heap's
- * minimum is therefore a leaf. When {@code evictable} refuses it (pinned, being written), it is
+ * minimum is therefore a leaf. A block published after its children (the cache publishes a
+ * stored chain deepest first) starts above the highest of them. When {@code evictable} refuses it (pinned, being written), it is
  * set aside and put back after the search. With inflation, an access never lowers a block's
  * priority (its value may have aged, its children's not).
  */
@@ -28,6 +29,8 @@ public final class PriorityEviction implements EvictionPolicy {
     private final IntUnaryOperator depth;
     private final boolean inflate;
     private final double[] priority;
+    /** Per block not in the heap: the highest priority a child had meanwhile (NEGATIVE_INFINITY: none). */
+    private final double[] floor;
     private final int[] heap;
     private final int[] at;
     private final int[] aside;
@@ -48,6 +51,8 @@ public final class PriorityEviction implements EvictionPolicy {
         this.depth = depth;
         this.inflate = inflate;
         priority = new double[capacity];
+        floor = new double[capacity];
+        java.util.Arrays.fill(floor, Double.NEGATIVE_INFINITY);
         heap = new int[capacity];
         at = new int[capacity];
         aside = new int[capacity];
@@ -60,10 +65,9 @@ public final class PriorityEviction implements EvictionPolicy {
             onAccess(entry);
             return;
         }
-        priority[entry] = base(entry);
-        at[entry] = size;
-        heap[size++] = entry;
-        siftUp(at[entry]);
+        priority[entry] = Math.max(base(entry), Math.nextUp(floor[entry]));
+        floor[entry] = Double.NEGATIVE_INFINITY;
+        push(entry);
         raiseAncestors(entry);
     }
 
@@ -81,6 +85,7 @@ public final class PriorityEviction implements EvictionPolicy {
 
     @Override
     public void onRemove(int entry) {
+        floor[entry] = Double.NEGATIVE_INFINITY;
         int i = at[entry];
         if (i < 0) {
             return;
@@ -102,20 +107,12 @@ public final class PriorityEviction implements EvictionPolicy {
             removeAt(0);
         }
         for (int i = 0; i < setAside; i++) {
-            int e = aside[i];
-            at[e] = size;
-            heap[size++] = e;
-            siftUp(at[e]);
+            push(aside[i]);
         }
         if (found >= 0 && inflate) {
             inflation = Math.max(inflation, priority[found]);
         }
         return found;
-    }
-
-    /** The current priority of a resident block (for tests and invariant checks). */
-    double priority(int entry) {
-        return priority[entry];
     }
 
     /** {@code L + value}, less a few ulps per level of depth so that a chain's equal values still put parents above children. */
@@ -124,14 +121,39 @@ public final class PriorityEviction implements EvictionPolicy {
         return b - 2 * depth.applyAsInt(e) * Math.ulp(b);
     }
 
-    /** Raises each resident ancestor of {@code e} that is not above it to just above it. */
+    /**
+     * Raises each ancestor of {@code e} in the heap that is not above it to just above it; an
+     * ancestor not in the heap yet (published after its children) keeps the priority as its floor
+     * for when it is inserted.
+     */
     private void raiseAncestors(int e) {
         double p = priority[e];
-        for (int up = parent.applyAsInt(e); up >= 0 && at[up] >= 0 && priority[up] <= p; up = parent.applyAsInt(up)) {
+        for (int up = parent.applyAsInt(e); up >= 0 && needsRaise(up, p); up = parent.applyAsInt(up)) {
             p = Math.nextUp(p);
             priority[up] = p;
             siftDown(at[up]);
         }
+    }
+
+    /**
+     * Whether ancestor {@code up}, in the heap, needs raising above {@code p}; one not in the heap
+     * records {@code p} as its floor instead (with inflation only: without it, values alone keep
+     * parents above children, and a floor left by a block never inserted must not outlive it).
+     */
+    private boolean needsRaise(int up, double p) {
+        if (at[up] < 0) {
+            if (inflate) {
+                floor[up] = Math.max(floor[up], p);
+            }
+            return false;
+        }
+        return priority[up] <= p;
+    }
+
+    private void push(int e) {
+        at[e] = size;
+        heap[size++] = e;
+        siftUp(at[e]);
     }
 
     private void removeAt(int i) {

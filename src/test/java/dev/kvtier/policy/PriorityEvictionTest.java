@@ -12,8 +12,10 @@ import org.junit.jupiter.api.Test;
 /**
  * Random insert/access/evict sequences over a forest of blocks against a plain model: the
  * victim is always a resident leaf (no resident child) that the caller did not refuse, and
- * there is one whenever the model has one. Among blocks without parents, the lowest value goes
- * first.
+ * there is one whenever the model has one. With inflation the heap's minimum is always a leaf,
+ * also when a chain is inserted deepest first (as the cache publishes a store), so a search
+ * that refuses nothing asks about one block only. Among blocks without parents, the lowest
+ * value goes first.
  */
 class PriorityEvictionTest {
     private static final int N = 24;
@@ -36,13 +38,13 @@ class PriorityEvictionTest {
 
     @Test
     void victimIsAnUnrefusedResidentLeaf() {
-        qt().withExamples(300).forAll(lists().of(integers().between(0, 4 * N - 1)).ofSizeBetween(1, 200))
+        qt().withExamples(300).forAll(lists().of(integers().between(0, 5 * N - 1)).ofSizeBetween(1, 200))
                 .checkAssert(ops -> run(ops, false));
     }
 
     @Test
     void withInflationTheVictimIsStillAnUnrefusedResidentLeaf() {
-        qt().withExamples(300).forAll(lists().of(integers().between(0, 4 * N - 1)).ofSizeBetween(1, 200))
+        qt().withExamples(300).forAll(lists().of(integers().between(0, 5 * N - 1)).ofSizeBetween(1, 200))
                 .checkAssert(ops -> run(ops, true));
     }
 
@@ -73,17 +75,32 @@ class PriorityEvictionTest {
                     p.onAccess(e);
                     break;
                 case 2:
-                    evict(p, resident, parent, e);
+                    evict(p, resident, parent, e, false);
+                    break;
+                case 3:
+                    insertDeepestFirst(p, resident, parent, e);
                     break;
                 default:
-                    evict(p, resident, parent, -1);
+                    evict(p, resident, parent, -1, inflate);
             }
         }
     }
 
-    /** Evicts the policy's victim, refusing {@code refused}; checks it against the model. */
-    private static void evict(PriorityEviction p, boolean[] resident, int[] parent, int refused) {
-        int v = p.victim(e -> e != refused && isLeaf(e, resident, parent));
+    /** Inserts {@code e} and its missing ancestors, deepest first. */
+    private static void insertDeepestFirst(PriorityEviction p, boolean[] resident, int[] parent, int e) {
+        for (int x = e; x >= 0 && !resident[x]; x = parent[x]) {
+            resident[x] = true;
+            p.onInsert(x);
+        }
+    }
+
+    /**
+     * Evicts the policy's victim, refusing {@code refused}; checks it against the model, and
+     * with {@code oneProbe} that the first block asked about was taken.
+     */
+    private static void evict(PriorityEviction p, boolean[] resident, int[] parent, int refused, boolean oneProbe) {
+        int[] probes = {0};
+        int v = p.victim(e -> ++probes[0] > 0 && e != refused && isLeaf(e, resident, parent));
         int best = -1;
         for (int e = 0; e < resident.length; e++) {
             if (resident[e] && e != refused && isLeaf(e, resident, parent)) {
@@ -96,6 +113,9 @@ class PriorityEvictionTest {
         }
         assertEquals(true, v >= 0 && resident[v] && v != refused && isLeaf(v, resident, parent),
                 "victim " + v + " is not an unrefused resident leaf: " + Arrays.toString(resident));
+        if (oneProbe) {
+            assertEquals(1, probes[0], "the heap's minimum was not a leaf");
+        }
         resident[v] = false;
         p.onRemove(v);
     }
