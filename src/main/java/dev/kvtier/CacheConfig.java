@@ -10,10 +10,10 @@ record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path
         Remote remote, Policy policy) {
 
     /**
-     * The admission and eviction policy and its signals: the recompute model, per-tier write
-     * budgets (bytes per second, 0 for none; indexed by tier) and the clock budgets run on.
+     * The admission and eviction policy and its settings: per-tier write budgets (bytes per
+     * second, 0 for none; indexed by tier) and the clock budgets run on.
      */
-    record Policy(CachePolicy kind, NextUseOracle oracle, PrefillModel prefill, double[] writeBudgets,
+    record Policy(CachePolicy kind, NextUseOracle oracle, double[] writeBudgets,
             java.util.function.LongSupplier clockNanos) {
     }
 

@@ -45,7 +45,6 @@ public final class KvTierCacheBuilder {
     private SSLContext remoteTls;
     private CachePolicy policy = CachePolicy.COSTAWARE;
     private NextUseOracle oracle;
-    private PrefillModel prefill = PrefillModel.DEFAULT;
     private final double[] writeBudgets = new double[Tier.values().length];
     private LongSupplier policyClock = System::nanoTime;
     private int budgetTiers;
@@ -206,12 +205,6 @@ public final class KvTierCacheBuilder {
         return this;
     }
 
-    /** The served model's prefill speed: what recomputing a block costs (see {@link PrefillModel}). */
-    public KvTierCacheBuilder prefillModel(PrefillModel model) {
-        this.prefill = Objects.requireNonNull(model, "model");
-        return this;
-    }
-
     /**
      * A write budget for a device tier ({@link Tier#SSD} or {@link Tier#REMOTE}), in bytes per
      * second (an SSD's drive writes per day times its capacity, divided by 86,400): admission
@@ -279,7 +272,7 @@ public final class KvTierCacheBuilder {
         require((budgetTiers & 1 << Tier.SSD.ordinal()) == 0 || ssdPath != null, "writeBudget for SSD, but no localSsd");
         require((budgetTiers & 1 << Tier.REMOTE.ordinal()) == 0 || remoteUri != null,
                 "writeBudget for REMOTE, but no remote");
-        return new CacheConfig.Policy(policy, oracle, prefill, writeBudgets.clone(), policyClock);
+        return new CacheConfig.Policy(policy, oracle, writeBudgets.clone(), policyClock);
     }
 
     private CacheConfig.Remote checkRemote(long pages) {

@@ -30,15 +30,10 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
      */
     static PolicySuite create(CacheConfig.Policy p, BlockFacts facts, long[] slots, int entries, int blockBytes) {
         EvictionPolicy[] orders = new EvictionPolicy[BlockIndex.TIERS];
-        long total = 0;
-        for (long s : slots) {
-            total += s;
-        }
-        FrequencySketch sketch = new FrequencySketch((int) Math.min(1 << 26, Math.max(64, total)));
         AdmissionPolicy admission;
         switch (p.kind()) {
             case COSTAWARE: {
-                CostAwareAdmission a = new CostAwareAdmission(sketch, facts, blockBytes, atAndBelow(slots),
+                CostAwareAdmission a = new CostAwareAdmission(sketch(slots), facts, blockBytes, atAndBelow(slots),
                         budgets(p, blockBytes));
                 for (int t = 0; t < orders.length; t++) {
                     orders[t] = new PriorityEviction(entries, a::value, facts::parent, facts::position, true);
@@ -55,7 +50,7 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
                 break;
             }
             default:
-                admission = baseline(p, facts, sketch, slots, blockBytes);
+                admission = baseline(p, facts, slots, blockBytes);
                 for (int t = 0; t < orders.length; t++) {
                     orders[t] = new LruPrefixEviction(entries);
                 }
@@ -63,11 +58,10 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
         return new PolicySuite(admission, orders);
     }
 
-    private static AdmissionPolicy baseline(CacheConfig.Policy p, BlockFacts facts, FrequencySketch sketch, long[] slots,
-            int blockBytes) {
+    private static AdmissionPolicy baseline(CacheConfig.Policy p, BlockFacts facts, long[] slots, int blockBytes) {
         switch (p.kind()) {
             case SECOND_HIT:
-                return new SecondHitAdmission(sketch, facts);
+                return new SecondHitAdmission(sketch(slots), facts);
             case WRITE_LIMIT: {
                 double[] targets = new double[slots.length];
                 for (int t = 0; t < slots.length; t++) {
@@ -79,6 +73,15 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
             default:
                 return new AdmitAll();
         }
+    }
+
+    /** A frequency sketch sized for all the cache's slots. */
+    private static FrequencySketch sketch(long[] slots) {
+        long total = 0;
+        for (long s : slots) {
+            total += s;
+        }
+        return new FrequencySketch((int) Math.min(1 << 26, Math.max(64, total)));
     }
 
     private static long[] atAndBelow(long[] slots) {

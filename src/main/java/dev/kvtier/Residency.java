@@ -336,7 +336,7 @@ final class Residency implements BlockFacts {
         if (page >= 0) {
             return page;
         }
-        int victim = !cleanOnly ? dramVictim(protect) : cleanLeaves > 0 ? orders[DRAM].victim(cleanDramVictim) : NONE;
+        int victim = cleanOnly ? cleanDramVictim() : dramVictim(protect);
         if (victim == NONE) {
             return -1;
         }
@@ -350,13 +350,18 @@ final class Residency implements BlockFacts {
         if (dram.freePages() > 0) {
             return NONE;
         }
-        int victim = cleanLeaves > 0 ? orders[DRAM].victim(cleanDramVictim) : NONE;
+        int victim = cleanDramVictim();
         if (victim == NONE) {
             protectedParent = protect;
             victim = orders[DRAM].victim(anyDramVictim);
             protectedParent = NONE;
         }
         return victim;
+    }
+
+    /** The coldest clean DRAM copy that may go, or NONE (no search when there are no clean leaves). */
+    private int cleanDramVictim() {
+        return cleanLeaves > 0 ? orders[DRAM].victim(cleanDramVictim) : NONE;
     }
 
     // ---- demotion support (the demoter calls these under the lock)

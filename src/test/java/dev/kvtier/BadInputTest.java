@@ -219,6 +219,38 @@ class BadInputTest {
     }
 
     @Test
+    void builderNamesEachBadPolicySetting() {
+        List<Map.Entry<String, KvTierCacheBuilder>> bad = List.of(
+                Map.entry("policy opt needs a nextUseOracle", settings(16, 64, 1024L).policy(CachePolicy.OPT)),
+                Map.entry("a nextUseOracle is only used by policy opt, not lru",
+                        settings(16, 64, 1024L).policy(CachePolicy.LRU).nextUseOracle((hi, lo) -> 0)),
+                Map.entry("writeBudget applies to SSD or REMOTE, not DRAM",
+                        settings(16, 64, 1024L).writeBudget(Tier.DRAM, 1e6)),
+                Map.entry("writeBudget for SSD must be positive bytes per second, was 0.0",
+                        settings(16, 64, 1024L).writeBudget(Tier.SSD, 0)),
+                Map.entry("writeBudget for REMOTE must be positive bytes per second, was NaN",
+                        settings(16, 64, 1024L).writeBudget(Tier.REMOTE, Double.NaN)),
+                Map.entry("writeBudget for SSD, but no localSsd", settings(16, 64, 1024L).writeBudget(Tier.SSD, 1e6)),
+                Map.entry("writeBudget for REMOTE, but no remote", settings(16, 64, 1024L).writeBudget(Tier.REMOTE, 1e6)));
+        for (Map.Entry<String, KvTierCacheBuilder> b : bad) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b.getValue()::build, b.getKey());
+            assertTrue(e.getMessage().contains(b.getKey()), "expected \"" + b.getKey() + "\" in: " + e.getMessage());
+        }
+        rejects(NullPointerException.class, "policy", () -> KvTierCache.builder().policy(null));
+        rejects(NullPointerException.class, "oracle", () -> KvTierCache.builder().nextUseOracle(null));
+        rejects(NullPointerException.class, "tier", () -> KvTierCache.builder().writeBudget(null, 1));
+        rejects(NullPointerException.class, "nanos", () -> KvTierCache.builder().policyClock(null));
+        rejects(IllegalArgumentException.class, "deviceBytesFor needs positive blocks and blockBytes",
+                () -> KvTierCacheBuilder.deviceBytesFor(0, 4096));
+        rejects(IllegalArgumentException.class, "unknown policy 'fifo': expected one of costaware, lru",
+                () -> CachePolicy.parse("fifo"));
+        rejects(IllegalArgumentException.class, "PrefillModel: tokensPerSecond must be positive, was 0.0",
+                () -> new PrefillModel(0, 1));
+        rejects(IllegalArgumentException.class, "PrefillModel: contextDoublingTokens must be positive, was Infinity",
+                () -> new PrefillModel(1, Double.POSITIVE_INFINITY));
+    }
+
+    @Test
     void builderReportsAnExplicitMinusOneAsOutOfRangeNotAsMissing() {
         List<Map.Entry<String, KvTierCacheBuilder>> bad = List.of(
                 Map.entry("blockTokens must be in [1, 65536], was -1", settings(-1, 64, 1024L)),

@@ -18,7 +18,8 @@ package dev.kvtier.policy;
  */
 public interface AdmissionPolicy {
     /** A key was looked up by {@code match} (every key of the request, hit or not). */
-    void onLookup(long hi, long lo);
+    default void onLookup(long hi, long lo) {
+    }
 
     /**
      * Whether a block not yet kept enters DRAM on store. {@code victim} is the entry that would
@@ -33,7 +34,8 @@ public interface AdmissionPolicy {
     boolean admitWrite(int tier, int entry, double chainSample, double writePressure);
 
     /** The target device declined a write this policy admitted (queue full) or the write failed. */
-    void onWriteDeclined(int tier);
+    default void onWriteDeclined(int tier) {
+    }
 
     /** The share of new chains this policy admits into {@code tier} now, 0 to 1 (1 for policies that do not sample). */
     double admitShare(int tier);

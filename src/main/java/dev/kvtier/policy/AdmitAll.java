@@ -3,10 +3,6 @@ package dev.kvtier.policy;
 /** Admits every block everywhere (LMCache's default; the {@code lru} baseline). */
 public final class AdmitAll implements AdmissionPolicy {
     @Override
-    public void onLookup(long hi, long lo) {
-    }
-
-    @Override
     public boolean admitNew(long hi, long lo, int position, double chainSample, int victim) {
         return true;
     }
@@ -14,10 +10,6 @@ public final class AdmitAll implements AdmissionPolicy {
     @Override
     public boolean admitWrite(int tier, int entry, double chainSample, double writePressure) {
         return true;
-    }
-
-    @Override
-    public void onWriteDeclined(int tier) {
     }
 
     @Override

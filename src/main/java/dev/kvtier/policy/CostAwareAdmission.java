@@ -87,10 +87,6 @@ public final class CostAwareAdmission implements AdmissionPolicy {
     }
 
     @Override
-    public void onWriteDeclined(int tier) {
-    }
-
-    @Override
     public double admitShare(int tier) {
         if (estimator.arrivals() - sharesAt >= RECHOOSE_EVERY || sharesAt < 0) {
             for (int t = 0; t < shares.length; t++) {

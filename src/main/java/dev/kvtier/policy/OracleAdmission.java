@@ -33,10 +33,6 @@ public final class OracleAdmission implements AdmissionPolicy {
     }
 
     @Override
-    public void onLookup(long hi, long lo) {
-    }
-
-    @Override
     public boolean admitNew(long hi, long lo, int position, double chainSample, int victim) {
         long next = oracle.nextUse(hi, lo);
         if (next == Long.MAX_VALUE) {
@@ -48,10 +44,6 @@ public final class OracleAdmission implements AdmissionPolicy {
     @Override
     public boolean admitWrite(int tier, int entry, double chainSample, double writePressure) {
         return oracle.nextUse(facts.keyHi(entry), facts.keyLo(entry)) != Long.MAX_VALUE;
-    }
-
-    @Override
-    public void onWriteDeclined(int tier) {
     }
 
     @Override

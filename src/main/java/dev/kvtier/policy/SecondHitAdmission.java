@@ -30,10 +30,6 @@ public final class SecondHitAdmission implements AdmissionPolicy {
     }
 
     @Override
-    public void onWriteDeclined(int tier) {
-    }
-
-    @Override
     public double admitShare(int tier) {
         return 0;
     }

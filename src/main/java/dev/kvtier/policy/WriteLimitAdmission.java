@@ -38,10 +38,6 @@ public final class WriteLimitAdmission implements AdmissionPolicy {
     }
 
     @Override
-    public void onLookup(long hi, long lo) {
-    }
-
-    @Override
     public boolean admitNew(long hi, long lo, int position, double chainSample, int victim) {
         return true;
     }

@@ -8,6 +8,8 @@ import java.util.Map;
 /**
  * The future of a trace, for the {@code opt} policy: for every block key, the request numbers
  * that look it up, ascending. {@link #nextUse} answers for the request being replayed now.
+ * Built with {@link #add} in request order, then {@link #seal}ed (each list trimmed to its
+ * length) before the first lookup.
  */
 final class NextUses implements NextUseOracle {
     private final Map<Long, int[]> uses = new HashMap<>();
@@ -25,6 +27,13 @@ final class NextUses implements NextUseOracle {
         a[n - 1] = request;
     }
 
+    /** Trims every list to its length; no {@link #add} after this. */
+    NextUses seal() {
+        uses.replaceAll((hi, a) -> Arrays.copyOf(a, counts.get(hi)));
+        counts.clear();
+        return this;
+    }
+
     void setNow(int request) {
         now = request;
     }
@@ -35,9 +44,8 @@ final class NextUses implements NextUseOracle {
         if (a == null) {
             return Long.MAX_VALUE;
         }
-        int n = counts.get(hi);
-        int i = Arrays.binarySearch(a, 0, n, now + 1);
+        int i = Arrays.binarySearch(a, now + 1);
         i = i >= 0 ? i : -i - 1;
-        return i < n ? a[i] : Long.MAX_VALUE;
+        return i < a.length ? a[i] : Long.MAX_VALUE;
     }
 }

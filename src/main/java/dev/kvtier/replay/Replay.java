@@ -103,7 +103,7 @@ public final class Replay {
         int bytes = config.blockBytes();
         KvTierCacheBuilder b = KvTierCache.builder().blockTokens(config.blockTokens()).blockBytes(bytes)
                 .dramCapacityBytes(config.dramBlocks() * ((bytes + 63L) & -64L))
-                .policy(config.policy()).prefillModel(config.prefill()).policyClock(() -> clockNanos);
+                .policy(config.policy()).policyClock(() -> clockNanos);
         if (future != null) {
             b.nextUseOracle(future);
         }
@@ -132,7 +132,7 @@ public final class Replay {
             for (int j = 0; j < count; j++) {
                 fill(buffers[i + j], keys[i + j]);
             }
-            ByteBuffer[] src = count == buffers.length && i == 0 ? buffers : slice(i, count);
+            ByteBuffer[] src = i == 0 ? buffers : slice(i, count);
             int stored = cache.store(keys, i, count, src);
             if (stored < count) {
                 break;
@@ -177,7 +177,7 @@ public final class Replay {
             }
             n++;
         }
-        return f;
+        return f.seal();
     }
 
     private ReplayResult result(CacheStats s, long hitTokens, long[] byTier, double saved, long wrong, double wall) {

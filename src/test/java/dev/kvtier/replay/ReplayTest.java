@@ -1,6 +1,7 @@
 package dev.kvtier.replay;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.CachePolicy;
@@ -10,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Replays of a four-request Mooncake slice whose hit tokens are worked out by hand. */
@@ -50,6 +52,25 @@ class ReplayTest {
         assertEquals(2048, r.hitTokens());
         assertTrue(r.blocksWritten()[1] > 0 && r.bytesWritten()[1] > 0, "no SSD writes counted");
         assertEquals(0, r.wrongBlocks());
+    }
+
+    @Test
+    void badConfigurationsAreNamed() {
+        assertMessage("replay needs at least one DRAM block, was 0",
+                () -> new ReplayConfig(CachePolicy.LRU, 0, 0, 0, 512, 4096, dir, null, PrefillModel.DEFAULT));
+        assertMessage("tier capacities must be >= 0 blocks: ssd -1",
+                () -> new ReplayConfig(CachePolicy.LRU, 1, -1, 0, 512, 4096, dir, null, PrefillModel.DEFAULT));
+        assertMessage("--remote-blocks needs --remote-uri",
+                () -> new ReplayConfig(CachePolicy.LRU, 1, 0, 8, 512, 4096, dir, null, PrefillModel.DEFAULT));
+        assertMessage("an SSD tier needs a work directory",
+                () -> new ReplayConfig(CachePolicy.LRU, 1, 8, 0, 512, 4096, null, null, PrefillModel.DEFAULT));
+        assertMessage("replay needs blockTokens >= 1 and blockBytes >= 16, was 512 and 8",
+                () -> new ReplayConfig(CachePolicy.LRU, 1, 0, 0, 512, 8, dir, null, PrefillModel.DEFAULT));
+    }
+
+    private static void assertMessage(String message, Executable call) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+        assertTrue(e.getMessage().contains(message), "expected \"" + message + "\" in: " + e.getMessage());
     }
 
     private ReplayResult replay(CachePolicy policy, long dram, long ssd) throws IOException {
