@@ -79,6 +79,7 @@ final class Demoter implements Runnable {
     /** Remote slots being written by a write in flight. */
     private final BitSet remoteClaims = new BitSet();
     private final ArrayDeque<Write> spare = new ArrayDeque<>();
+    private final Write[] writes = new Write[WRITES_IN_FLIGHT];
     private int inFlight;
     /** Both levels take turns when both have work. */
     private boolean ssdFirst;
@@ -104,7 +105,8 @@ final class Demoter implements Runnable {
                 && !r.index.hasCopy(e, REMOTE)
                 && (r.index.flags(e) & (Residency.MOVING | Residency.NO_DEMOTE | Residency.SKIP | Residency.REJECTED)) == 0;
         for (int i = 0; i < WRITES_IN_FLIGHT; i++) {
-            spare.add(new Write());
+            writes[i] = new Write();
+            spare.add(writes[i]);
         }
         this.thread = new Thread(this, "kvtier-demoter");
         thread.setDaemon(true);
@@ -240,7 +242,7 @@ final class Demoter implements Runnable {
         }
         int at = -1;
         if (to == SSD) {
-            at = r.allocateSlotKeeping(e);
+            at = allocateSlot(e);
             if (at < 0) {
                 r.metrics.add(Counter.DEMOTE_DECLINED_BLOCKS, 1);
                 refuse(e);
@@ -252,6 +254,28 @@ final class Demoter implements Runnable {
         planned.reserve(e, to, at);
         inFlight++;
         return Kind.WRITE;
+    }
+
+    /**
+     * Under the lock: an SSD slot for {@code e}, evicting no ancestor of {@code e} nor of a block
+     * being written to the SSD (that block would land there without its parent, which keeps the
+     * parent stuck in DRAM above an SSD-only child).
+     */
+    private int allocateSlot(int e) {
+        keepPrefixesOfSsdWrites(true);
+        try {
+            return r.allocateSlotKeeping(e);
+        } finally {
+            keepPrefixesOfSsdWrites(false);
+        }
+    }
+
+    private void keepPrefixesOfSsdWrites(boolean on) {
+        for (Write w : writes) {
+            if (w.active && w.target == SSD) {
+                r.setAncestorFlag(w.entry, Residency.KEEP, on);
+            }
+        }
     }
 
     /**
@@ -381,6 +405,8 @@ final class Demoter implements Runnable {
         private Counter failure;
         /** No slot of the remote set could be replaced: only this block is set aside. */
         private boolean unplaceable;
+        /** Reserved and not yet completed. */
+        private boolean active;
 
         /** Under the lock: pins and flags the block, notes its source and builds its header. */
         void reserve(int e, int to, int ssdSlot) {
@@ -389,6 +415,7 @@ final class Demoter implements Runnable {
             slot = ssdSlot;
             failure = null;
             unplaceable = false;
+            active = true;
             page = r.index.hasCopy(e, DRAM) ? r.index.location(e, DRAM) : -1;
             sourceSlot = page < 0 ? r.index.location(e, SSD) : -1;
             r.index.pin(e);
@@ -455,6 +482,7 @@ final class Demoter implements Runnable {
 
         /** Under the lock: the block gains its copy, or the write is counted and the block set aside. */
         void complete() {
+            active = false;
             if (target == REMOTE && slot >= 0) {
                 remoteClaims.clear(slot);
             }

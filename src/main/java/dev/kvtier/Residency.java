@@ -61,7 +61,7 @@ final class Residency implements BlockFacts {
     static final int PROMOTING = 4;
     /** Index flag: wipe this block's slots when it is released. */
     static final int WIPE_ON_RELEASE = 8;
-    /** Index flag, only while choosing an SSD victim: an ancestor of the block to be written. */
+    /** Index flag, only while choosing an SSD victim: an ancestor of the block to be written or of one being written. */
     static final int KEEP = 16;
     /** Index flag, only while the demoter searches: a block passed over this time. */
     static final int SKIP = 32;
@@ -394,7 +394,7 @@ final class Residency implements BlockFacts {
         return ssd.allocate();
     }
 
-    private void setAncestorFlag(int e, int flag, boolean on) {
+    void setAncestorFlag(int e, int flag, boolean on) {
         for (int p = index.parent(e); p != NONE; p = index.parent(p)) {
             index.setFlags(p, on ? index.flags(p) | flag : index.flags(p) & ~flag);
         }
