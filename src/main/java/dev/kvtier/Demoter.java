@@ -289,7 +289,7 @@ final class Demoter implements Runnable {
             if (e == NONE || r.admission.admitWrite(to, e, r.chainSample(e), io.writePressure())) {
                 return e;
             }
-            r.index.setFlags(e, r.index.flags(e) | Residency.REJECTED);
+            r.setRejected(e, true);
             r.metrics.add(Counter.REJECTED_BLOCKS, to, 1);
         }
         return NONE;

@@ -27,10 +27,12 @@ import java.util.function.IntPredicate;
  * method here runs with the lock held; copies and device I/O never do.
  *
  * <p><b>Copies.</b> A block may have a copy in several tiers (a DRAM page and an SSD slot). A
- * DRAM copy with a copy below it is <i>clean</i>: evicting it loses nothing. A clean copy with
- * no child in DRAM is a <i>clean leaf</i>, evictable at once (unless pinned); their number is
- * kept exact on every change of copies, so the demoter knows how many DRAM pages can be had
- * without losing a block. Eviction takes clean copies first.
+ * DRAM copy with a copy below it is <i>clean</i>: evicting it loses nothing. A DRAM-only copy
+ * that admission refused to write down ({@code REJECTED}) is <i>droppable</i> like a clean one:
+ * evicting it loses only what admission already gave up. A droppable copy with no child in
+ * DRAM is a <i>clean leaf</i>, evictable at once (unless pinned); their number is kept exact on
+ * every change of copies and of that flag, so the demoter knows how many DRAM pages can be had
+ * without losing a block it would keep. Eviction takes droppable copies first.
  *
  * <p><b>Prefix rule.</b> In each tier a copy is evicted only when no child has a copy in that
  * tier, and a block leaves the cache only when it has no live child at all, so every kept
@@ -99,7 +101,7 @@ final class Residency implements BlockFacts {
     private int cleanLeaves;
     /** During {@link #allocatePage}: the block whose last copy must not be evicted. */
     private int protectedParent = NONE;
-    private final IntPredicate cleanDramVictim = e -> evictable(e, DRAM) && isClean(e);
+    private final IntPredicate cleanDramVictim = e -> evictable(e, DRAM) && isDroppable(e);
     private final IntPredicate anyDramVictim = e -> evictable(e, DRAM) && (e != protectedParent || isClean(e));
     private final IntPredicate ssdVictim = e -> evictable(e, SSD);
     private final IntPredicate cleanSsdVictim = e -> evictable(e, SSD) && hasOtherCopy(e, SSD);
@@ -311,8 +313,21 @@ final class Residency implements BlockFacts {
         return cleanLeaf(e) + (p == NONE ? 0 : cleanLeaf(p));
     }
 
+    /** In DRAM, and clean or refused by admission (see the class comment). */
+    private boolean isDroppable(int e) {
+        return isClean(e) || index.hasCopy(e, DRAM) && (index.flags(e) & REJECTED) != 0;
+    }
+
     private int cleanLeaf(int e) {
-        return index.state(e) == READY && isClean(e) && index.childrenWith(DRAM, e) == 0 ? 1 : 0;
+        return index.state(e) == READY && isDroppable(e) && index.childrenWith(DRAM, e) == 0 ? 1 : 0;
+    }
+
+    /** Sets or clears {@code e}'s REJECTED flag, keeping the count of clean leaves exact. */
+    void setRejected(int e, boolean rejected) {
+        int p = index.parent(e);
+        int was = cleanLeaves(e, p);
+        index.setFlags(e, rejected ? index.flags(e) | REJECTED : index.flags(e) & ~REJECTED);
+        cleanLeaves += cleanLeaves(e, p) - was;
     }
 
     /** Whether the copy of {@code e} in {@code tier} may be evicted now (see the class comment). */
@@ -498,7 +513,7 @@ final class Residency implements BlockFacts {
     /** Records an access: the block moves to the hot end of each tier it is in, and admission may reconsider it. */
     void touch(int e) {
         if ((index.flags(e) & REJECTED) != 0) {
-            index.setFlags(e, index.flags(e) & ~REJECTED);
+            setRejected(e, false);
         }
         for (int t = 0; t < BlockIndex.TIERS; t++) {
             if (index.hasCopy(e, t)) {
