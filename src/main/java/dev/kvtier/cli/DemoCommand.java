@@ -1,5 +1,6 @@
 package dev.kvtier.cli;
 
+import dev.kvtier.CachePolicy;
 import dev.kvtier.CacheStats;
 import dev.kvtier.Compression;
 import dev.kvtier.KvTierCache;
@@ -76,6 +77,10 @@ final class DemoCommand implements Callable<Integer> {
             + "reformat a remote export written with other settings (its blocks are lost).")
     boolean reset;
 
+    @Option(names = "--policy", defaultValue = "costaware", paramLabel = "NAME",
+            description = "costaware, lru, second-hit or write-limit (default ${DEFAULT-VALUE}).")
+    String policy;
+
     @Option(names = "--remote", paramLabel = "URI",
             description = "Add the shared remote tier on an NBD export, e.g. nbd://127.0.0.1:10809/ (see the README to start one).")
     URI remote;
@@ -104,7 +109,8 @@ final class DemoCommand implements Callable<Integer> {
         } else {
             System.out.println("no SSD tier (--no-ssd)");
         }
-        KvTierCacheBuilder builder = KvTierCache.builder().blockTokens(blockTokens).blockBytes(blockBytes)
+        KvTierCacheBuilder builder = KvTierCache.builder().policy(CachePolicy.parse(policy))
+                .blockTokens(blockTokens).blockBytes(blockBytes)
                 .dramCapacityBytes(dramMib << 20);
         if (ssdFile != null) {
             builder.localSsd(ssdFile, ssdMib << 20).ssdCompression(compression);
@@ -251,6 +257,8 @@ final class DemoCommand implements Callable<Integer> {
                         : ssd || far ? " (cold start)" : ""));
         t.row("hits by tier", perTier(ssd, far, true, s::loadedBlocks));
         t.row("blocks stored", Long.toString(storedBlocks));
+        t.row("refused by admission (" + policy + ")", perTier(ssd, far, true, s::rejectedBlocks)
+                + String.format(Locale.ROOT, "; new chains admitted to DRAM now %.2f", s.admitShare(Tier.DRAM)));
         if (ssd || far) {
             t.row("blocks demoted", perTier(ssd, far, false, s::storedBlocks)
                     + (compression == Compression.NONE ? "" : String.format(Locale.ROOT, " (compressed %.2fx)",

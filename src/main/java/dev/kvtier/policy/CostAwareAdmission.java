@@ -16,7 +16,7 @@ package dev.kvtier.policy;
  * admitted chains live long enough to be reused. A write to a device is refused when the
  * device's write queue is three-quarters full or the tier's budget is spent.
  *
- * <p><b>Eviction.</b> {@link #value} feeds a {@link PriorityEviction} with GDSF inflation:
+ * <p><b>Eviction.</b> {@link #value} feeds DRAM's {@link PriorityEviction} with GDSF inflation:
  * the block's aging frequency, so frequent blocks stay and stale ones age out. Weighting it by
  * recompute time (deeper blocks dearer) was measured to lose token hits (Mooncake
  * conversation trace, 5,859 blocks: 0.159 against 0.171), so it is not used; the prefill model
