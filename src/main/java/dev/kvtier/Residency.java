@@ -67,6 +67,8 @@ final class Residency implements BlockFacts {
     static final int KEEP = 16;
     /** Index flag, only while the demoter searches: a block passed over this time. */
     static final int SKIP = 32;
+    /** SSD blocks a slot search asks about for one with a copy elsewhere, before taking the coldest that may go. */
+    private static final int CLEAN_SSD_SEARCH = 64;
     /** Index flag: admission refused to write this block down; cleared when it is hit again. */
     static final int REJECTED = 64;
 
@@ -388,7 +390,9 @@ final class Residency implements BlockFacts {
 
     /**
      * A free SSD slot for {@code e}, evicting the coldest evictable SSD copy if needed (one with
-     * a copy elsewhere first) but never one of {@code e}'s ancestors (the block would land on SSD
+     * a copy elsewhere first, if one is among the {@value #CLEAN_SSD_SEARCH} coldest: a search of
+     * the whole order would cost a pass over the SSD per write when DRAM is small) but never one
+     * of {@code e}'s ancestors (the block would land on SSD
      * without its prefix); -1 when nothing can go.
      */
     int allocateSlotKeeping(int e) {
@@ -397,7 +401,7 @@ final class Residency implements BlockFacts {
             return slot;
         }
         setAncestorFlag(e, KEEP, true);
-        int victim = orders[SSD].victim(cleanSsdVictim);
+        int victim = orders[SSD].victim(cleanSsdVictim, CLEAN_SSD_SEARCH);
         if (victim == NONE) {
             victim = orders[SSD].victim(ssdVictim);
         }

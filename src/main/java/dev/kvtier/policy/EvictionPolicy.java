@@ -19,5 +19,13 @@ public interface EvictionPolicy {
     void onRemove(int entry);
 
     /** The block to evict next among those {@code evictable} accepts, or -1 when there is none. */
-    int victim(IntPredicate evictable);
+    default int victim(IntPredicate evictable) {
+        return victim(evictable, Integer.MAX_VALUE);
+    }
+
+    /**
+     * The block to evict next among those {@code evictable} accepts, asking about at most
+     * {@code limit} blocks from the cold end; -1 when none of them is accepted.
+     */
+    int victim(IntPredicate evictable, int limit);
 }

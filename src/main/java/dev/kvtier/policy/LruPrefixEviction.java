@@ -52,8 +52,9 @@ public final class LruPrefixEviction implements EvictionPolicy {
     }
 
     @Override
-    public int victim(IntPredicate evictable) {
-        for (int e = prev[sentinel]; e != sentinel; e = prev[e]) {
+    public int victim(IntPredicate evictable, int limit) {
+        int asked = 0;
+        for (int e = prev[sentinel]; e != sentinel && asked++ < limit; e = prev[e]) {
             if (evictable.test(e)) {
                 return e;
             }

@@ -94,10 +94,10 @@ public final class PriorityEviction implements EvictionPolicy {
     }
 
     @Override
-    public int victim(IntPredicate evictable) {
+    public int victim(IntPredicate evictable, int limit) {
         int setAside = 0;
         int found = -1;
-        while (size > 0) {
+        while (size > 0 && setAside < limit) {
             int e = heap[0];
             if (evictable.test(e)) {
                 found = e;

@@ -37,6 +37,21 @@ class PriorityEvictionTest {
     }
 
     @Test
+    void aLimitedSearchAsksAboutNoMoreBlocksThanItsLimit() {
+        for (EvictionPolicy p : new EvictionPolicy[] {new PriorityEviction(6, e -> e, e -> -1, e -> 0, false),
+            new LruPrefixEviction(6)}) {
+            for (int e = 0; e < 6; e++) {
+                p.onInsert(e); // cold to hot: 0, 1, ..., 5 in both
+            }
+            int[] asked = {0};
+            assertEquals(-1, p.victim(e -> ++asked[0] > 0 && e == 4, 3), p.getClass().getSimpleName());
+            assertEquals(3, asked[0], p.getClass().getSimpleName());
+            assertEquals(4, p.victim(e -> e == 4, 5), p.getClass().getSimpleName());
+            assertEquals(0, p.victim(e -> true), "the limited searches changed the order of " + p.getClass().getSimpleName());
+        }
+    }
+
+    @Test
     void victimIsAnUnrefusedResidentLeaf() {
         qt().withExamples(300).forAll(lists().of(integers().between(0, 5 * N - 1)).ofSizeBetween(1, 200))
                 .checkAssert(ops -> run(ops, false));
