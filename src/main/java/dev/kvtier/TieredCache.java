@@ -211,6 +211,7 @@ final class TieredCache implements KvTierCache {
         r.lock.lock();
         try {
             r.checkOpen();
+            r.admission.onRequest();
             for (BlockKey k : keys) {
                 r.admission.onLookup(k.hi(), k.lo());
             }

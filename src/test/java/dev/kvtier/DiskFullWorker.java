@@ -30,7 +30,7 @@ public final class DiskFullWorker {
         try {
             cache = KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(BLOCK)
                     .dramCapacityBytes((long) DRAM_BLOCKS * BLOCK).localSsd(file, capacity).ssdDirectIo(direct)
-                    .demoteAhead(1.0).build();
+                    .demoteAhead(1.0).policy(CachePolicy.LRU).build(); // lru admits every store: each prompt must be kept whole
         } catch (Throwable t) {
             System.out.println("BUILD-FAILED " + t);
             return;

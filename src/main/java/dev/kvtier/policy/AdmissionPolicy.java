@@ -17,6 +17,10 @@ package dev.kvtier.policy;
  * that is not kept); a policy may refuse more, never admit an orphan.
  */
 public interface AdmissionPolicy {
+    /** A request arrived: {@code match} was called (before its keys are looked up). */
+    default void onRequest() {
+    }
+
     /** A key was looked up by {@code match} (every key of the request, hit or not). */
     default void onLookup(long hi, long lo) {
     }

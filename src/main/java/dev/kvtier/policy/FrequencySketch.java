@@ -19,7 +19,7 @@ public final class FrequencySketch {
     static final int MAX = 15;
     private static final long RESET_MASK = 0x7777_7777_7777_7777L;
     private static final long[] SEEDS = {0x9E37_79B9_7F4A_7C15L, 0xC2B2_AE3D_27D4_EB4FL, 0x1656_67B1_9E37_79F9L,
-        0xD6E8_FEB8_6659_FD93L};
+        0xD6E8_FEB8_6659_FD93L, 0xA076_1D64_78BD_642FL, 0xE703_7ED1_A0B4_28DBL};
 
     private final long[] table;
     private final int mask;

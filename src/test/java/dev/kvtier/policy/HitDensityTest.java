@@ -1,0 +1,60 @@
+package dev.kvtier.policy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The hit-density table: its age buckets tile the ages without gaps, it falls with age alone
+ * before anything is measured, and once keys of one class come back after a fixed gap it
+ * values a block of that class most just before the gap, not at all after it, and a class
+ * that never comes back at nothing.
+ */
+class HitDensityTest {
+    @Test
+    void bucketsTileTheAges() {
+        long age = 0;
+        for (int b = 0; b < HitDensity.BUCKETS - 1; b++) {
+            for (long i = 0; i < HitDensity.width(b); i++, age++) {
+                assertEquals(b, HitDensity.bucket(age), "age " + age);
+            }
+        }
+        assertEquals(HitDensity.BUCKETS - 1, HitDensity.bucket(age));
+        assertEquals(HitDensity.BUCKETS - 1, HitDensity.bucket(Long.MAX_VALUE));
+    }
+
+    @Test
+    void beforeAnySamplesYoungerIsBetterForEveryClass() {
+        HitDensity d = new HitDensity();
+        for (int c = 0; c < HitDensity.CLASSES; c++) {
+            assertTrue(d.density(c, 0) > d.density(c, 10));
+            assertTrue(d.density(c, 10) > d.density(c, 1000));
+            assertEquals(d.density(0, 7), d.density(c, 7));
+        }
+    }
+
+    @Test
+    void aFixedReuseGapIsValuedUntilItIsDue() {
+        int gap = 200;
+        HitDensity d = new HitDensity();
+        SplittableRandom random = new SplittableRandom(7);
+        long[][] sent = new long[3000][8];
+        for (int r = 0; r < sent.length; r++) {
+            d.onRequest();
+            for (int k = 0; k < 4; k++) {
+                sent[r][2 * k] = random.nextLong();
+                sent[r][2 * k + 1] = random.nextLong();
+                d.onLookup(sent[r][2 * k], sent[r][2 * k + 1], 0); // seen once: class 0
+                if (r >= gap) {
+                    d.onLookup(sent[r - gap][2 * k], sent[r - gap][2 * k + 1], 1); // back after the gap, then never
+                }
+            }
+        }
+        assertTrue(d.density(0, 100) > d.density(0, 0), "half-way to its reuse a block is worth more than new");
+        assertTrue(d.density(0, 0) > 0);
+        assertEquals(0, d.density(0, 2 * gap), "past the gap nothing comes back");
+        assertEquals(0, d.density(1, 0), "keys seen twice never come back");
+    }
+}
