@@ -43,7 +43,7 @@ public final class CostAwareAdmission implements AdmissionPolicy {
 
     private final FrequencySketch sketch;
     private final ReuseEstimator estimator = new ReuseEstimator();
-    private final HitDensity density = new HitDensity();
+    private final HitDensity density;
     private final HitDensityEviction dramOrder;
     private final BlockFacts facts;
     private final int blockBytes;
@@ -67,6 +67,7 @@ public final class CostAwareAdmission implements AdmissionPolicy {
         this.slotsAtAndBelow = slotsAtAndBelow.clone();
         this.budgets = budgets.clone();
         this.shares = new double[slotsAtAndBelow.length];
+        this.density = new HitDensity();
         this.dramOrder = new HitDensityEviction(entries, density, facts::parent, this::classOf);
     }
 

@@ -113,7 +113,7 @@ public final class HitDensityEviction implements EvictionPolicy {
             }
         }
         if (best >= 0 || leafCount == 0) {
-            return best;
+            return chosen(best, bestScore);
         }
         int start = next(leafCount);
         int scan = (int) Math.min(leafCount, (long) limit - asked);
@@ -124,7 +124,14 @@ public final class HitDensityEviction implements EvictionPolicy {
                 bestScore = score(e);
             }
         }
-        return best;
+        return chosen(best, bestScore);
+    }
+
+    private int chosen(int victim, double score) {
+        if (victim >= 0) {
+            density.onVictim(score);
+        }
+        return victim;
     }
 
     /** Resident blocks with no resident child in this tier. */
