@@ -5,15 +5,25 @@ import dev.kvtier.CacheStats;
 import dev.kvtier.Compression;
 import dev.kvtier.KvTierCache;
 import dev.kvtier.KvTierCacheBuilder;
+import dev.kvtier.PrefillModel;
 import dev.kvtier.PrefixMatch;
 import dev.kvtier.Tier;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
+import dev.kvtier.replay.Replay;
+import dev.kvtier.replay.ReplayConfig;
+import dev.kvtier.replay.ReplayReport;
+import dev.kvtier.replay.ReplayResult;
+import dev.kvtier.trace.Trace;
+import dev.kvtier.trace.TraceFormat;
+import dev.kvtier.trace.TraceRequest;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.function.ToLongFunction;
@@ -21,10 +31,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code kvtier demo}: replays a generated multi-tenant chat workload through a real cache, as
- * an inference server would call it (match, load the hits, compute and store the rest), with a
- * real payload per block, and prints a short table. Every loaded block is checked: its key is
- * stamped in its first and last 16 bytes, and every 64th block is compared whole.
+ * {@code kvtier demo}: replays a generated multi-tenant chat workload (or, with {@code --trace},
+ * a real trace) through a real cache, as an inference server would call it (match, load the
+ * hits, compute and store the rest), with a real payload per block, and prints a short table.
+ * Every loaded block is checked: its key is stamped in its first and last 16 bytes, and every
+ * 64th block is compared whole. Then, unless {@code --no-report}, the replay engine
+ * ({@link Replay}) runs the same workload under every policy, DRAM only at a quarter to twice
+ * the demo's DRAM and at the demo's DRAM and SSD, with 4 KiB payloads, and writes the HTML
+ * report to {@code DATA_DIR/report}.
  *
  * <p>The cache has a DRAM tier and, unless {@code --no-ssd}, an SSD tier on
  * {@code DATA_DIR/ssd.slots}. That file outlives the run: the next run reopens it, reports how
@@ -40,13 +54,29 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Replay a generated multi-tenant chat workload through a real cache.")
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--requests", defaultValue = "2000", description = "Requests to replay (default ${DEFAULT-VALUE}).")
-    int requests;
+    @Option(names = "--requests", paramLabel = "N",
+            description = "Requests to replay (default " + GENERATED_REQUESTS + " generated, or the whole trace).")
+    Integer requests;
+
+    @Option(names = "--trace", paramLabel = "PATH",
+            description = "Replay this trace (a Mooncake or kv-cache-tester file or directory) instead of the generated workload.")
+    Path tracePath;
+
+    @Option(names = "--format", paramLabel = "NAME", description = "The trace's format: mooncake or kv-cache-tester (default: detected).")
+    String format;
+
+    @Option(names = "--report", paramLabel = "DIR",
+            description = "Where the policy-comparison report goes (default DATA_DIR/report).")
+    Path reportDir;
+
+    @Option(names = "--no-report", description = "Skip the policy-comparison replays and their report.")
+    boolean noReport;
 
     @Option(names = "--tenants", defaultValue = "4", description = "Tenants, each its own namespace (default ${DEFAULT-VALUE}).")
     int tenants;
 
-    @Option(names = "--block-tokens", defaultValue = "32", description = "Tokens per block (default ${DEFAULT-VALUE}).")
+    @Option(names = "--block-tokens", defaultValue = "32",
+            description = "Tokens per block of the generated workload; a trace brings its own (default ${DEFAULT-VALUE}).")
     int blockTokens;
 
     @Option(names = "--block-bytes", defaultValue = "262144", description = "Bytes per block (default ${DEFAULT-VALUE}).")
@@ -89,6 +119,12 @@ final class DemoCommand implements Callable<Integer> {
             description = "MiB of the export the remote tier uses; every process sharing it must use the same (default ${DEFAULT-VALUE}).")
     long remoteMib;
 
+    private static final int GENERATED_REQUESTS = 2000;
+    /** Payload bytes of the report's replays: small, so that 25 of them take seconds. */
+    private static final int REPORT_BLOCK_BYTES = 4096;
+    /** The report's DRAM-only replays, as multiples of the demo's DRAM blocks. */
+    private static final double[] REPORT_DRAM_SCALES = {0.25, 0.5, 1, 2};
+
     private ByteBuffer[] buffers = new ByteBuffer[0];
     private ByteBuffer template;
     private long firstTokens;
@@ -109,6 +145,8 @@ final class DemoCommand implements Callable<Integer> {
         } else {
             System.out.println("no SSD tier (--no-ssd)");
         }
+        Trace workload = workload();
+        int blockTokens = workload.blockTokens();
         KvTierCacheBuilder builder = KvTierCache.builder().policy(CachePolicy.parse(policy))
                 .blockTokens(blockTokens).blockBytes(blockBytes)
                 .dramCapacityBytes(dramMib << 20);
@@ -119,16 +157,12 @@ final class DemoCommand implements Callable<Integer> {
             builder.remote(remote, remoteMib << 20).remoteCompression(compression).reinitializeIncompatibleDevices(reset);
             System.out.println("remote tier: " + remote + ", " + remoteMib + " MiB");
         }
-        Namespace[] ns = new Namespace[tenants];
-        for (int t = 0; t < tenants; t++) {
-            ns[t] = Namespace.builder("demo/llama-3-8b").weightsFingerprint("demo-weights")
-                    .tenantSalt("tenant-" + t).blockTokens(blockTokens).build();
-        }
+        Namespace[] ns = namespaces(workload);
         template = Payloads.block(blockBytes, Payloads.Kind.BF16, 0x6b76746965724cL);
-        ChatWorkload workload = new ChatWorkload(seed, tenants);
+        int count = workload.requests().size();
         long tokens = 0;
         long hitTokens = 0;
-        int firstRequests = Math.max(1, requests / 20);
+        int firstRequests = Math.max(1, count / 20);
         long loadNanos = 0;
         long storeNanos = 0;
         long storedBlocks = 0;
@@ -150,10 +184,10 @@ final class DemoCommand implements Callable<Integer> {
                 printSsd(cache.stats(), ssdFile);
             }
             PrefixMatch match = new PrefixMatch();
-            for (int r = 0; r < requests; r++) {
-                ChatWorkload.Request req = workload.next();
-                BlockKey[] keys = ns[req.tenant()].blockKeys(req.tokens());
-                tokens += req.tokens().length;
+            for (int r = 0; r < count; r++) {
+                TraceRequest req = workload.requests().get(r);
+                BlockKey[] keys = ns[req.source()].keysFromHashes(fullBlocks(req, blockTokens));
+                tokens += req.inputTokens();
                 if (keys.length == 0) {
                     continue;
                 }
@@ -165,7 +199,7 @@ final class DemoCommand implements Callable<Integer> {
                 verify(keys, loaded);
                 hitTokens += (long) loaded * blockTokens;
                 if (r < firstRequests) {
-                    firstTokens += req.tokens().length;
+                    firstTokens += req.inputTokens();
                     firstHitTokens += (long) loaded * blockTokens;
                 }
                 int missing = keys.length - loaded;
@@ -176,10 +210,108 @@ final class DemoCommand implements Callable<Integer> {
                     storeNanos += System.nanoTime() - t1;
                 }
             }
-            print(cache.stats(), tokens, hitTokens, loadNanos, storedBlocks, storeNanos,
+            print(workload, cache.stats(), tokens, hitTokens, loadNanos, storedBlocks, storeNanos,
                     System.nanoTime() - wallStart);
+            if (!noReport) {
+                report(workload, cache.stats().capacityBlocks(Tier.DRAM), cache.stats().capacityBlocks(Tier.SSD));
+            }
         }
         return wrongBlocks == 0 ? 0 : 1;
+    }
+
+    /**
+     * The requests to replay: the trace given, or the generated chat workload as a trace (each
+     * block's id is its token-hashed key, so equal ids mean equal prefixes); at most
+     * {@code --requests} of them.
+     */
+    private Trace workload() throws IOException {
+        if (tracePath != null) {
+            Trace t = Trace.read(tracePath, format == null ? null : TraceFormat.parse(format));
+            System.out.println("trace: " + t);
+            int n = requests == null ? t.requests().size() : Math.min(requests, t.requests().size());
+            return Trace.of(t.name(), t.blockTokens(), t.requests().subList(0, n), t.sourceNames());
+        }
+        ChatWorkload chat = new ChatWorkload(seed, tenants);
+        List<TraceRequest> out = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (int t = 0; t < tenants; t++) {
+            names.add("tenant-" + t);
+        }
+        Namespace[] hashing = namespaces(tenants, "demo/llama-3-8b", blockTokens);
+        for (int r = 0; r < (requests == null ? GENERATED_REQUESTS : requests); r++) {
+            ChatWorkload.Request q = chat.next();
+            BlockKey[] keys = hashing[q.tenant()].blockKeys(q.tokens());
+            long[] ids = new long[keys.length];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = keys[i].lo();
+            }
+            out.add(new TraceRequest(r * 0.1, q.tokens().length, 0, ids, q.tenant()));
+        }
+        return Trace.of("generated chat, seed " + seed, blockTokens, out, names);
+    }
+
+    /** One namespace per source of the workload (a tenant of the generated one). */
+    private Namespace[] namespaces(Trace t) {
+        return namespaces(t.sources(), t.format() == null ? "demo/llama-3-8b" : "demo/" + t.name(), t.blockTokens());
+    }
+
+    private static Namespace[] namespaces(int n, String model, int blockTokens) {
+        Namespace[] ns = new Namespace[n];
+        for (int i = 0; i < n; i++) {
+            ns[i] = Namespace.builder(model).weightsFingerprint("demo-weights").tenantSalt("tenant-" + i)
+                    .blockTokens(blockTokens).build();
+        }
+        return ns;
+    }
+
+    private static long[] fullBlocks(TraceRequest r, int blockTokens) {
+        int full = Math.min(r.hashIds().length, r.inputTokens() / blockTokens);
+        return full == r.hashIds().length ? r.hashIds() : java.util.Arrays.copyOf(r.hashIds(), full);
+    }
+
+    /**
+     * Replays the same workload through the replay engine under every policy, DRAM only at a
+     * quarter to twice the demo's DRAM, and at the demo's DRAM and SSD; prints each policy's hit
+     * rate at the demo's capacities and writes the HTML report.
+     */
+    private void report(Trace t, long dramBlocks, long ssdBlocks) throws IOException {
+        Path dir = reportDir != null ? reportDir : dataDir.resolve("report");
+        Path work = Files.createTempDirectory("kvtier-demo-replay");
+        try {
+            ReplayConfig base = new ReplayConfig(CachePolicy.COSTAWARE, dramBlocks, 0, 0, t.blockTokens(),
+                    REPORT_BLOCK_BYTES, work, null, PrefillModel.DEFAULT);
+            List<ReplayResult> results = new ArrayList<>();
+            StringBuilder line = new StringBuilder();
+            for (CachePolicy p : CachePolicy.values()) {
+                for (double f : REPORT_DRAM_SCALES) {
+                    results.add(Replay.run(t, base.withPolicy(p).withCapacity(Math.max(1, Math.round(dramBlocks * f)), 0, 0),
+                            n -> { }));
+                }
+                ReplayResult atDemo = ssdBlocks > 0
+                        ? Replay.run(t, base.withPolicy(p).withCapacity(dramBlocks, ssdBlocks, 0), n -> { })
+                        : results.get(results.size() - 2);
+                if (ssdBlocks > 0) {
+                    results.add(atDemo);
+                }
+                line.append(String.format(Locale.ROOT, "%s%s %.3f", line.length() == 0 ? "" : ", ", p.id(),
+                        atDemo.hitRate()));
+            }
+            Path page = ReplayReport.write(dir, t.name(), t.format() == null ? "generated" : t.format().id(),
+                    t.blockTokens(), results, Files.isDirectory(ReplayCommand.REFERENCE) ? ReplayCommand.REFERENCE : null);
+            System.out.printf(Locale.ROOT, "replay engine, same workload, DRAM %d%s blocks, hit rate by policy: %s%n",
+                    dramBlocks, ssdBlocks > 0 ? " + SSD " + ssdBlocks : "", line);
+            System.out.println("report (" + results.size() + " replays, hit rate against capacity per policy): " + page);
+        } finally {
+            deleteTree(work);
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (java.util.stream.Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 
     private void ensureBuffers(int n) {
@@ -237,17 +369,18 @@ final class DemoCommand implements Callable<Integer> {
                 Format.bytes(slots * (long) blockBytes), compression, recovered);
     }
 
-    private void print(CacheStats s, long tokens, long hitTokens, long loadNanos, long storedBlocks,
+    private void print(Trace w, CacheStats s, long tokens, long hitTokens, long loadNanos, long storedBlocks,
             long storeNanos, long wallNanos) {
         long dramBlocks = s.capacityBlocks(Tier.DRAM);
         boolean ssd = s.capacityBlocks(Tier.SSD) > 0;
         boolean far = s.capacityBlocks(Tier.REMOTE) > 0;
-        System.out.printf("kvtier demo: %d requests from %d tenants, %d tokens/block, %s/block, DRAM %d MiB (%d blocks)%s%s%n",
-                requests, tenants, blockTokens, Format.bytes(blockBytes), dramMib, dramBlocks,
+        System.out.printf("kvtier demo: %d requests of %s from %d %s, %d tokens/block, %s/block, DRAM %d MiB (%d blocks)%s%s%n",
+                w.requests().size(), w.name(), w.sources(), w.format() == null ? "tenants" : "sources", w.blockTokens(),
+                Format.bytes(blockBytes), dramMib, dramBlocks,
                 ssd ? String.format(", SSD %d blocks", s.capacityBlocks(Tier.SSD)) : "",
                 far ? String.format(", remote %d blocks", s.capacityBlocks(Tier.REMOTE)) : "");
         Format.Table t = new Format.Table();
-        t.row("requests", Long.toString(requests));
+        t.row("requests", Long.toString(w.requests().size()));
         t.row("input tokens", Long.toString(tokens));
         t.row("prefix hit rate (tokens)", String.format("%.3f", tokens == 0 ? 0.0 : (double) hitTokens / tokens));
         t.row("  in the first 5% of requests", String.format("%.3f%s",
@@ -258,7 +391,7 @@ final class DemoCommand implements Callable<Integer> {
         t.row("hits by tier", perTier(ssd, far, true, s::loadedBlocks));
         t.row("blocks stored", Long.toString(storedBlocks));
         t.row("refused by admission (" + policy + ")", perTier(ssd, far, true, s::rejectedBlocks)
-                + String.format(Locale.ROOT, "; new chains admitted to DRAM now %.2f", s.admitShare(Tier.DRAM)));
+                + String.format(Locale.ROOT, "; share of recent new blocks admitted to DRAM %.2f", s.admitShare(Tier.DRAM)));
         if (ssd || far) {
             t.row("blocks demoted", perTier(ssd, far, false, s::storedBlocks)
                     + (compression == Compression.NONE ? "" : String.format(Locale.ROOT, " (compressed %.2fx)",

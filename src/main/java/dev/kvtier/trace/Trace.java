@@ -184,11 +184,34 @@ public final class Trace {
         return n == null ? p.toString() : n.toString();
     }
 
+    /**
+     * A trace built in memory (a generated workload): {@code requests} in replay order, each
+     * naming a source in {@code [0, sourceNames.size())}; {@link #format()} is null.
+     *
+     * @throws IllegalArgumentException if a request is out of time order or names no source
+     */
+    public static Trace of(String name, int blockTokens, List<TraceRequest> requests, List<String> sourceNames) {
+        if (blockTokens < 1) {
+            throw new IllegalArgumentException("blockTokens must be >= 1: " + blockTokens);
+        }
+        double last = 0;
+        for (int i = 0; i < requests.size(); i++) {
+            TraceRequest r = requests.get(i);
+            if (r.timeSeconds() < last || r.source() >= sourceNames.size()) {
+                throw new IllegalArgumentException("request " + i + " is out of time order or names source "
+                        + r.source() + " of " + sourceNames.size());
+            }
+            last = r.timeSeconds();
+        }
+        return new Trace(name, null, blockTokens, List.copyOf(requests), List.copyOf(sourceNames));
+    }
+
     /** File or directory name. */
     public String name() {
         return name;
     }
 
+    /** The format read, or null for a trace built with {@link #of}. */
     public TraceFormat format() {
         return format;
     }

@@ -133,4 +133,20 @@ class TraceReadTest {
         assertEquals(p + ": no such trace file or directory", e.getMessage());
         assertThrows(NoSuchFileException.class, () -> Trace.read(p, TraceFormat.MOONCAKE));
     }
+
+    @Test
+    void aTraceBuiltInMemoryKeepsItsRequestsAndRefusesDisorder() {
+        TraceRequest a = new TraceRequest(0, 64, 0, new long[] {1, 2}, 0);
+        TraceRequest b = new TraceRequest(1, 32, 0, new long[] {1}, 1);
+        Trace t = Trace.of("generated", 32, List.of(a, b), List.of("tenant-0", "tenant-1"));
+        assertEquals(List.of(a, b), t.requests());
+        assertEquals(null, t.format());
+        assertEquals(2, t.sources());
+        assertEquals(96, t.inputTokens());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Trace.of("x", 32, List.of(b, a), List.of("s0", "s1")));
+        assertEquals("request 1 is out of time order or names source 0 of 2", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Trace.of("x", 32, List.of(b), List.of("s0")));
+        assertThrows(IllegalArgumentException.class, () -> Trace.of("x", 0, List.of(a), List.of("s0")));
+    }
 }
