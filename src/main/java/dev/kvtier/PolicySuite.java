@@ -49,7 +49,7 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
             case OPT: {
                 OracleAdmission a = new OracleAdmission(p.oracle()::nextUse, facts);
                 for (int t = 0; t < orders.length; t++) {
-                    orders[t] = new PriorityEviction(entries, a::value, facts::parent, facts::position, false);
+                    orders[t] = new PriorityEviction(entries, a::value, facts::parent, facts::position);
                 }
                 admission = a;
                 break;

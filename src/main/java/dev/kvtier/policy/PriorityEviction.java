@@ -8,51 +8,38 @@ import java.util.function.IntUnaryOperator;
  * Evicts the block of lowest priority, kept in an indexed binary min-heap of entry numbers
  * (O(log n) insert, access and remove; nothing allocated after construction).
  *
- * <p><b>Priority.</b> On insert and on each access a block's priority becomes
- * {@code L + value(block)}. With {@code inflate}, {@code L} is the priority of the last block
- * evicted: the "inflation" of GreedyDual-Size-Frequency (Cherkasova, HP Labs TR 98-69;
- * Cao and Irani, USITS 1997), so a block that was valuable long ago ages out once newer
- * blocks overtake it, with no periodic sweep. Without {@code inflate}, {@code L} stays 0 and the
- * value alone orders blocks (an oracle's next use, say).
+ * <p><b>Priority.</b> On insert and on each access a block's priority becomes its
+ * {@code value} (an oracle's next use, say), less a few ulps per level of depth so that equal
+ * values put parents above children.
  *
- * <p><b>Prefixes.</b> A parent must not leave before its children, so a resident parent's
- * priority is kept above each resident child's: when a block's priority is set, every ancestor
- * below it is raised just above it (stopping at the first that is already higher). The heap's
- * minimum is therefore a leaf. A block published after its children (the cache publishes a
- * stored chain deepest first) starts above the highest of them. When {@code evictable} refuses it (pinned, being written), it is
- * set aside and put back after the search. With inflation, an access never lowers a block's
- * priority (its value may have aged, its children's not).
+ * <p><b>Prefixes.</b> A parent must not leave before its children: when a block's priority is
+ * set, each resident ancestor not above it is raised just above it (stopping at the first that
+ * is already higher or not resident). A parent inserted after its children (the cache publishes
+ * a stored chain deepest first) starts at its own value, and an access may lower a parent, so
+ * the heap's minimum need not be a leaf: blocks that {@code evictable} refuses (a parent,
+ * pinned, being written) are set aside and put back after the search.
  */
 public final class PriorityEviction implements EvictionPolicy {
     private final IntToDoubleFunction value;
     private final IntUnaryOperator parent;
     private final IntUnaryOperator depth;
-    private final boolean inflate;
     private final double[] priority;
-    /** Per block not in the heap: the highest priority a child had meanwhile (NEGATIVE_INFINITY: none). */
-    private final double[] floor;
     private final int[] heap;
     private final int[] at;
     private final int[] aside;
     private int size;
-    private double inflation;
 
     /**
      * @param capacity entries numbered 0 to capacity - 1
      * @param value    a block's value, read on insert and access
      * @param parent   a block's parent entry, or a negative number for a root
      * @param depth    a block's position in its prompt
-     * @param inflate  whether evictions raise the base priority (GDSF aging)
      */
-    public PriorityEviction(int capacity, IntToDoubleFunction value, IntUnaryOperator parent, IntUnaryOperator depth,
-            boolean inflate) {
+    public PriorityEviction(int capacity, IntToDoubleFunction value, IntUnaryOperator parent, IntUnaryOperator depth) {
         this.value = value;
         this.parent = parent;
         this.depth = depth;
-        this.inflate = inflate;
         priority = new double[capacity];
-        floor = new double[capacity];
-        java.util.Arrays.fill(floor, Double.NEGATIVE_INFINITY);
         heap = new int[capacity];
         at = new int[capacity];
         aside = new int[capacity];
@@ -65,8 +52,7 @@ public final class PriorityEviction implements EvictionPolicy {
             onAccess(entry);
             return;
         }
-        priority[entry] = Math.max(base(entry), Math.nextUp(floor[entry]));
-        floor[entry] = Double.NEGATIVE_INFINITY;
+        priority[entry] = base(entry);
         push(entry);
         raiseAncestors(entry);
     }
@@ -76,8 +62,7 @@ public final class PriorityEviction implements EvictionPolicy {
         if (at[entry] < 0) {
             return;
         }
-        double p = base(entry);
-        priority[entry] = inflate ? Math.max(p, priority[entry]) : p;
+        priority[entry] = base(entry);
         siftUp(at[entry]);
         siftDown(at[entry]);
         raiseAncestors(entry);
@@ -85,12 +70,9 @@ public final class PriorityEviction implements EvictionPolicy {
 
     @Override
     public void onRemove(int entry) {
-        floor[entry] = Double.NEGATIVE_INFINITY;
-        int i = at[entry];
-        if (i < 0) {
-            return;
+        if (at[entry] >= 0) {
+            removeAt(at[entry]);
         }
-        removeAt(i);
     }
 
     @Override
@@ -109,45 +91,23 @@ public final class PriorityEviction implements EvictionPolicy {
         for (int i = 0; i < setAside; i++) {
             push(aside[i]);
         }
-        if (found >= 0 && inflate) {
-            inflation = Math.max(inflation, priority[found]);
-        }
         return found;
     }
 
-    /** {@code L + value}, less a few ulps per level of depth so that a chain's equal values still put parents above children. */
+    /** The value, less a few ulps per level of depth so that a chain's equal values still put parents above children. */
     private double base(int e) {
-        double b = inflation + value.applyAsDouble(e);
+        double b = value.applyAsDouble(e);
         return b - 2 * depth.applyAsInt(e) * Math.ulp(b);
     }
 
-    /**
-     * Raises each ancestor of {@code e} in the heap that is not above it to just above it; an
-     * ancestor not in the heap yet (published after its children) keeps the priority as its floor
-     * for when it is inserted.
-     */
+    /** Raises each resident ancestor of {@code e} that is not above it to just above it. */
     private void raiseAncestors(int e) {
         double p = priority[e];
-        for (int up = parent.applyAsInt(e); up >= 0 && needsRaise(up, p); up = parent.applyAsInt(up)) {
+        for (int up = parent.applyAsInt(e); up >= 0 && at[up] >= 0 && priority[up] <= p; up = parent.applyAsInt(up)) {
             p = Math.nextUp(p);
             priority[up] = p;
             siftDown(at[up]);
         }
-    }
-
-    /**
-     * Whether ancestor {@code up}, in the heap, needs raising above {@code p}; one not in the heap
-     * records {@code p} as its floor instead (with inflation only: without it, values alone keep
-     * parents above children, and a floor left by a block never inserted must not outlive it).
-     */
-    private boolean needsRaise(int up, double p) {
-        if (at[up] < 0) {
-            if (inflate) {
-                floor[up] = Math.max(floor[up], p);
-            }
-            return false;
-        }
-        return priority[up] <= p;
     }
 
     private void push(int e) {
