@@ -5,7 +5,7 @@ package dev.kvtier;
  * names the command line uses. The default is {@link #COSTAWARE}.
  */
 public enum CachePolicy {
-    /** Frequency- and cost-aware eviction (GDSF over a TinyLFU sketch), sampled admission of new chains, budgets. */
+    /** DRAM by hit density (per frequency class and age, learnt from reuse gaps), device writes for chains likely to return, budgets. */
     COSTAWARE("costaware"),
     /** Admit everything, evict the least recently used (LMCache's default). */
     LRU("lru"),

@@ -2,6 +2,7 @@ package dev.kvtier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.quicktheories.QuickTheory.qt;
 import static org.quicktheories.generators.SourceDSL.integers;
@@ -31,7 +32,8 @@ import org.junit.jupiter.api.Test;
  * since, which handles are open), in several configurations, with and without an SSD tier
  * (and its background demoter). After every step it checks: loaded and pinned bytes are
  * exactly the stored bytes; match reports only stored keys as one leading run; the whole chain
- * above a pinned block stays matchable; DRAM residency never exceeds capacity; the index and
+ * above a pinned block stays matchable; without an SSD tier, no block is in DRAM below one kept
+ * nowhere (no orphan is admitted or left behind); DRAM residency never exceeds capacity; the index and
  * allocator invariants hold; no read is ever found corrupt; under a policy that admits every
  * block into DRAM ({@code lru}, {@code write-limit}), a store that fits, with no pins open and
  * no demotion in flight, keeps every block it was given (under {@code costaware} and
@@ -270,6 +272,12 @@ class CacheModelPropertyTest {
                 PrefixMatch m = cache.match(keys);
                 for (int i = 0; i < m.hitBlocks(); i++) {
                     assertTrue(stored.contains(keys[i]), "match reports a key never stored: " + keys[i]);
+                }
+                for (int i = m.hitBlocks() + 1; ssdBlocks == 0 && i < keys.length; i++) { // no blocks in transit
+                    try (BlockHandle orphan = cache.acquire(keys[i])) {
+                        assertNull(orphan, "block " + i + " is in DRAM though block " + m.hitBlocks()
+                                + " before it is kept nowhere");
+                    }
                 }
             }
             for (BlockHandle h : handles) {
