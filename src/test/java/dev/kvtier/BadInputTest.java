@@ -224,6 +224,8 @@ class BadInputTest {
                 Map.entry("policy opt needs a nextUseOracle", settings(16, 64, 1024L).policy(CachePolicy.OPT)),
                 Map.entry("a nextUseOracle is only used by policy opt, not lru",
                         settings(16, 64, 1024L).policy(CachePolicy.LRU).nextUseOracle((hi, lo) -> 0)),
+                Map.entry("a prefillModel is only used by policy costaware, not second-hit",
+                        settings(16, 64, 1024L).policy(CachePolicy.SECOND_HIT).prefillModel(PrefillModel.DEFAULT)),
                 Map.entry("writeBudget applies to SSD or REMOTE, not DRAM",
                         settings(16, 64, 1024L).writeBudget(Tier.DRAM, 1e6)),
                 Map.entry("writeBudget for SSD must be positive bytes per second, was 0.0",
@@ -239,6 +241,7 @@ class BadInputTest {
         rejects(NullPointerException.class, "policy", () -> KvTierCache.builder().policy(null));
         rejects(NullPointerException.class, "oracle", () -> KvTierCache.builder().nextUseOracle(null));
         rejects(NullPointerException.class, "tier", () -> KvTierCache.builder().writeBudget(null, 1));
+        rejects(NullPointerException.class, "model", () -> KvTierCache.builder().prefillModel(null));
         rejects(NullPointerException.class, "nanos", () -> KvTierCache.builder().policyClock(null));
         rejects(IllegalArgumentException.class, "deviceBytesFor needs positive blocks and blockBytes",
                 () -> KvTierCacheBuilder.deviceBytesFor(0, 4096));

@@ -279,7 +279,7 @@ final class DemoCommand implements Callable<Integer> {
         Path work = Files.createTempDirectory("kvtier-demo-replay");
         try {
             ReplayConfig base = new ReplayConfig(CachePolicy.COSTAWARE, dramBlocks, 0, 0, t.blockTokens(),
-                    REPORT_BLOCK_BYTES, work, null, PrefillModel.DEFAULT);
+                    REPORT_BLOCK_BYTES, work, null, PrefillModel.DEFAULT, false);
             List<ReplayResult> results = new ArrayList<>();
             StringBuilder line = new StringBuilder();
             for (CachePolicy p : CachePolicy.values()) {

@@ -77,6 +77,10 @@ final class ReplayCommand implements Callable<Integer> {
             description = "Prefill model: context at which a token costs twice as much (default ${DEFAULT-VALUE}).")
     double contextDoublingTokens;
 
+    @Option(names = "--weigh-by-prefill",
+            description = "costaware weighs each hit by the prefill time it saves (the model above); runs named costaware-prefill.")
+    boolean weighByPrefill;
+
     @Option(names = "--json", description = "One JSON object per run, each on its own line; no progress bar.")
     boolean json;
 
@@ -89,7 +93,7 @@ final class ReplayCommand implements Callable<Integer> {
         Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("kvtier-replay");
         ReplayConfig base = new ReplayConfig(CachePolicy.parse(policies.get(0)), dramBlocks.get(0), 0, 0,
                 blockTokens != null ? blockTokens : t.blockTokens(), blockBytes, dir, remoteUri,
-                new PrefillModel(prefillTokensPerSecond, contextDoublingTokens));
+                new PrefillModel(prefillTokensPerSecond, contextDoublingTokens), weighByPrefill);
         List<ReplayConfig> runs = runs(base);
         PrintStream out = System.out;
         if (!json) {

@@ -1,6 +1,7 @@
 package dev.kvtier.policy;
 
 import java.util.function.IntPredicate;
+import java.util.function.IntToDoubleFunction;
 import java.util.function.IntUnaryOperator;
 
 /**
@@ -23,6 +24,7 @@ public final class HitDensityEviction implements EvictionPolicy {
     private final HitDensity density;
     private final IntUnaryOperator parent;
     private final IntUnaryOperator classOf;
+    private final IntToDoubleFunction weight;
     private final long[] lastUse;
     private final byte[] cls;
     private final boolean[] resident;
@@ -38,11 +40,14 @@ public final class HitDensityEviction implements EvictionPolicy {
      * @param density  the hit-density table and its clock
      * @param parent   a block's parent entry, or a negative number for a root
      * @param classOf  a block's {@link HitDensity} class now
+     * @param weight   what a hit on the block is worth (1 for every block, or its prefill time)
      */
-    public HitDensityEviction(int capacity, HitDensity density, IntUnaryOperator parent, IntUnaryOperator classOf) {
+    public HitDensityEviction(int capacity, HitDensity density, IntUnaryOperator parent, IntUnaryOperator classOf,
+            IntToDoubleFunction weight) {
         this.density = density;
         this.parent = parent;
         this.classOf = classOf;
+        this.weight = weight;
         lastUse = new long[capacity];
         cls = new byte[capacity];
         resident = new boolean[capacity];
@@ -92,9 +97,9 @@ public final class HitDensityEviction implements EvictionPolicy {
         }
     }
 
-    /** The hit density of resident block {@code entry} now. */
+    /** The hit density of resident block {@code entry} now, times what a hit on it is worth. */
     public double score(int entry) {
-        return density.density(cls[entry], density.clock() - lastUse[entry]);
+        return density.density(cls[entry], density.clock() - lastUse[entry]) * weight.applyAsDouble(entry);
     }
 
     @Override

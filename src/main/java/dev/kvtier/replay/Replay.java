@@ -107,6 +107,9 @@ public final class Replay {
         if (future != null) {
             b.nextUseOracle(future);
         }
+        if (weighed()) {
+            b.prefillModel(config.prefill());
+        }
         if (ssdFile != null) {
             b.localSsd(ssdFile, KvTierCacheBuilder.deviceBytesFor(config.ssdBlocks(), bytes))
                     .reinitializeIncompatibleDevices(true);
@@ -116,6 +119,11 @@ public final class Replay {
                     .reinitializeIncompatibleDevices(true);
         }
         return b.build();
+    }
+
+    /** Whether costaware weighs its hits by prefill time (other policies ignore the setting). */
+    private boolean weighed() {
+        return config.weighByPrefill() && config.policy() == CachePolicy.COSTAWARE;
     }
 
     /** The ids of the request's full blocks. */
@@ -194,7 +202,7 @@ public final class Replay {
             evicted[i] = s.evictedBlocks(t);
             rejected[i] = s.rejectedBlocks(t);
         }
-        return new ReplayResult(trace.name(), config.policy().id(), trace.requests().size(), trace.inputTokens(),
+        return new ReplayResult(trace.name(), config.policy().id() + (weighed() ? "-prefill" : ""), trace.requests().size(), trace.inputTokens(),
                 hitTokens, byTier, capacity, written, bytes, evicted, rejected, saved, wrong, wall, s.loadLatency());
     }
 }

@@ -8,11 +8,13 @@ import java.util.Objects;
 
 /**
  * One replay's cache: policy, capacity per tier in blocks (0: tier absent), block size in
- * tokens and bytes, where the SSD file goes, which NBD export the remote tier uses, and the
- * prefill model that turns hits into seconds saved.
+ * tokens and bytes, where the SSD file goes, which NBD export the remote tier uses, the
+ * prefill model that turns hits into seconds saved, and whether costaware weighs its hits by
+ * that model ({@code KvTierCacheBuilder.prefillModel}; its runs are then named
+ * {@code costaware-prefill}).
  */
 public record ReplayConfig(CachePolicy policy, long dramBlocks, long ssdBlocks, long remoteBlocks, int blockTokens,
-        int blockBytes, Path workDir, URI remoteUri, PrefillModel prefill) {
+        int blockBytes, Path workDir, URI remoteUri, PrefillModel prefill, boolean weighByPrefill) {
 
     public ReplayConfig {
         Objects.requireNonNull(policy, "policy");
@@ -38,12 +40,13 @@ public record ReplayConfig(CachePolicy policy, long dramBlocks, long ssdBlocks, 
 
     /** The same replay with other capacities. */
     public ReplayConfig withCapacity(long dram, long ssd, long remote) {
-        return new ReplayConfig(policy, dram, ssd, remote, blockTokens, blockBytes, workDir, remoteUri, prefill);
+        return new ReplayConfig(policy, dram, ssd, remote, blockTokens, blockBytes, workDir, remoteUri, prefill,
+                weighByPrefill);
     }
 
     /** The same replay under another policy. */
     public ReplayConfig withPolicy(CachePolicy p) {
         return new ReplayConfig(p, dramBlocks, ssdBlocks, remoteBlocks, blockTokens, blockBytes, workDir, remoteUri,
-                prefill);
+                prefill, weighByPrefill);
     }
 }

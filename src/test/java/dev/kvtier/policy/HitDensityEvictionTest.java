@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
  * Random insert/access/remove sequences over a forest of blocks, inserted parent first or
  * deepest first, against a plain model: the victim is always a resident leaf the caller did
  * not refuse, and there is one whenever the model has one; the policy's leaf count is the
- * model's. With two classes of known density, the sampled victim is of the worthless one.
+ * model's. With two classes of known density, the sampled victim is of the worthless one; with
+ * equal densities, it is one whose hits are worth least.
  */
 class HitDensityEvictionTest {
     private static final int N = 24;
@@ -29,13 +30,27 @@ class HitDensityEvictionTest {
     void theSampledVictimHasTheLowerDensity() {
         HitDensity d = trainedOnClassOneOnly();
         int n = 200;
-        HitDensityEviction p = new HitDensityEviction(n, d, e -> -1, e -> e % 2);
+        HitDensityEviction p = new HitDensityEviction(n, d, e -> -1, e -> e % 2, e -> 1);
         for (int e = 0; e < n; e++) {
             p.onInsert(e);
         }
         for (int i = 0; i < 50; i++) {
             int v = p.victim(e -> true);
             assertEquals(0, v % 2, "evicted a block of the class that comes back");
+            p.onRemove(v);
+        }
+    }
+
+    @Test
+    void amongEqualDensitiesTheVictimIsWorthLeast() {
+        int n = 200;
+        HitDensityEviction p = new HitDensityEviction(n, new HitDensity(), e -> -1, e -> 0, e -> e % 2 == 0 ? 1 : 10);
+        for (int e = 0; e < n; e++) {
+            p.onInsert(e);
+        }
+        for (int i = 0; i < 50; i++) {
+            int v = p.victim(e -> true);
+            assertEquals(0, v % 2, "evicted a block whose hits are worth ten times more");
             p.onRemove(v);
         }
     }
@@ -63,7 +78,8 @@ class HitDensityEvictionTest {
             parent[e] = e < 4 ? -1 : (e * 7 + 3) % e; // a forest: every parent has a lower number
         }
         boolean[] resident = new boolean[N];
-        HitDensityEviction p = new HitDensityEviction(N, new HitDensity(), e -> parent[e], e -> e % HitDensity.CLASSES);
+        HitDensityEviction p = new HitDensityEviction(N, new HitDensity(), e -> parent[e], e -> e % HitDensity.CLASSES,
+                e -> 1);
         for (int op : ops) {
             int e = op % N;
             switch (op / N) {

@@ -57,15 +57,15 @@ class ReplayTest {
     @Test
     void badConfigurationsAreNamed() {
         assertMessage("replay needs at least one DRAM block, was 0",
-                () -> new ReplayConfig(CachePolicy.LRU, 0, 0, 0, 512, 4096, dir, null, PrefillModel.DEFAULT));
+                () -> new ReplayConfig(CachePolicy.LRU, 0, 0, 0, 512, 4096, dir, null, PrefillModel.DEFAULT, false));
         assertMessage("tier capacities must be >= 0 blocks: ssd -1",
-                () -> new ReplayConfig(CachePolicy.LRU, 1, -1, 0, 512, 4096, dir, null, PrefillModel.DEFAULT));
+                () -> new ReplayConfig(CachePolicy.LRU, 1, -1, 0, 512, 4096, dir, null, PrefillModel.DEFAULT, false));
         assertMessage("--remote-blocks needs --remote-uri",
-                () -> new ReplayConfig(CachePolicy.LRU, 1, 0, 8, 512, 4096, dir, null, PrefillModel.DEFAULT));
+                () -> new ReplayConfig(CachePolicy.LRU, 1, 0, 8, 512, 4096, dir, null, PrefillModel.DEFAULT, false));
         assertMessage("an SSD tier needs a work directory",
-                () -> new ReplayConfig(CachePolicy.LRU, 1, 8, 0, 512, 4096, null, null, PrefillModel.DEFAULT));
+                () -> new ReplayConfig(CachePolicy.LRU, 1, 8, 0, 512, 4096, null, null, PrefillModel.DEFAULT, false));
         assertMessage("replay needs blockTokens >= 1 and blockBytes >= 16, was 512 and 8",
-                () -> new ReplayConfig(CachePolicy.LRU, 1, 0, 0, 512, 8, dir, null, PrefillModel.DEFAULT));
+                () -> new ReplayConfig(CachePolicy.LRU, 1, 0, 0, 512, 8, dir, null, PrefillModel.DEFAULT, false));
     }
 
     private static void assertMessage(String message, Executable call) {
@@ -76,7 +76,7 @@ class ReplayTest {
     private ReplayResult replay(CachePolicy policy, long dram, long ssd) throws IOException {
         Path file = Files.writeString(dir.resolve("slice.jsonl"), SLICE);
         Trace t = Trace.read(file, null);
-        ReplayConfig c = new ReplayConfig(policy, dram, ssd, 0, t.blockTokens(), 4096, dir, null, PrefillModel.DEFAULT);
+        ReplayConfig c = new ReplayConfig(policy, dram, ssd, 0, t.blockTokens(), 4096, dir, null, PrefillModel.DEFAULT, false);
         return Replay.run(t, c, n -> { });
     }
 }
