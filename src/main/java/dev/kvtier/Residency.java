@@ -362,6 +362,20 @@ final class Residency implements BlockFacts {
         return dram.allocate();
     }
 
+    /**
+     * A free DRAM page for a child of {@code protect}, evicting {@code victim} when it is not
+     * NONE: the block {@link #dramVictim} chose under this same hold of the lock, which admission
+     * weighed the new block against. With NONE, as {@code allocatePage(protect, false)}.
+     */
+    int allocatePage(int protect, int victim) {
+        if (victim == NONE) {
+            return allocatePage(protect, false);
+        }
+        evictCopy(victim, DRAM);
+        wakeDemoterIfNeeded();
+        return dram.allocate();
+    }
+
     /** The DRAM block a store would evict now to make room (see {@link #allocatePage}), or NONE when a page is free. */
     int dramVictim(int protect) {
         if (dram.freePages() > 0) {

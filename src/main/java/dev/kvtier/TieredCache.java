@@ -580,11 +580,12 @@ final class TieredCache implements KvTierCache {
                 int e = r.index.find(key.hi(), key.lo());
                 if (e == NONE) {
                     sample = sample < 0 ? AdmissionPolicy.chainSample(key.hi(), key.lo()) : sample;
-                    if (!admit(key, parent, sample)) {
+                    int victim = r.admission.wantsVictim() ? r.dramVictim(parent) : NONE;
+                    if (!r.admission.admitNew(key.hi(), key.lo(), key.position(), sample, victim)) {
                         metrics.add(Counter.REJECTED_BLOCKS, DRAM, from + count - i);
                         break;
                     }
-                    int page = r.allocatePage(parent, false);
+                    int page = r.allocatePage(parent, victim);
                     if (page < 0) {
                         metrics.add(Counter.STORE_NO_SPACE_BLOCKS, from + count - i);
                         break;
@@ -611,12 +612,6 @@ final class TieredCache implements KvTierCache {
         } finally {
             r.lock.unlock();
         }
-    }
-
-    /** Under the lock: whether admission lets a new block (child of {@code parent}) into DRAM. */
-    private boolean admit(BlockKey key, int parent, double sample) {
-        int victim = r.admission.wantsVictim() ? r.dramVictim(parent) : NONE;
-        return r.admission.admitNew(key.hi(), key.lo(), key.position(), sample, victim);
     }
 
     /** Under the lock: makes the reserved blocks readable, deepest first, or drops them all. */

@@ -225,11 +225,13 @@ final class DemoCommand implements Callable<Integer> {
      * {@code --requests} of them.
      */
     private Trace workload() throws IOException {
+        if (requests != null && requests < 1) {
+            throw new IllegalArgumentException("--requests must be at least 1, was " + requests);
+        }
         if (tracePath != null) {
             Trace t = Trace.read(tracePath, format == null ? null : TraceFormat.parse(format));
             System.out.println("trace: " + t);
-            int n = requests == null ? t.requests().size() : Math.min(requests, t.requests().size());
-            return Trace.of(t.name(), t.blockTokens(), t.requests().subList(0, n), t.sourceNames());
+            return requests == null ? t : t.head(requests);
         }
         ChatWorkload chat = new ChatWorkload(seed, tenants);
         List<TraceRequest> out = new ArrayList<>();
@@ -283,14 +285,15 @@ final class DemoCommand implements Callable<Integer> {
             List<ReplayResult> results = new ArrayList<>();
             StringBuilder line = new StringBuilder();
             for (CachePolicy p : CachePolicy.values()) {
+                ReplayResult atDemo = null;
                 for (double f : REPORT_DRAM_SCALES) {
-                    results.add(Replay.run(t, base.withPolicy(p).withCapacity(Math.max(1, Math.round(dramBlocks * f)), 0, 0),
-                            n -> { }));
+                    ReplayResult r = Replay.run(t,
+                            base.withPolicy(p).withCapacity(Math.max(1, Math.round(dramBlocks * f)), 0, 0), n -> { });
+                    results.add(r);
+                    atDemo = f == 1 ? r : atDemo;
                 }
-                ReplayResult atDemo = ssdBlocks > 0
-                        ? Replay.run(t, base.withPolicy(p).withCapacity(dramBlocks, ssdBlocks, 0), n -> { })
-                        : results.get(results.size() - 2);
                 if (ssdBlocks > 0) {
+                    atDemo = Replay.run(t, base.withPolicy(p).withCapacity(dramBlocks, ssdBlocks, 0), n -> { });
                     results.add(atDemo);
                 }
                 line.append(String.format(Locale.ROOT, "%s%s %.3f", line.length() == 0 ? "" : ", ", p.id(),

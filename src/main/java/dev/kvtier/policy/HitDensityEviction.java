@@ -5,21 +5,28 @@ import java.util.function.IntToDoubleFunction;
 import java.util.function.IntUnaryOperator;
 
 /**
- * Evicts the block of lowest {@link HitDensity} among a random sample of the tier's leaves
- * (blocks with no child in this tier), as LHD does: a block's density changes with its age, so
- * no order can be kept; sampling 32 candidates finds one among the lowest few percent.
+ * Evicts the block of lowest {@link HitDensity} (times what a hit on it is worth) among a random
+ * sample of the tier's leaves (blocks with no child in this tier), as LHD does: a block's
+ * density changes with its age, so no order can be kept; 32 accepted candidates find one among
+ * the lowest few percent.
  *
  * <p><b>Invariants.</b> Only leaves are candidates, so a parent never leaves before a child in
  * the same tier. Children are counted per parent entry whether or not the parent is resident
  * yet (the cache publishes a stored chain deepest first), so a parent that arrives after its
  * children is not a leaf. A block's class and last use are set on insert and on each access.
- * When no sampled leaf is accepted, the leaves are scanned in order from a random start, up to
- * the search limit.
+ *
+ * <p><b>Cost.</b> Up to {@value #PROBES} random leaves are looked at to find 32 that
+ * {@code evictable} accepts; when none is accepted the leaves are scanned in order from a
+ * random start, up to the search limit: {@code O(leaves)}, which a predicate that accepts only
+ * a few blocks (the cache's clean-copies-first search) can reach. When the victim returned is
+ * then removed, its unweighted density goes to {@link HitDensity#onVictim}.
  *
  * <p>Not thread-safe (called under the cache lock); allocates nothing after construction.
  */
 public final class HitDensityEviction implements EvictionPolicy {
     static final int SAMPLES = 32;
+    /** Random leaves looked at before a scan, for predicates that accept few (clean blocks only, say). */
+    static final int PROBES = 8 * SAMPLES;
 
     private final HitDensity density;
     private final IntUnaryOperator parent;
@@ -34,6 +41,8 @@ public final class HitDensityEviction implements EvictionPolicy {
     private final int[] leaves;
     private int leafCount;
     private long random = 0x9E37_79B9_7F4A_7C15L;
+    /** The last victim returned: when it is removed, its density is what the margin earns. */
+    private int lastVictim = -1;
 
     /**
      * @param capacity entries numbered 0 to capacity - 1
@@ -87,6 +96,10 @@ public final class HitDensityEviction implements EvictionPolicy {
         if (!resident[entry]) {
             return;
         }
+        if (entry == lastVictim) {
+            density.onVictim(density.density(cls[entry], density.clock() - lastUse[entry]));
+            lastVictim = -1;
+        }
         resident[entry] = false;
         if (leafAt[entry] >= 0) {
             removeLeaf(entry);
@@ -107,9 +120,11 @@ public final class HitDensityEviction implements EvictionPolicy {
         int best = -1;
         double bestScore = Double.POSITIVE_INFINITY;
         int asked = 0;
-        for (; asked < Math.min(SAMPLES, limit) && leafCount > 0; asked++) {
+        int accepted = 0;
+        for (; accepted < SAMPLES && asked < Math.min(PROBES, limit) && leafCount > 0; asked++) {
             int e = leaves[next(leafCount)];
             if (evictable.test(e)) {
+                accepted++;
                 double s = score(e);
                 if (s < bestScore) {
                     best = e;
@@ -117,26 +132,20 @@ public final class HitDensityEviction implements EvictionPolicy {
                 }
             }
         }
-        if (best >= 0 || leafCount == 0) {
-            return chosen(best, bestScore);
-        }
-        int start = next(leafCount);
-        int scan = (int) Math.min(leafCount, (long) limit - asked);
-        for (int i = 0; i < scan; i++) {
-            int e = leaves[(start + i) % leafCount];
-            if (evictable.test(e) && score(e) < bestScore) {
-                best = e;
-                bestScore = score(e);
+        if (best < 0 && leafCount > 0) {
+            int start = next(leafCount);
+            int scan = (int) Math.min(leafCount, (long) limit - asked);
+            for (int i = 0; i < scan; i++) {
+                int e = leaves[(start + i) % leafCount];
+                double s = evictable.test(e) ? score(e) : Double.POSITIVE_INFINITY;
+                if (s < bestScore) {
+                    best = e;
+                    bestScore = s;
+                }
             }
         }
-        return chosen(best, bestScore);
-    }
-
-    private int chosen(int victim, double score) {
-        if (victim >= 0) {
-            density.onVictim(score);
-        }
-        return victim;
+        lastVictim = best;
+        return best;
     }
 
     /** Resident blocks with no resident child in this tier. */

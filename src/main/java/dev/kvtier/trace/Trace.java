@@ -206,6 +206,15 @@ public final class Trace {
         return new Trace(name, null, blockTokens, List.copyOf(requests), List.copyOf(sourceNames));
     }
 
+    /** The first {@code n} requests (all of them when there are fewer), with this trace's name, format and sources. */
+    public Trace head(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("a trace's head needs n >= 0 requests, was " + n);
+        }
+        return n >= requests.size() ? this
+                : new Trace(name, format, blockTokens, requests.subList(0, n), sourceNames);
+    }
+
     /** File or directory name. */
     public String name() {
         return name;

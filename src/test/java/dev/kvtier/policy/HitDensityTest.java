@@ -73,4 +73,42 @@ class HitDensityTest {
             assertEquals(0, d.density(1, 0), "keys seen twice never come back");
         }
     }
+
+    /**
+     * A long run that fills the ghost table many times over: keys of class 0 come back (after
+     * 200 requests) one time in ten, keys of class 2 nine times in ten. Keys that never come
+     * back must not pass for keys that might once they are displaced, so class 2 stays worth
+     * several times class 0 (the true ratio is about 9).
+     */
+    @Test
+    void displacedKeysDoNotPassForReturningOnes() {
+        int gap = 200;
+        HitDensity d = new HitDensity();
+        SplittableRandom random = new SplittableRandom(11);
+        long[][] back = new long[gap][];
+        for (int r = 0; r < 40_000; r++) {
+            d.onRequest();
+            long[] returning = back[r % gap];
+            if (returning != null) {
+                for (int k = 0; k < returning.length; k += 2) {
+                    d.onLookup(returning[k], returning[k + 1], 3);
+                }
+            }
+            long[] next = new long[0];
+            for (int k = 0; k < 20; k++) {
+                long hi = random.nextLong();
+                long lo = random.nextLong();
+                boolean hot = k < 2;
+                d.onLookup(hi, lo, hot ? 2 : 0);
+                if (random.nextInt(10) < (hot ? 9 : 1)) {
+                    next = java.util.Arrays.copyOf(next, next.length + 2);
+                    next[next.length - 2] = hi;
+                    next[next.length - 1] = lo;
+                }
+            }
+            back[r % gap] = next;
+        }
+        double ratio = d.density(2, 0) / d.density(0, 0);
+        assertTrue(ratio > 4, "class 2 worth " + ratio + " times class 0 at age 0, about 9 expected");
+    }
 }

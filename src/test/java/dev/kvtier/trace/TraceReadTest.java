@@ -148,5 +148,10 @@ class TraceReadTest {
         assertEquals("request 1 is out of time order or names source 0 of 2", e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Trace.of("x", 32, List.of(b), List.of("s0")));
         assertThrows(IllegalArgumentException.class, () -> Trace.of("x", 0, List.of(a), List.of("s0")));
+        Trace head = t.head(1);
+        assertEquals(List.of(a), head.requests());
+        assertEquals(2, head.sources());
+        assertEquals(t, t.head(5));
+        assertThrows(IllegalArgumentException.class, () -> t.head(-1));
     }
 }
