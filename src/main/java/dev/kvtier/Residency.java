@@ -105,8 +105,9 @@ final class Residency implements BlockFacts {
     private int protectedParent = NONE;
     private final IntPredicate cleanDramVictim = e -> evictable(e, DRAM) && isDroppable(e);
     private final IntPredicate anyDramVictim = e -> evictable(e, DRAM) && (e != protectedParent || isClean(e));
-    private final IntPredicate ssdVictim = e -> evictable(e, SSD);
-    private final IntPredicate cleanSsdVictim = e -> evictable(e, SSD) && hasOtherCopy(e, SSD);
+    /** SSD copies a demotion from DRAM may take the slot of: none whose block is in DRAM (see {@link #allocateSlotKeeping}). */
+    private final IntPredicate ssdVictim = e -> evictable(e, SSD) && !hasCopy(e, DRAM);
+    private final IntPredicate cleanSsdVictim = e -> evictable(e, SSD) && hasCopy(e, REMOTE);
     final IntPredicate dirtyDram = this::isDirty;
     /** SSD slots the demoter holds right now (being written or wiped). */
     int demoterSlots;
@@ -301,6 +302,10 @@ final class Residency implements BlockFacts {
                 && (index.flags(e) & (MOVING | NO_DEMOTE | SKIP | REJECTED)) == 0;
     }
 
+    private boolean hasCopy(int e, int tier) {
+        return index.hasCopy(e, tier);
+    }
+
     private boolean hasOtherCopy(int e, int tier) {
         return (index.copies(e) & ~(1 << tier)) != 0;
     }
@@ -403,11 +408,13 @@ final class Residency implements BlockFacts {
     }
 
     /**
-     * A free SSD slot for {@code e}, evicting the coldest evictable SSD copy if needed (one with
-     * a copy elsewhere first, if one is among the {@value #CLEAN_SSD_SEARCH} coldest: a search of
-     * the whole order would cost a pass over the SSD per write when DRAM is small) but never one
-     * of {@code e}'s ancestors (the block would land on SSD
-     * without its prefix); -1 when nothing can go.
+     * A free SSD slot for {@code e} (a block being demoted from DRAM), evicting the coldest
+     * evictable SSD copy if needed (one with a remote copy first, if one is among the
+     * {@value #CLEAN_SSD_SEARCH} coldest: a search of the whole order would cost a pass over the
+     * SSD per write when DRAM is small), but never one of {@code e}'s ancestors (the block would
+     * land on SSD without its prefix) nor a block that is also in DRAM: that would make one DRAM
+     * page dirty to make another clean, and with an SSD no larger than DRAM the demoter swapped
+     * such copies forever (a replay waiting for it never finished). -1 when nothing can go.
      */
     int allocateSlotKeeping(int e) {
         int slot = ssd.allocate();

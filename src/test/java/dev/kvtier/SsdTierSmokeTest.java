@@ -8,6 +8,7 @@ import dev.kvtier.key.Namespace;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** DRAM + SSD end to end: spill, load from SSD, promote, reopen and find the blocks again. */
@@ -88,6 +89,33 @@ class SsdTierSmokeTest {
             assertTrue(cache.stats().demoteDeclinedBlocks() >= 1, () -> "no SSD slot could be freed for the child "
                     + cache.stats() + " declined " + cache.stats().demoteDeclinedBlocks());
             assertEquals(5, cache.match(keys).hitBlocks());
+            cache.checkInvariants();
+        }
+    }
+
+    /**
+     * An SSD no larger than DRAM: every SSD block also sits in DRAM soon, and writing one more
+     * must not evict another's SSD copy (that only moves the dirty page around, and the demoter
+     * did so forever, so awaitIdle never returned). Every store is followed by awaitIdle.
+     */
+    @Test
+    @Timeout(60)
+    void anSsdSmallerThanDramLetsTheDemoterRest() {
+        Namespace ns = Namespace.builder("ssd-small").blockTokens(16).build();
+        ByteBuffer[] bufs = fresh(24);
+        try (TieredCache cache = (TieredCache) SsdFixtures.builder(dir.resolve("smaller.slots"), 4096, 64, 60, false,
+                Compression.NONE).build()) {
+            for (int p = 0; p < 300; p++) {
+                long[] ids = new long[8 + p % 17];
+                for (int i = 0; i < ids.length; i++) {
+                    ids[i] = i < 4 ? p % 5 * 100 + i : 1_000 * p + i; // a shared head, then the request's own blocks
+                }
+                BlockKey[] keys = ns.keysFromHashes(ids);
+                int hit = cache.match(keys).hitBlocks();
+                cache.store(keys, hit, keys.length - hit, bufs);
+                cache.awaitIdle();
+            }
+            assertTrue(cache.stats().storedBlocks(Tier.SSD) > 0, "nothing was demoted: " + cache.stats());
             cache.checkInvariants();
         }
     }
