@@ -306,10 +306,6 @@ final class Residency implements BlockFacts {
         return index.hasCopy(e, tier);
     }
 
-    private boolean hasOtherCopy(int e, int tier) {
-        return (index.copies(e) & ~(1 << tier)) != 0;
-    }
-
     private boolean isClean(int e) {
         int c = index.copies(e);
         return (c & 1) != 0 && (c & ~1) != 0;
