@@ -186,7 +186,7 @@ final class DemoCommand implements Callable<Integer> {
             PrefixMatch match = new PrefixMatch();
             for (int r = 0; r < count; r++) {
                 TraceRequest req = workload.requests().get(r);
-                BlockKey[] keys = ns[req.source()].keysFromHashes(fullBlocks(req, blockTokens));
+                BlockKey[] keys = ns[req.source()].keysFromHashes(req.fullBlockIds(blockTokens));
                 tokens += req.inputTokens();
                 if (keys.length == 0) {
                     continue;
@@ -264,11 +264,6 @@ final class DemoCommand implements Callable<Integer> {
                     .blockTokens(blockTokens).build();
         }
         return ns;
-    }
-
-    private static long[] fullBlocks(TraceRequest r, int blockTokens) {
-        int full = Math.min(r.hashIds().length, r.inputTokens() / blockTokens);
-        return full == r.hashIds().length ? r.hashIds() : java.util.Arrays.copyOf(r.hashIds(), full);
     }
 
     /**

@@ -74,7 +74,7 @@ public final class Replay {
                     future.setNow(n);
                 }
                 clockNanos = (long) (r.timeSeconds() * 1e9);
-                BlockKey[] keys = namespaces[r.source()].keysFromHashes(fullBlocks(r));
+                BlockKey[] keys = namespaces[r.source()].keysFromHashes(r.fullBlockIds(config.blockTokens()));
                 cache.match(keys, match);
                 ensureBuffers(keys.length);
                 int loaded = match.hitBlocks() == 0 ? 0 : cache.load(match, buffers).join();
@@ -126,12 +126,6 @@ public final class Replay {
         return config.weighByPrefill() && config.policy() == CachePolicy.COSTAWARE;
     }
 
-    /** The ids of the request's full blocks. */
-    private long[] fullBlocks(TraceRequest r) {
-        int full = Math.min(r.hashIds().length, r.inputTokens() / config.blockTokens());
-        return full == r.hashIds().length ? r.hashIds() : java.util.Arrays.copyOf(r.hashIds(), full);
-    }
-
     /** Stores blocks {@code from..} of the request, in pieces DRAM can take, until the cache keeps no more. */
     private void storeRest(KvTierCache cache, BlockKey[] keys, int from) {
         long dram = config.dramBlocks();
@@ -180,7 +174,7 @@ public final class Replay {
         NextUses f = new NextUses();
         int n = 0;
         for (TraceRequest r : trace.requests()) {
-            for (BlockKey k : namespaces[r.source()].keysFromHashes(fullBlocks(r))) {
+            for (BlockKey k : namespaces[r.source()].keysFromHashes(r.fullBlockIds(config.blockTokens()))) {
                 f.add(k.hi(), n);
             }
             n++;

@@ -45,6 +45,19 @@ public record TraceRequest(double timeSeconds, int inputTokens, int outputTokens
         return (int) Math.max(0, Math.min(blockTokens, rest));
     }
 
+    /**
+     * The ids of the full blocks ({@code inputTokens / blockTokens} of them at most): what a
+     * server stores, since a partial last block (Mooncake's) never is. The array itself when
+     * every block is full.
+     */
+    public long[] fullBlockIds(int blockTokens) {
+        if (blockTokens <= 0) {
+            throw new IllegalArgumentException("blockTokens must be positive: " + blockTokens);
+        }
+        int full = Math.min(hashIds.length, inputTokens / blockTokens);
+        return full == hashIds.length ? hashIds : java.util.Arrays.copyOf(hashIds, full);
+    }
+
     /** Number of blocks, {@code hashIds.length}. */
     public int blocks() {
         return hashIds.length;

@@ -1,7 +1,9 @@
 package dev.kvtier.trace;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.quicktheories.QuickTheory.qt;
@@ -35,6 +37,16 @@ class TraceRequestTest {
         assertEquals(64, r.blockTokens(0, 64));
         assertEquals(64, r.blockTokens(172, 64));
         assertEquals(173 * 64, r.cacheableTokens(64));
+    }
+
+    @Test
+    void fullBlockIdsLeaveOutAPartialLastBlock() {
+        long[] ids = {7, 8, 9};
+        TraceRequest partial = new TraceRequest(0, 1100, 1, ids, 0);
+        assertArrayEquals(new long[] {7, 8}, partial.fullBlockIds(512));
+        assertSame(ids, new TraceRequest(0, 1536, 1, ids, 0).fullBlockIds(512), "all full: the ids themselves");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> partial.fullBlockIds(0));
+        assertEquals("blockTokens must be positive: 0", e.getMessage());
     }
 
     @Test
