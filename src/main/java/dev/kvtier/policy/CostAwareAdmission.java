@@ -97,8 +97,7 @@ public final class CostAwareAdmission implements AdmissionPolicy {
         } else if (f == 1) {
             estimator.onSecondSighting(hi, lo);
         }
-        sketch.increment(hi, lo);
-        density.onLookup(hi, lo, HitDensity.classOf(sketch.frequency(hi, lo)));
+        density.onLookup(hi, lo, HitDensity.classOf(sketch.increment(hi, lo)));
     }
 
     @Override

@@ -25,6 +25,9 @@ public final class FrequencySketch {
     private final int mask;
     private final int sampleSize;
     private int additions;
+    /** Where the key being counted has its counter in each row (kept to read them back without rehashing). */
+    private final int[] index = new int[4];
+    private final int[] shift = new int[4];
     private long resets;
 
     /** A sketch sized for about {@code expected} distinct keys in its window (at least 64). */
@@ -48,21 +51,29 @@ public final class FrequencySketch {
         return min;
     }
 
-    /** Counts one sighting of the key; ages the whole sketch every {@code 10 * expected} of them. */
-    public void increment(long hi, long lo) {
+    /**
+     * Counts one sighting of the key; ages the whole sketch every {@code 10 * expected} of them.
+     * Returns the key's {@link #frequency} after counting (and aging).
+     */
+    public int increment(long hi, long lo) {
         boolean added = false;
         for (int row = 0; row < 4; row++) {
             long h = mix(hi, lo, row);
-            int index = (int) (h >>> 40) & mask;
-            int shift = ((int) h & 15) << 2;
-            if (((table[index] >>> shift) & 15) < MAX) {
-                table[index] += 1L << shift;
+            index[row] = (int) (h >>> 40) & mask;
+            shift[row] = ((int) h & 15) << 2;
+            if (((table[index[row]] >>> shift[row]) & 15) < MAX) {
+                table[index[row]] += 1L << shift[row];
                 added = true;
             }
         }
         if (added && ++additions >= sampleSize) {
             halve();
         }
+        int min = MAX;
+        for (int row = 0; row < 4; row++) {
+            min = Math.min(min, (int) ((table[index[row]] >>> shift[row]) & 15));
+        }
+        return min;
     }
 
     /** How many times the counters were halved. */
