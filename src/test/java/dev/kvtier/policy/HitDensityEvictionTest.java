@@ -1,7 +1,6 @@
 package dev.kvtier.policy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.quicktheories.QuickTheory.qt;
 import static org.quicktheories.generators.SourceDSL.integers;
 import static org.quicktheories.generators.SourceDSL.lists;
@@ -73,70 +72,26 @@ class HitDensityEvictionTest {
     }
 
     private static void run(List<Integer> ops) {
-        int[] parent = new int[N];
-        for (int e = 0; e < N; e++) {
-            parent[e] = e < 4 ? -1 : (e * 7 + 3) % e; // a forest: every parent has a lower number
-        }
-        boolean[] resident = new boolean[N];
-        HitDensityEviction p = new HitDensityEviction(N, new HitDensity(), e -> parent[e], e -> e % HitDensity.CLASSES,
+        Forest f = new Forest(N);
+        HitDensityEviction p = new HitDensityEviction(N, new HitDensity(), e -> f.parent[e], e -> e % HitDensity.CLASSES,
                 e -> 1);
         for (int op : ops) {
             int e = op % N;
             switch (op / N) {
                 case 0:
-                    if (!resident[e] && (parent[e] < 0 || resident[parent[e]])) {
-                        resident[e] = true;
-                        p.onInsert(e);
-                    }
+                    f.insert(p, e);
                     break;
                 case 1:
-                    for (int x = e; x >= 0 && !resident[x]; x = parent[x]) {
-                        resident[x] = true; // deepest first, as the cache publishes a store
-                        p.onInsert(x);
-                    }
+                    f.insertDeepestFirst(p, e);
                     break;
                 case 2:
                     p.onAccess(e);
-                    evict(p, resident, parent, e);
+                    f.evict(p, e, false); // the order itself must offer only leaves
                     break;
                 default:
-                    evict(p, resident, parent, -1);
+                    f.evict(p, -1, false);
             }
-            assertEquals(leaves(resident, parent), p.leafCount(), "leaf count " + Arrays.toString(resident));
+            assertEquals(f.leaves(), p.leafCount(), "leaf count " + Arrays.toString(f.resident));
         }
-    }
-
-    /** Evicts the policy's victim, refusing {@code refused}, and checks it against the model. */
-    private static void evict(HitDensityEviction p, boolean[] resident, int[] parent, int refused) {
-        int v = p.victim(e -> e != refused);
-        boolean any = false;
-        for (int e = 0; e < N; e++) {
-            any |= resident[e] && e != refused && isLeaf(e, resident, parent);
-        }
-        if (!any) {
-            assertEquals(-1, v, "no evictable leaf, yet a victim");
-            return;
-        }
-        assertTrue(v >= 0 && resident[v] && v != refused && isLeaf(v, resident, parent),
-                "victim " + v + " is not an unrefused resident leaf: " + Arrays.toString(resident));
-        resident[v] = false;
-        p.onRemove(v);
-    }
-
-    private static int leaves(boolean[] resident, int[] parent) {
-        int n = 0;
-        for (int e = 0; e < N; e++) {
-            n += resident[e] && isLeaf(e, resident, parent) ? 1 : 0;
-        }
-        return n;
-    }
-
-    private static boolean isLeaf(int e, boolean[] resident, int[] parent) {
-        for (int c = 0; c < N; c++) {
-            if (resident[c] && parent[c] == e) {
-                return false;
-            }
-        }
-        return true;
     }
 }

@@ -56,76 +56,31 @@ class PriorityEvictionTest {
     }
 
     private static void run(List<Integer> ops) {
-        int[] parent = new int[N];
+        Forest f = new Forest(N);
         double[] value = new double[N];
         for (int e = 0; e < N; e++) {
-            parent[e] = e < 4 ? -1 : (e * 7 + 3) % e; // a forest: every parent has a lower number
             value[e] = (e * 37) % 11;
         }
-        int[] depth = new int[N];
-        for (int e = 0; e < N; e++) {
-            depth[e] = parent[e] < 0 ? 0 : depth[parent[e]] + 1;
-        }
-        boolean[] resident = new boolean[N];
-        PriorityEviction p = new PriorityEviction(N, e -> value[e], e -> parent[e], e -> depth[e]);
+        PriorityEviction p = new PriorityEviction(N, e -> value[e], e -> f.parent[e], e -> f.depth[e]);
         for (int op : ops) {
             int e = op % N;
             switch (op / N) {
                 case 0:
-                    if (!resident[e] && (parent[e] < 0 || resident[parent[e]])) {
-                        resident[e] = true;
-                        p.onInsert(e);
-                    }
+                    f.insert(p, e);
                     break;
                 case 1:
                     value[e] = (value[e] * 3 + 1) % 13;
                     p.onAccess(e);
                     break;
                 case 2:
-                    evict(p, resident, parent, e);
+                    f.evict(p, e, true);
                     break;
                 case 3:
-                    insertDeepestFirst(p, resident, parent, e);
+                    f.insertDeepestFirst(p, e);
                     break;
                 default:
-                    evict(p, resident, parent, -1);
+                    f.evict(p, -1, true);
             }
         }
-    }
-
-    /** Inserts {@code e} and its missing ancestors, deepest first. */
-    private static void insertDeepestFirst(PriorityEviction p, boolean[] resident, int[] parent, int e) {
-        for (int x = e; x >= 0 && !resident[x]; x = parent[x]) {
-            resident[x] = true;
-            p.onInsert(x);
-        }
-    }
-
-    /** Evicts the policy's victim, refusing {@code refused}, and checks it against the model. */
-    private static void evict(PriorityEviction p, boolean[] resident, int[] parent, int refused) {
-        int v = p.victim(e -> e != refused && isLeaf(e, resident, parent));
-        int best = -1;
-        for (int e = 0; e < resident.length; e++) {
-            if (resident[e] && e != refused && isLeaf(e, resident, parent)) {
-                best = e;
-            }
-        }
-        if (best < 0) {
-            assertEquals(-1, v, "no evictable block, yet a victim");
-            return;
-        }
-        assertEquals(true, v >= 0 && resident[v] && v != refused && isLeaf(v, resident, parent),
-                "victim " + v + " is not an unrefused resident leaf: " + Arrays.toString(resident));
-        resident[v] = false;
-        p.onRemove(v);
-    }
-
-    private static boolean isLeaf(int e, boolean[] resident, int[] parent) {
-        for (int c = 0; c < resident.length; c++) {
-            if (resident[c] && parent[c] == e) {
-                return false;
-            }
-        }
-        return true;
     }
 }
