@@ -179,6 +179,7 @@ final class DemoCommand implements Callable<Integer> {
                             + "remote export, or pick another --data-dir");
             return 2;
         }
+        CacheStats stats;
         try (KvTierCache cache = opened) {
             if (ssdFile != null) {
                 printSsd(cache.stats(), ssdFile);
@@ -210,11 +211,11 @@ final class DemoCommand implements Callable<Integer> {
                     storeNanos += System.nanoTime() - t1;
                 }
             }
-            print(workload, cache.stats(), tokens, hitTokens, loadNanos, storedBlocks, storeNanos,
-                    System.nanoTime() - wallStart);
-            if (!noReport) {
-                report(workload, cache.stats().capacityBlocks(Tier.DRAM), cache.stats().capacityBlocks(Tier.SSD));
-            }
+            stats = cache.stats();
+            print(workload, stats, tokens, hitTokens, loadNanos, storedBlocks, storeNanos, System.nanoTime() - wallStart);
+        }
+        if (!noReport) { // after close: the replays need none of the demo cache's memory
+            report(workload, stats.capacityBlocks(Tier.DRAM), stats.capacityBlocks(Tier.SSD));
         }
         return wrongBlocks == 0 ? 0 : 1;
     }
