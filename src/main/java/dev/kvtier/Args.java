@@ -22,11 +22,14 @@ final class Args {
         }
     }
 
-    /** {@code keys[from, from+count)} is a non-empty chain of this cache's keys. */
+    /**
+     * {@code keys[from, from+count)} is a chain of this cache's keys. An empty chain (a prompt
+     * shorter than one block) is valid.
+     */
     static void requireChain(BlockKey[] keys, int from, int count, int blockTokens) {
         requireNonNull(keys, "keys");
-        if (count <= 0) {
-            throw new IllegalArgumentException("keys must not be empty (count " + count + ")");
+        if (count < 0) {
+            throw new IllegalArgumentException("keys count must not be negative (count " + count + ")");
         }
         if (from < 0 || from > keys.length - count) {
             throw new IllegalArgumentException("keys range [" + from + ", " + ((long) from + count)

@@ -566,6 +566,9 @@ final class TieredCache implements KvTierCache {
         r.lock.lock();
         try {
             r.checkOpen();
+            if (count == 0) {
+                return 0;
+            }
             Namespace ns = keys[from].namespace();
             int nsId = r.namespaceId(ns.rootHi(), ns.rootLo());
             int parent = keys[from].isFirst() ? NONE : r.index.find(keys[from].parentHi(), keys[from].parentLo());
@@ -745,12 +748,7 @@ final class TieredCache implements KvTierCache {
 
     @Override
     public void awaitIdle() {
-        r.lock.lock();
-        try {
-            r.checkOpen();
-        } finally {
-            r.lock.unlock();
-        }
+        checkOpen();
         if (demoter != null) {
             demoter.awaitIdle();
         }
@@ -779,6 +777,15 @@ final class TieredCache implements KvTierCache {
                     + "now and must not be read", r.activePins);
         }
         closeQuietly(r.dram, r.ssd, r.remote);
+    }
+
+    private void checkOpen() {
+        r.lock.lock();
+        try {
+            r.checkOpen();
+        } finally {
+            r.lock.unlock();
+        }
     }
 
     /** True once all off-heap memory has been returned. For tests. */

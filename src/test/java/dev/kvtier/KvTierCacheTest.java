@@ -154,6 +154,35 @@ class KvTierCacheTest {
         assertEquals(0, cache.load(new PrefixMatch(), new ByteBuffer[0]).join(), "an empty match loads nothing");
     }
 
+    /** A prompt shorter than one block is normal traffic: an empty chain matches, loads and stores nothing. */
+    @Test
+    void emptyChainIsAZeroBlockRequest() {
+        cache = Blocks.cache(BYTES, 8);
+        BlockKey[] kept = prompt(NS, 1, 2);
+        assertEquals(2, cache.store(kept, directPayloads(kept, BYTES)));
+        BlockKey[] empty = NS.blockKeys(new int[Blocks.TOKENS - 1]);
+        assertEquals(0, empty.length, "a prompt shorter than one block has no keys");
+
+        PrefixMatch m = cache.match(empty);
+        assertEquals(0, m.hitBlocks());
+        assertEquals(0, m.hitTokens());
+        assertSame(m, cache.match(empty, m));
+        assertEquals(0, cache.load(m, new ByteBuffer[0]).join());
+        assertEquals(0, cache.load(m, new long[0]).join());
+        assertEquals(0, cache.store(empty, new ByteBuffer[0]));
+        assertEquals(0, cache.store(empty, 0, 0, new long[0]));
+        assertEquals(0, cache.store(kept, 2, 0, new ByteBuffer[0]), "an empty range at the end of a chain");
+        assertEquals(0, cache.store(kept, 1, 0, new ByteBuffer[0]), "an empty range inside a chain");
+
+        CacheStats s = cache.stats();
+        assertEquals(2, s.matchCalls());
+        assertEquals(0, s.lookupBlocks());
+        assertEquals(0, s.missBlocks());
+        assertEquals(2, s.residentBlocks(Tier.DRAM));
+        assertEquals(0, s.storeOrphanBlocks() + s.storeDuplicateBlocks() + s.storeNoSpaceBlocks());
+        assertEquals(2, cache.match(kept).hitBlocks(), "the cache is as it was");
+    }
+
     @Test
     void loadServesFewerBlocksWhenTheyLeftAfterTheMatch() {
         cache = Blocks.cache(BYTES, 8);
