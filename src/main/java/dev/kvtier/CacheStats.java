@@ -269,6 +269,26 @@ public final class CacheStats {
         return of(Counter.DISCOVERED_BLOCKS, tier);
     }
 
+    /** Blocks written to {@code tier} by flushes ({@link KvTierCache#flush}, and on close). */
+    public long flushedBlocks(Tier tier) {
+        return of(Counter.FLUSHED_BLOCKS, tier);
+    }
+
+    /** Flushes run, explicit and on close. */
+    public long flushes() {
+        return one(Counter.FLUSHES);
+    }
+
+    /** Flushes that ended with blocks left to write: time budget spent, no slot left, or a failed write. */
+    public long incompleteFlushes() {
+        return one(Counter.INCOMPLETE_FLUSHES);
+    }
+
+    /** Milliseconds spent in flushes, including waiting for one already running. */
+    public long flushMillis() {
+        return one(Counter.FLUSH_NANOS) / 1_000_000;
+    }
+
     /** Milliseconds the SSD index rebuild took when the cache opened (0 without an SSD tier). */
     public long ssdRecoveryMillis() {
         return recoveryMillis;

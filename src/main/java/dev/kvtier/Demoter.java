@@ -52,6 +52,14 @@ import org.slf4j.LoggerFactory;
  * has no such slot is set aside without a backoff (the device is fine) and retried after a
  * second.
  *
+ * <p><b>Flush.</b> {@link #flush} writes every DRAM-only block that
+ * {@link dev.kvtier.policy.AdmissionPolicy#admitFlush} lets go to the tier below DRAM, whole
+ * prefixes first, instead of keeping only the watermark. It ends when no such block is left,
+ * when its time budget is spent, or at the first write that cannot be placed or fails (the
+ * tier is full of blocks that must stay, or the device is failing: waiting would not help).
+ * Meanwhile the SSD level waits. A slot taken for it never holds a copy of a DRAM block (see
+ * {@link Residency#allocateSlotKeeping}), so a flush cannot undo its own work and always ends.
+ *
  * <p>The thread also wipes slots queued by invalidation and corruption (a remote slot claimed
  * while it is checked and wiped); on close it finishes the writes in flight and drains the
  * wipes.
@@ -95,6 +103,12 @@ final class Demoter implements Runnable {
     private int unplaced;
     private long retryUnplacedAt;
     private long backoffUntil = System.nanoTime();
+    /** A flush is running (see the class comment); it ends by {@link #endFlush}. */
+    private boolean flushing;
+    private long flushDeadline;
+    /** The running flush hit a write that could not be placed or failed. */
+    private boolean flushStopped;
+    private int flushWritten;
 
     Demoter(Residency residency, IoEngine ssdIo, IoEngine remoteIo) {
         this.r = residency;
@@ -130,6 +144,54 @@ final class Demoter implements Runnable {
         } finally {
             r.lock.unlock();
         }
+    }
+
+    /**
+     * Runs a flush (see the class comment) and waits for it: at most {@code budgetNanos} of
+     * writing, after any flush already running. Returns the blocks it wrote. The caller must
+     * not hold the lock.
+     */
+    int flush(long budgetNanos) {
+        long t0 = System.nanoTime();
+        r.lock.lock();
+        try {
+            while (flushing && thread.isAlive()) {
+                r.demoterIdle.awaitUninterruptibly();
+            }
+            flushing = true;
+            flushStopped = false;
+            flushWritten = 0;
+            flushDeadline = System.nanoTime() + budgetNanos;
+            r.work.signalAll();
+            while (flushing && thread.isAlive()) {
+                r.demoterIdle.awaitNanos(TimeUnit.MILLISECONDS.toNanos(IDLE_WAIT_MS));
+            }
+            return flushWritten;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return flushWritten;
+        } finally {
+            r.metrics.add(Counter.FLUSH_NANOS, System.nanoTime() - t0);
+            r.lock.unlock();
+        }
+    }
+
+    /** Under the lock, while flushing: the next flush write, or IDLE (the flush ends once its writes are done). */
+    private Kind flushTask() {
+        boolean due = !flushStopped && System.nanoTime() - flushDeadline < 0;
+        Kind k = due ? plan(r.flushable, DRAM, r.belowDram()) : Kind.IDLE;
+        if (k == Kind.IDLE && inFlight == 0) {
+            endFlush(!due);
+        }
+        return k;
+    }
+
+    private void endFlush(boolean incomplete) {
+        flushing = false;
+        r.clearFlag(Residency.FLUSH_REFUSED);
+        r.metrics.add(Counter.FLUSHES, 1);
+        r.metrics.add(Counter.INCOMPLETE_FLUSHES, incomplete ? 1 : 0);
+        r.demoterIdle.signalAll();
     }
 
     /** Stops after the writes in flight and the queued wipes. The caller must not hold the lock. */
@@ -209,6 +271,9 @@ final class Demoter implements Runnable {
             remoteWipe = r.remoteWipes.poll();
             return Kind.REMOTE_WIPE;
         }
+        if (flushing) {
+            return flushTask();
+        }
         if (r.closed) {
             return Kind.EXIT;
         }
@@ -286,10 +351,15 @@ final class Demoter implements Runnable {
         IoEngine io = to == SSD ? ssdIo : remoteIo;
         for (int tries = 0; tries < CANDIDATES; tries++) {
             int e = nextCandidate(needsWrite, from, to);
-            if (e == NONE || r.admission.admitWrite(to, e, r.chainSample(e), io.writePressure())) {
+            if (e == NONE || (flushing ? r.admission.admitFlush(to, e)
+                    : r.admission.admitWrite(to, e, r.chainSample(e), io.writePressure()))) {
                 return e;
             }
-            r.setRejected(e, true);
+            if (flushing) {
+                r.index.setFlags(e, r.index.flags(e) | Residency.FLUSH_REFUSED);
+            } else {
+                r.setRejected(e, true);
+            }
             r.metrics.add(Counter.REJECTED_BLOCKS, to, 1);
         }
         return NONE;
@@ -334,8 +404,15 @@ final class Demoter implements Runnable {
         return e;
     }
 
-    /** Sets {@code e} aside (NO_DEMOTE) and backs off; the flags are cleared when the backoff ends. */
+    /**
+     * Sets {@code e} aside (NO_DEMOTE) and backs off; the flags are cleared when the backoff ends.
+     * A running flush stops instead.
+     */
     private void refuse(int e) {
+        if (flushing) {
+            flushStopped = true;
+            return;
+        }
         r.index.setFlags(e, r.index.flags(e) | Residency.NO_DEMOTE);
         refused++;
         backOff();
@@ -495,7 +572,9 @@ final class Demoter implements Runnable {
                 if (target == SSD) {
                     r.ssd.release(slot);
                 }
-                if (unplaceable) {
+                if (unplaceable && flushing) {
+                    r.index.setFlags(entry, r.index.flags(entry) | Residency.FLUSH_REFUSED);
+                } else if (unplaceable) {
                     r.index.setFlags(entry, r.index.flags(entry) | Residency.NO_DEMOTE);
                     if (unplaced++ == 0) {
                         retryUnplacedAt = System.nanoTime() + UNPLACED_RETRY_NS;
@@ -520,6 +599,8 @@ final class Demoter implements Runnable {
                 r.pendingWipes.add(slot);
             }
             if (live) {
+                flushWritten += flushing ? 1 : 0;
+                r.metrics.add(Counter.FLUSHED_BLOCKS, target, flushing ? 1 : 0);
                 r.metrics.add(Counter.STORED_BLOCKS, target, 1);
                 r.metrics.add(Counter.STORED_BYTES, target, header.blockLength);
                 r.metrics.add(Counter.ENCODED_BYTES, target, header.storedLength);

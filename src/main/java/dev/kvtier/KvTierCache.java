@@ -3,6 +3,7 @@ package dev.kvtier;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -90,10 +91,25 @@ public interface KvTierCache extends AutoCloseable {
      */
     void awaitIdle();
 
+    /**
+     * Writes the blocks kept only in DRAM to the tier below it (the SSD, else the remote tier),
+     * whole prefixes first, so that they survive a restart, even a {@code kill -9} once this
+     * returns; waits at most about {@code timeout}. Admission may refuse blocks (with the
+     * default policy, only past a {@code writeBudget}); the flush also ends early when the tier
+     * has no slot left that does not hold another DRAM block, or a write fails. Returns the
+     * number of blocks written; 0 without a tier below DRAM. {@link #close()} runs one within
+     * {@link KvTierCacheBuilder#flushOnClose}. Counted in {@link CacheStats#flushedBlocks}.
+     */
+    int flush(Duration timeout);
+
     /** A snapshot of counters, gauges and latency histograms. */
     CacheStats stats();
 
-    /** Frees all off-heap memory. Loads and stores in progress finish first. Idempotent. */
+    /**
+     * Frees all off-heap memory. Loads and stores in progress finish first; then the blocks kept
+     * only in DRAM are flushed to the tier below ({@link #flush}, within
+     * {@link KvTierCacheBuilder#flushOnClose}), so a clean restart is a warm one. Idempotent.
+     */
     @Override
     void close();
 }

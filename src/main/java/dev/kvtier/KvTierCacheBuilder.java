@@ -4,6 +4,7 @@ import dev.kvtier.format.DeviceLayout;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.function.LongSupplier;
 import javax.net.ssl.SSLContext;
@@ -25,6 +26,7 @@ public final class KvTierCacheBuilder {
     static final int MAX_BLOCK_BYTES = 1 << 30;
     /** Most blocks one tier may hold (the index's limit). */
     static final long MAX_BLOCKS = 1 << 29;
+    static final Duration DEFAULT_FLUSH_ON_CLOSE = Duration.ofSeconds(10);
 
     private Integer blockTokens;
     private Integer blockBytes;
@@ -35,6 +37,7 @@ public final class KvTierCacheBuilder {
     private boolean ssdDirectIo;
     private boolean reinitialize;
     private double demoteAhead = 0.125;
+    private Duration flushOnClose = DEFAULT_FLUSH_ON_CLOSE;
     private URI remoteUri;
     private long remoteCapacityBytes;
     private int remoteConnections = 4;
@@ -192,6 +195,16 @@ public final class KvTierCacheBuilder {
     }
 
     /**
+     * How long {@link KvTierCache#close()} may spend writing the blocks kept only in DRAM to the
+     * tier below ({@link KvTierCache#flush}), so that a clean restart finds them.
+     * {@link Duration#ZERO} closes without writing them (they are lost). Default 10 seconds.
+     */
+    public KvTierCacheBuilder flushOnClose(Duration budget) {
+        this.flushOnClose = Objects.requireNonNull(budget, "budget");
+        return this;
+    }
+
+    /**
      * Which blocks are kept where (see {@link CachePolicy}). Default {@link CachePolicy#COSTAWARE};
      * {@link CachePolicy#OPT} also needs {@link #nextUseOracle}.
      */
@@ -263,6 +276,7 @@ public final class KvTierCacheBuilder {
         require(pages <= MAX_BLOCKS, "dramCapacityBytes (" + dramCapacityBytes + ") holds " + pages
                 + " blocks of " + pageBytes + " bytes; at most " + MAX_BLOCKS + " are supported");
         require(demoteAhead > 0 && demoteAhead <= 1, "demoteAhead must be in (0, 1], was " + demoteAhead);
+        require(!flushOnClose.isNegative(), "flushOnClose must not be negative, was " + flushOnClose);
         if (ssdPath != null) {
             checkSsd(pageBytes);
         }
@@ -270,7 +284,8 @@ public final class KvTierCacheBuilder {
         CacheConfig.Policy p = checkPolicy();
         JvmFlags.requireChronicleFlags();
         return new TieredCache(new CacheConfig(blockTokens, blockBytes, dramCapacityBytes, ssdPath,
-                ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize, demoteAhead, remote, p));
+                ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize, demoteAhead,
+                TieredCache.saturatedNanos(flushOnClose), remote, p));
     }
 
     private CacheConfig.Policy checkPolicy() {

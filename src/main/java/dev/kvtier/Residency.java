@@ -71,6 +71,8 @@ final class Residency implements BlockFacts {
     private static final int CLEAN_SSD_SEARCH = 64;
     /** Index flag: admission refused to write this block down; cleared when it is hit again. */
     static final int REJECTED = 64;
+    /** Index flag, only while a flush runs: admission refused this block to the flush. */
+    static final int FLUSH_REFUSED = 128;
 
     final ReentrantLock lock = new ReentrantLock();
     /** Signalled when copies in flight reach zero. */
@@ -109,6 +111,8 @@ final class Residency implements BlockFacts {
     private final IntPredicate ssdVictim = e -> evictable(e, SSD) && !hasCopy(e, DRAM);
     private final IntPredicate cleanSsdVictim = e -> evictable(e, SSD) && hasCopy(e, REMOTE);
     final IntPredicate dirtyDram = this::isDirty;
+    /** DRAM-only blocks a flush writes down, whatever admission said before (it is asked again). */
+    final IntPredicate flushable = this::isFlushable;
     /** SSD slots the demoter holds right now (being written or wiped). */
     int demoterSlots;
     /** DRAM pages taken by loads for promotions not yet published. */
@@ -302,6 +306,10 @@ final class Residency implements BlockFacts {
                 && (index.flags(e) & (MOVING | NO_DEMOTE | SKIP | REJECTED)) == 0;
     }
 
+    private boolean isFlushable(int e) {
+        return index.state(e) == READY && index.copies(e) == 1 && (index.flags(e) & (MOVING | SKIP | FLUSH_REFUSED)) == 0;
+    }
+
     private boolean hasCopy(int e, int tier) {
         return index.hasCopy(e, tier);
     }
@@ -438,9 +446,14 @@ final class Residency implements BlockFacts {
 
     /** Makes every block set aside by the demoter eligible again. */
     void clearNoDemote() {
+        clearFlag(NO_DEMOTE);
+    }
+
+    /** Clears {@code flag} on every entry. */
+    void clearFlag(int flag) {
         for (int e = 0; e < index.capacity(); e++) {
-            if ((index.flags(e) & NO_DEMOTE) != 0) {
-                index.setFlags(e, index.flags(e) & ~NO_DEMOTE);
+            if ((index.flags(e) & flag) != 0) {
+                index.setFlags(e, index.flags(e) & ~flag);
             }
         }
     }

@@ -27,6 +27,7 @@ import dev.kvtier.tier.SlotTier;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
@@ -75,11 +76,13 @@ final class TieredCache implements KvTierCache {
     private final IoEngine remoteIo;
     private final RemoteLookup lookup;
     private final long recoveryMillis;
+    private final long closeFlushNanos;
     private final ThreadLocal<ByteBuffer> staging;
 
     TieredCache(CacheConfig config) {
         this.blockTokens = config.blockTokens();
         this.blockBytes = config.blockBytes();
+        this.closeFlushNanos = config.closeFlushNanos();
         this.staging = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(blockBytes));
         DramTier dram = new DramTier(config.dramCapacityBytes(), blockBytes);
         SlotTier ssd = null;
@@ -725,6 +728,20 @@ final class TieredCache implements KvTierCache {
     }
 
     @Override
+    public int flush(Duration timeout) {
+        Args.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("timeout must not be negative, was " + timeout);
+        }
+        checkOpen();
+        return demoter == null ? 0 : demoter.flush(saturatedNanos(timeout));
+    }
+
+    static long saturatedNanos(Duration d) {
+        return d.compareTo(Duration.ofDays(365)) > 0 ? Duration.ofDays(365).toNanos() : d.toNanos();
+    }
+
+    @Override
     public CacheStats stats() {
         long[] capacity = new long[CacheMetrics.TIERS];
         long[] resident;
@@ -769,6 +786,9 @@ final class TieredCache implements KvTierCache {
             r.lock.unlock();
         }
         if (demoter != null) {
+            if (closeFlushNanos > 0) {
+                demoter.flush(closeFlushNanos);
+            }
             demoter.stop();
         }
         closeEngines();

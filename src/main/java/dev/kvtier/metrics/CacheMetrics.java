@@ -34,7 +34,11 @@ public final class CacheMetrics {
         /** Blocks another process wrote, found on a shared tier by a lookup. */
         DISCOVERED_BLOCKS(true),
         /** Blocks admission refused: into DRAM on store (with the rest of their chain), or a write to a device tier. */
-        REJECTED_BLOCKS(true);
+        REJECTED_BLOCKS(true),
+        /** Blocks written to a tier by a flush (explicit, or on close). */
+        FLUSHED_BLOCKS(true),
+        /** Flushes run; those that ended with blocks left (time budget spent, no room, a failed write); their time. */
+        FLUSHES(false), INCOMPLETE_FLUSHES(false), FLUSH_NANOS(false);
 
         final boolean perTier;
 

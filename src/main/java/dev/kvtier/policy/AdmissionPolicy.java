@@ -37,6 +37,15 @@ public interface AdmissionPolicy {
      */
     boolean admitWrite(int tier, int entry, double chainSample, double writePressure);
 
+    /**
+     * Whether a flush (explicit, or on a clean close) writes block {@code entry}, kept only in
+     * DRAM, to {@code tier}. Unlike {@link #admitWrite}, the alternative is losing the block at
+     * the restart, not keeping it in DRAM: every block is written by default.
+     */
+    default boolean admitFlush(int tier, int entry) {
+        return true;
+    }
+
     /** The target device declined a write this policy admitted (queue full) or the write failed. */
     default void onWriteDeclined(int tier) {
     }

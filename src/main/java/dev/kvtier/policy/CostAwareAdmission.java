@@ -127,6 +127,12 @@ public final class CostAwareAdmission implements AdmissionPolicy {
         return budgets[tier] == null || budgets[tier].tryTake(blockBytes);
     }
 
+    /** A flush spends the tier's write budget only: the share of new chains is for steady state. */
+    @Override
+    public boolean admitFlush(int tier, int entry) {
+        return budgets[tier] == null || budgets[tier].tryTake(blockBytes);
+    }
+
     /** DRAM: the share of recent new blocks admitted; a device tier: the share of new chains written. */
     @Override
     public double admitShare(int tier) {
