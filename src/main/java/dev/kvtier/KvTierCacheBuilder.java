@@ -260,7 +260,10 @@ public final class KvTierCacheBuilder {
 
     /**
      * Builds the cache. Throws {@link IllegalArgumentException} naming a missing or bad setting,
-     * or {@link IllegalStateException} naming the JVM flags to add when they are missing.
+     * or {@link IllegalStateException} naming the JVM flags to add when they are missing. A
+     * device that cannot be opened, is not a regular file or block device (a FIFO, /dev/null),
+     * is in use or is incompatible is reported as {@link IllegalStateException} naming the
+     * device and the reason.
      */
     public KvTierCache build() {
         require(blockTokens != null, "blockTokens is required");

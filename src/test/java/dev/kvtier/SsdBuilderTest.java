@@ -6,13 +6,17 @@ import static dev.kvtier.SsdFixtures.ssdBytes;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -152,6 +156,56 @@ class SsdBuilderTest {
         ChildJvm.Result r = ChildJvm.run(ChildJvm.cacheFlags(), CacheOpener.class, file.toString(),
                 String.valueOf(size), String.valueOf(BLOCK), direct ? "direct" : "mapped");
         assertTrue(r.output().contains("built recovered=0"), "free once closed: " + r.output());
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aFifoOrCharacterDeviceIsRefusedNamingWhatItIsWithoutOpeningIt(boolean direct) throws Exception {
+        Path fifo = OddFiles.mkfifo(dir.resolve("kv.fifo"));
+        refusedCleanly(fifo, direct, fifo + " is a FIFO, not a regular file");
+        refusedCleanly(Path.of("/dev/null"), direct, "/dev/null is a character device, not a regular file");
+        refusedCleanly(Path.of("/dev/zero"), direct, "/dev/zero is a character device, not a regular file");
+        assertTrue(Files.readAttributes(fifo, BasicFileAttributes.class).isOther(), "the FIFO is left as it was");
+        Path sub = Files.createDirectory(dir.resolve("sub"));
+        IllegalArgumentException d = assertTimeoutPreemptively(Duration.ofSeconds(5), () -> assertThrows(
+                IllegalArgumentException.class, () -> builder(sub, BLOCK, 4, 16, direct, Compression.NONE).build()));
+        assertTrue(d.getMessage().contains(sub + " is a directory"), d.getMessage());
+        try (KvTierCache c = builder(dir.resolve("good"), BLOCK, 4, 16, direct, Compression.NONE).build()) {
+            assertTrue(c.stats().capacityBlocks(Tier.SSD) >= 16);
+        }
+    }
+
+    /** Refused twice alike (the first refusal left no claim, lock or descriptor behind), and promptly. */
+    private static void refusedCleanly(Path path, boolean direct, String message) throws IOException {
+        long before = OddFiles.descriptorsOn(path);
+        for (int attempt = 0; attempt < 2; attempt++) {
+            IllegalStateException e = assertTimeoutPreemptively(Duration.ofSeconds(5), () -> assertThrows(
+                    IllegalStateException.class, () -> builder(path, BLOCK, 4, 16, direct, Compression.NONE).build()));
+            assertTrue(e.getMessage() != null && e.getMessage().contains(message), "expected \"" + message
+                    + "\" in: " + e.getMessage());
+            assertTrue(e.getMessage().contains(direct ? ", not a regular file or block device"
+                    : ", not a regular file (a block device is used with O_DIRECT only)"),
+                    e.getMessage());
+        }
+        assertEquals(before, OddFiles.descriptorsOn(path), "descriptors of " + path + " left open");
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void anEmptyFileIsSizedAndFormattedLikeAnAbsentOne(boolean direct) throws Exception {
+        // what a crash between creating the file and sizing it leaves behind
+        Path file = Files.createFile(dir.resolve("empty.slots"));
+        BlockKey[] keys = SsdFixtures.namespace("empty").keysFromHashes(new long[] {1, 2, 3});
+        try (KvTierCache c = builder(file, BLOCK, 4, 16, direct, Compression.NONE).demoteAhead(1).build()) {
+            assertEquals(3, c.store(keys, buffers(keys, 0, 3)));
+            c.awaitIdle();
+            assertEquals(3, c.stats().storedBlocks(Tier.SSD), c.stats().toString());
+        }
+        assertEquals(ssdBytes(16, BLOCK, direct), Files.size(file));
+        try (KvTierCache c = builder(file, BLOCK, 4, 16, direct, Compression.NONE).build()) {
+            assertEquals(3, c.stats().recoveredBlocks(Tier.SSD));
+            assertEquals(3, c.match(keys).hitBlocks());
+        }
     }
 
     private static ByteBuffer[] buffers(BlockKey[] keys, int from, int count) {

@@ -27,10 +27,13 @@ final class Devices {
         return ch;
     }
 
-    /** Sizes a regular file: a new one to {@code bytes}; an existing one of another size only with {@code resize}. */
-    static void sizeFile(RandomAccessFile raf, Path path, long bytes, boolean fresh, boolean resize) throws IOException {
+    /**
+     * Sizes a regular file: an empty one (just created, or left so by a crash before it was
+     * sized) to {@code bytes}; one of another size only with {@code resize}.
+     */
+    static void sizeFile(RandomAccessFile raf, Path path, long bytes, boolean resize) throws IOException {
         long length = raf.length();
-        if (fresh || (resize && length != bytes)) {
+        if (length == 0 || (resize && length != bytes)) {
             raf.setLength(bytes);
         } else if (length != bytes) {
             throw new IOException(path + " is " + length + " bytes but the tier is configured for " + bytes

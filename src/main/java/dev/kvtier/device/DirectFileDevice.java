@@ -13,7 +13,8 @@ import net.openhft.chronicle.core.Jvm;
  * A file or raw block device (for example a kernel-attached NVMe-over-TCP namespace) opened
  * with O_DIRECT through {@link FileChannel}: no page cache, so offsets, lengths and buffers
  * must be aligned to the device's logical block size. A regular file is created sparse with
- * the requested size; a block device keeps its own size.
+ * the requested size; a block device keeps its own size. Anything else (a FIFO, a character
+ * device such as /dev/null, a directory, a socket) is refused before it is opened.
  */
 public final class DirectFileDevice implements BlockDevice {
     private final LockedFile file;
@@ -35,7 +36,7 @@ public final class DirectFileDevice implements BlockDevice {
     public static DirectFileDevice open(Path path, long size, boolean resize) throws IOException {
         int alignment = blockSize(Files.exists(path) ? path : path.toAbsolutePath().getParent());
         long wanted = size & -(long) alignment;
-        LockedFile file = LockedFile.open(path, wanted, resize);
+        LockedFile file = LockedFile.open(path, wanted, resize, true);
         FileChannel ch = null;
         try {
             ch = Devices.uninterruptible(FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE,

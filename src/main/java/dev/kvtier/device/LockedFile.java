@@ -5,15 +5,17 @@ import java.io.RandomAccessFile;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * A device file held for exclusive use: claimed in a JVM-wide registry first (POSIX locks do
- * not exclude the same process, and closing any descriptor of the file would drop them), then
- * locked against other processes, and only then sized. The descriptor stays open, keeping the
- * lock, until {@link #close()}.
+ * A device file held for exclusive use: checked to be a regular file (or, where allowed, a
+ * block device) without being opened, claimed in a JVM-wide registry (POSIX locks do not
+ * exclude the same process, and closing any descriptor of the file would drop them), locked
+ * against other processes, and only then sized. The descriptor stays open, keeping the lock,
+ * until {@link #close()}.
  */
 final class LockedFile implements AutoCloseable {
     private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
@@ -31,19 +33,20 @@ final class LockedFile implements AutoCloseable {
     }
 
     /**
-     * Claims, locks and sizes {@code path}: a new regular file to {@code bytes}; an existing one
-     * of another size only with {@code resize}; a block device keeps its size.
+     * Checks, claims, locks and sizes {@code path}: a new or empty regular file to {@code bytes};
+     * an existing one of another size only with {@code resize}; a block device, accepted only
+     * where {@code blockDevice}, keeps its size. Anything else is refused before it is opened.
      */
-    static LockedFile open(Path path, long bytes, boolean resize) throws IOException {
-        boolean fresh = !Files.exists(path);
+    static LockedFile open(Path path, long bytes, boolean resize, boolean blockDevice) throws IOException {
+        boolean regular = isRegularFile(path, blockDevice);
         Path claimed = claim(path);
         RandomAccessFile raf = null;
         try {
             raf = new RandomAccessFile(path.toFile(), "rw");
             Devices.uninterruptible(raf.getChannel());
             FileLock lock = tryLock(raf, path);
-            if (Files.isRegularFile(path)) {
-                Devices.sizeFile(raf, path, bytes, fresh, resize);
+            if (regular) {
+                Devices.sizeFile(raf, path, bytes, resize);
             }
             return new LockedFile(path, claimed, raf, lock);
         } catch (IOException | RuntimeException e) {
@@ -53,6 +56,38 @@ final class LockedFile implements AutoCloseable {
             OPEN.remove(claimed);
             throw e;
         }
+    }
+
+    /**
+     * Whether {@code path} is (or, absent, will be created as) a regular file rather than an
+     * accepted block device; anything else is refused with what it is. The path is only
+     * stat'ed, following links: opening a FIFO could block for good, and a character device
+     * such as /dev/null cannot keep blocks. The type is the S_IFMT bits of {@code unix:mode}
+     * ({@code BasicFileAttributes} calls FIFOs, devices and sockets alike "other").
+     */
+    private static boolean isRegularFile(Path path, boolean blockDevice) throws IOException {
+        int type;
+        try {
+            type = (int) Files.getAttribute(path, "unix:mode") & 0170000;
+        } catch (NoSuchFileException absent) {
+            return true;
+        }
+        if (type == 0100000) {
+            return true;
+        }
+        if (type == 0060000 && blockDevice) {
+            return false;
+        }
+        String what = switch (type) {
+            case 0060000 -> "a block device";
+            case 0040000 -> "a directory";
+            case 0020000 -> "a character device";
+            case 0010000 -> "a FIFO";
+            case 0140000 -> "a socket";
+            default -> "of file type " + Integer.toOctalString(type);
+        };
+        throw new IOException(path + " is " + what + (blockDevice ? ", not a regular file or block device"
+                : ", not a regular file (a block device is used with O_DIRECT only)"));
     }
 
     private static Path claim(Path path) throws IOException {

@@ -38,15 +38,17 @@ public final class MappedFileDevice implements BlockDevice {
 
     /**
      * Opens {@code path}, creating it sparse with {@code size} bytes (rounded down to whole 4 KiB
-     * pages) when absent. An existing file of another size is resized when {@code resize} is
-     * true and refused otherwise, so a changed capacity is never silently ignored.
+     * pages) when absent or empty. An existing file of another size is resized when {@code resize}
+     * is true and refused otherwise, so a changed capacity is never silently ignored. A path that
+     * is not a regular file (a block device, FIFO, character device, directory or socket) is
+     * refused before it is opened.
      */
     public static MappedFileDevice open(Path path, long size, boolean resize) throws IOException {
         long pages = size & -PAGE;
         if (pages == 0) {
             throw new IOException(path + ": a capacity of " + size + " bytes is less than one 4 KiB page");
         }
-        LockedFile file = LockedFile.open(path, pages, resize);
+        LockedFile file = LockedFile.open(path, pages, resize, false);
         MappedFile mapped = null;
         try {
             mapped = MappedFile.ofSingle(path.toFile(), pages, false);

@@ -2,17 +2,24 @@ package dev.kvtier.device;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.ChildJvm;
+import dev.kvtier.OddFiles;
 import dev.kvtier.TargetTempDir;
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -162,6 +169,42 @@ abstract class BlockDeviceContract {
             assertEquals(randomBlock(r.capacity(), d.alignment(), 3), r, "growing keeps the bytes");
         }
         assertEquals(4 * MIB, Files.size(file));
+    }
+
+    @Test
+    void anEmptyFileIsSizedLikeAnAbsentOne() throws Exception {
+        Path file = Files.createFile(dir.resolve("empty"));
+        try (BlockDevice d = open(file, 256 * MIB, false)) {
+            assertEquals(256 * MIB, d.size());
+            assertEquals(256 * MIB, Files.size(file));
+            assertTrue(allocatedKib(file) < 8 * 1024, "sized sparse");
+        }
+    }
+
+    @Test
+    void whatIsNotARegularFileOrBlockDeviceIsRefusedUnopenedNamingWhatItIs() throws Exception {
+        Path fifo = OddFiles.mkfifo(dir.resolve("fifo"));
+        Path sub = Files.createDirectory(dir.resolve("sub"));
+        Path socket = dir.resolve("socket");
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            server.bind(UnixDomainSocketAddress.of(socket));
+            String accepted = kind().equals("direct") ? ", not a regular file or block device"
+                    : ", not a regular file (a block device is used with O_DIRECT only)";
+            String[][] cases = {{fifo.toString(), "a FIFO"}, {"/dev/null", "a character device"},
+                {"/dev/zero", "a character device"}, {sub.toString(), "a directory"}, {socket.toString(), "a socket"}};
+            for (String[] c : cases) {
+                Path path = Path.of(c[0]);
+                long fds = OddFiles.descriptorsOn(path);
+                IOException e = assertTimeoutPreemptively(Duration.ofSeconds(5),
+                        () -> assertThrows(IOException.class, () -> open(path, MIB, true).close()));
+                assertEquals(path + " is " + c[1] + accepted, e.getMessage());
+                assertEquals(fds, OddFiles.descriptorsOn(path), "descriptors of " + path + " left open");
+            }
+        }
+        assertTrue(Files.readAttributes(fifo, BasicFileAttributes.class).isOther(), "the FIFO is left as it was");
+        try (var entries = Files.list(sub)) {
+            assertEquals(0, entries.count(), "nothing is created in the directory");
+        }
     }
 
     @Test
