@@ -13,6 +13,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
+import java.util.BitSet;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -299,7 +300,12 @@ public final class NbdConnection implements AutoCloseable {
         final CompletableFuture<Void> future = new CompletableFuture<>();
         final long weight;
         private final AtomicLong outstanding;
+        // Reader-thread state of a structured reply; see ReplyReader.
         NbdException error;
+        /** A read's bytes [0, covered) delivered, while {@link #scattered} is null. */
+        int covered;
+        /** A read's delivered bytes, once a chunk came out of order. */
+        BitSet scattered;
 
         Request(int type, long offset, int length, ByteBuffer dst, long deadline, AtomicLong outstanding) {
             this.type = type;

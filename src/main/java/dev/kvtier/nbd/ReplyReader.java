@@ -1,7 +1,7 @@
 package dev.kvtier.nbd;
 
+import static dev.kvtier.nbd.NbdProtocol.CMD_FLUSH;
 import static dev.kvtier.nbd.NbdProtocol.CMD_READ;
-import static dev.kvtier.nbd.NbdProtocol.REPLY_ERROR;
 import static dev.kvtier.nbd.NbdProtocol.REPLY_ERROR_OFFSET;
 import static dev.kvtier.nbd.NbdProtocol.REPLY_FLAG_DONE;
 import static dev.kvtier.nbd.NbdProtocol.REPLY_NONE;
@@ -14,14 +14,34 @@ import dev.kvtier.nbd.NbdConnection.Request;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.BitSet;
 import java.util.Map;
 
 /**
  * Reads one reply (simple, or one chunk of a structured reply) and applies it to its request:
  * read data goes straight into the request's buffer at the offset the chunk names, holes are
- * zero-filled, errors are kept until the final chunk. Anything that does not fit the request
- * it names (an unknown cookie, data outside the requested range, a malformed chunk) is a
- * protocol error that fails the connection, so no byte lands outside the caller's range.
+ * zero-filled, errors are kept until the final chunk.
+ *
+ * <p><b>Invariant: no byte lands outside the request's window, and a read succeeds only when its
+ * reply delivered every byte of it exactly once.</b> Every field of a chunk is checked before it
+ * is used (protocol specification, "Structured reply types"): a content chunk describes at least
+ * one byte, lies within the request and overlaps no earlier content chunk of the same reply; an
+ * error chunk's error is nonzero, its message fits the chunk and its offset, if any, lies within
+ * the request. A chunk's place in the request is {@code offset - request offset} (the unsigned
+ * offsets' difference modulo 2^64), which must lie in {@code [0, length]} before
+ * {@code length - place} is compared with the chunk's size: nothing is added that could
+ * overflow. Anything that does not fit (an unknown cookie, a chunk outside its request, an
+ * overlapping or malformed chunk) is a protocol error that fails the connection. A final chunk
+ * that leaves bytes of a read uncovered with no error chunk before it (the server MUST cover the
+ * whole range when there is no error) fails that read, naming the bytes; error offsets are not
+ * tracked, since an error chunk fails the read anyway.
+ *
+ * <p><b>Coverage.</b> Chunks may come in any order. A read first tracks the end of the covered
+ * prefix of its range ({@code Request.covered}): a chunk starting there extends it at no cost
+ * (servers normally send chunks in order), one starting inside it overlaps. The first
+ * chunk starting beyond it switches that read to a bitmap of its bytes ({@code Request.scattered},
+ * one bit a byte, allocated once: an eighth of the read's own size), which finds overlaps among
+ * chunks in any order.
  */
 final class ReplyReader {
     private static final int MAX_ERROR_CHUNK = 64 * 1024;
@@ -60,7 +80,7 @@ final class ReplyReader {
             throw new NbdException("reply for unknown request " + cookie);
         }
         if (error == 0 && r.type == CMD_READ) {
-            ch.readFully(region(r, r.offset, r.length));
+            ch.readFully(window(r, 0, r.length));
         }
         pending.remove(cookie);
         r.settle();
@@ -85,56 +105,120 @@ final class ReplyReader {
         if (length < 0) {
             throw new NbdException("reply chunk of " + (length & 0xFFFFFFFFL) + " bytes");
         }
-        applyChunk(r, type, length);
-        if ((flags & REPLY_FLAG_DONE) != 0) {
+        boolean done = (flags & REPLY_FLAG_DONE) != 0;
+        applyChunk(r, type, length, done);
+        if (done) {
             pending.remove(cookie);
             r.settle();
-            if (r.error != null) {
-                r.future.completeExceptionally(r.error);
+            NbdException failure = r.error != null ? r.error : uncovered(r);
+            if (failure != null) {
+                r.future.completeExceptionally(failure);
             } else {
                 r.future.complete(null);
             }
         }
     }
 
-    private void applyChunk(Request r, int type, int length) throws IOException {
-        if (type == REPLY_OFFSET_DATA && r.type == CMD_READ && length >= 8) {
-            long offset = readLong();
-            ch.readFully(region(r, offset, length - 8));
+    private void applyChunk(Request r, int type, int length, boolean done) throws IOException {
+        if (type == REPLY_OFFSET_DATA && r.type == CMD_READ && length >= 9) {
+            int n = length - 8;
+            ch.readFully(window(r, cover(r, readLong(), n), n));
         } else if (type == REPLY_OFFSET_HOLE && r.type == CMD_READ && length == 12) {
-            long offset = readLong();
-            zeroFill(region(r, offset, readInt()));
-        } else if (type == REPLY_ERROR || type == REPLY_ERROR_OFFSET || (type & 0x8000) != 0) {
-            r.error = readError(r, length);
-        } else if (type == REPLY_NONE && length == 0) {
-            return;
-        } else {
+            ch.readFully(scratch.clear().limit(12));
+            long n = scratch.getInt(8) & 0xFFFFFFFFL;
+            zeroFill(window(r, cover(r, scratch.getLong(0), n), (int) n));
+        } else if ((type & 0x8000) != 0) {
+            r.error = readError(r, type, length);
+        } else if (type != REPLY_NONE || length != 0) {
             throw new NbdException("unexpected reply chunk type " + type + " of " + length + " bytes");
+        } else if (!done) {
+            throw new NbdException("NBD_REPLY_TYPE_NONE without NBD_REPLY_FLAG_DONE");
         }
     }
 
-    /** The part of the request's buffer that device range [offset, offset+n) maps to. */
-    private static ByteBuffer region(Request r, long offset, long n) throws NbdException {
-        if (offset < r.offset || n < 0 || offset + n > r.offset + r.length) {
-            throw new NbdException("reply data [" + offset + ", " + (offset + n) + ") outside the request ["
-                    + r.offset + ", " + (r.offset + r.length) + ")");
+    /**
+     * Records device range [offset, offset + n) of read {@code r} as delivered, after checking that
+     * it lies within the request and overlaps nothing delivered before; returns its place in the request.
+     */
+    private static int cover(Request r, long offset, long n) throws NbdException {
+        int at = place(r, offset, n);
+        int end = at + (int) n;
+        if (r.scattered == null && at == r.covered) {
+            r.covered = end;
+            return at;
         }
-        ByteBuffer d = r.dst.duplicate();
-        int at = r.dst.position() + (int) (offset - r.offset);
-        return d.limit(at + (int) n).position(at);
+        if (r.scattered == null && at > r.covered) {
+            r.scattered = new BitSet(r.length);
+            r.scattered.set(0, r.covered);
+        }
+        int overlap = r.scattered == null ? at : r.scattered.nextSetBit(at);
+        if (overlap >= 0 && overlap < end) {
+            throw new NbdException("reply chunk of " + n + " bytes at offset " + Long.toUnsignedString(offset)
+                    + " overlaps bytes the same reply already delivered, at offset " + Long.toUnsignedString(
+                    r.offset + overlap));
+        }
+        r.scattered.set(at, end);
+        return at;
     }
 
-    private NbdException readError(Request r, int length) throws IOException {
-        if (length < 6 || length > MAX_ERROR_CHUNK) {
-            throw new NbdException("error chunk of " + length + " bytes");
+    /**
+     * The place in request {@code r} of its device range [offset, offset + n), 1 <= n, checked to lie
+     * within the request without forming an end that could overflow.
+     */
+    private static int place(Request r, long offset, long n) throws NbdException {
+        long at = offset - r.offset;
+        if (n < 1 || at < 0 || at > r.length || n > r.length - at) {
+            throw new NbdException("a reply chunk names offset " + Long.toUnsignedString(offset) + " (" + n + " bytes)"
+                    + (n < 1 ? ", but a chunk must describe at least one byte" : ", outside the request of "
+                    + r.length + " bytes at offset " + Long.toUnsignedString(r.offset)));
+        }
+        return (int) at;
+    }
+
+    /** Null if the reply covered every byte of {@code r} (or {@code r} is no read); else a failure naming the gaps. */
+    private static NbdException uncovered(Request r) {
+        if (r.type != CMD_READ) {
+            return null;
+        }
+        BitSet b = r.scattered;
+        int covered = b == null ? r.covered : b.cardinality();
+        if (covered == r.length) {
+            return null;
+        }
+        int gap = b == null ? r.covered : b.nextClearBit(0);
+        int gapEnd = b == null || b.nextSetBit(gap) < 0 ? r.length : b.nextSetBit(gap);
+        return new NbdException("the server's reply to the read of " + r.length + " bytes at offset "
+                + Long.toUnsignedString(r.offset) + " left " + (r.length - covered) + " of " + r.length
+                + " bytes uncovered (the first gap: " + (gapEnd - gap) + " bytes at offset "
+                + Long.toUnsignedString(r.offset + gap) + ")");
+    }
+
+    /** The part of the request's buffer that its bytes [at, at + n) go to. */
+    private static ByteBuffer window(Request r, int at, int n) {
+        int from = r.dst.position() + at;
+        return r.dst.duplicate().limit(from + n).position(from);
+    }
+
+    private NbdException readError(Request r, int type, int length) throws IOException {
+        int fixed = type == REPLY_ERROR_OFFSET ? 14 : 6;
+        if (length < fixed || length > MAX_ERROR_CHUNK) {
+            throw new NbdException("error chunk of type " + type + " and " + length + " bytes");
         }
         ch.readFully(scratch.clear().limit(length));
         int error = scratch.getInt(0);
-        int messageLength = Math.min(scratch.getShort(4) & 0xFFFF, length - 6);
+        int messageLength = scratch.getShort(4) & 0xFFFF;
+        if (error == 0 || messageLength > length - fixed) {
+            throw new NbdException("malformed error chunk: error " + error + ", a message of " + messageLength
+                    + " bytes in a chunk of " + length);
+        }
         byte[] message = new byte[messageLength];
-        scratch.position(6);
-        scratch.get(message);
-        return new NbdException("the server failed the request at offset " + r.offset + ": "
+        scratch.get(6, message);
+        long at = r.offset;
+        if (type == REPLY_ERROR_OFFSET && r.type != CMD_FLUSH) {
+            at = scratch.getLong(6 + messageLength);
+            place(r, at, 1);
+        }
+        return new NbdException("the server failed the request at offset " + Long.toUnsignedString(at) + ": "
                 + NbdProtocol.errorName(error) + (messageLength == 0 ? "" : " (" + new String(message,
                 StandardCharsets.UTF_8) + ")"));
     }
@@ -142,11 +226,6 @@ final class ReplyReader {
     private long readLong() throws IOException {
         ch.readFully(scratch.clear().limit(8));
         return scratch.getLong(0);
-    }
-
-    private int readInt() throws IOException {
-        ch.readFully(scratch.clear().limit(4));
-        return scratch.getInt(0);
     }
 
     private void zeroFill(ByteBuffer b) {

@@ -33,6 +33,15 @@ final class NbdBytes {
         return b;
     }
 
+    /** The pattern for device range [offset, offset + length), as an array. */
+    static byte[] patternArray(long seed, long offset, int length) {
+        byte[] b = new byte[length];
+        for (int i = 0; i < length; i++) {
+            b[i] = at(seed, offset + i);
+        }
+        return b;
+    }
+
     /** Fails unless {@code b}'s remaining bytes are the pattern for the device range at {@code offset}. */
     static void assertPattern(long seed, long offset, ByteBuffer b, String what) {
         int p = b.position();

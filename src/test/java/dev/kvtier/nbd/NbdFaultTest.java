@@ -12,15 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.TargetTempDir;
-import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.RandomAccessFile;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -315,8 +308,12 @@ class NbdFaultTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"FULL", "STALL", "CLOSE"})
     void aBreakInTheMiddleOfASimpleReplysDataFailsThatRead(String mode) throws Exception {
-        try (ScriptedServer server = new ScriptedServer(mode)) {
-            NbdConnection c = NbdConnection.open("127.0.0.1", server.port(), "", 500);
+        try (ScriptedNbdServer server = new ScriptedNbdServer(false, (q, out) -> {
+            int send = mode.equals("FULL") ? q.length() : q.length() / 2;
+            out.simple(q.cookie(), 0, NbdBytes.patternArray(9, q.offset(), send));
+            return !mode.equals("CLOSE"); // STALL, FULL: no more replies, until the client closes
+        })) {
+            NbdConnection c = server.connect(500);
             try {
                 assertFalse(c.export().structuredReplies());
                 ByteBuffer dst = filled(65536, GUARD);
@@ -332,98 +329,6 @@ class NbdFaultTest {
             } finally {
                 c.close();
             }
-        }
-    }
-
-    /**
-     * Just enough of an NBD server for one connection: fixed newstyle, refuses structured
-     * replies, answers NBD_OPT_GO with a 1 MiB export, then answers the first read with a
-     * simple reply whose data (the {@link NbdBytes} pattern, seed 9) is complete (FULL) or
-     * breaks off halfway (STALL: keeps the connection open; CLOSE: closes it).
-     */
-    private static final class ScriptedServer implements AutoCloseable {
-        private final ServerSocket listener;
-        private final Thread thread;
-
-        ScriptedServer(String mode) throws IOException {
-            listener = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"));
-            thread = new Thread(() -> serve(mode), "scripted-nbd-server");
-            thread.setDaemon(true);
-            thread.start();
-        }
-
-        int port() {
-            return listener.getLocalPort();
-        }
-
-        private void serve(String mode) {
-            try (Socket s = listener.accept()) {
-                DataInputStream in = new DataInputStream(s.getInputStream());
-                DataOutputStream out = new DataOutputStream(
-                        new BufferedOutputStream(s.getOutputStream()));
-                out.writeLong(NbdProtocol.NBDMAGIC);
-                out.writeLong(NbdProtocol.IHAVEOPT);
-                out.writeShort(NbdProtocol.FLAG_FIXED_NEWSTYLE | NbdProtocol.FLAG_NO_ZEROES);
-                out.flush();
-                in.readInt(); // client flags
-                while (true) {
-                    if (in.readLong() != NbdProtocol.IHAVEOPT) {
-                        return;
-                    }
-                    int option = in.readInt();
-                    in.skipNBytes(in.readInt());
-                    if (option == NbdProtocol.OPT_GO) {
-                        optionReply(out, option, 3, 12); // NBD_REP_INFO: NBD_INFO_EXPORT
-                        out.writeShort(NbdProtocol.INFO_EXPORT);
-                        out.writeLong(1 << 20);
-                        out.writeShort(NbdProtocol.TF_HAS_FLAGS | NbdProtocol.TF_SEND_FLUSH);
-                        optionReply(out, option, NbdProtocol.REP_ACK, 0);
-                        out.flush();
-                        break;
-                    }
-                    optionReply(out, option, NbdProtocol.REP_FLAG_ERROR | 1, 0); // NBD_REP_ERR_UNSUP
-                    out.flush();
-                }
-                if (in.readInt() != NbdProtocol.REQUEST_MAGIC) {
-                    return;
-                }
-                in.readShort(); // flags
-                int type = in.readShort();
-                long cookie = in.readLong();
-                long offset = in.readLong();
-                int length = in.readInt();
-                if (type != NbdProtocol.CMD_READ) {
-                    return;
-                }
-                out.writeInt(NbdProtocol.SIMPLE_REPLY_MAGIC);
-                out.writeInt(0);
-                out.writeLong(cookie);
-                int send = mode.equals("FULL") ? length : length / 2;
-                for (int i = 0; i < send; i++) {
-                    out.writeByte(NbdBytes.at(9, offset + i));
-                }
-                out.flush();
-                if (mode.equals("CLOSE")) {
-                    return;
-                }
-                in.transferTo(OutputStream.nullOutputStream()); // STALL, FULL: until the client closes
-            } catch (IOException ignored) {
-                // the client went away
-            }
-        }
-
-        private static void optionReply(DataOutputStream out, int option, int type, int length)
-                throws IOException {
-            out.writeLong(NbdProtocol.OPTION_REPLY_MAGIC);
-            out.writeInt(option);
-            out.writeInt(type);
-            out.writeInt(length);
-        }
-
-        @Override
-        public void close() throws IOException {
-            listener.close();
-            thread.interrupt();
         }
     }
 
