@@ -214,6 +214,7 @@ final class DemoCommand implements Callable<Integer> {
             stats = cache.stats();
             print(workload, stats, tokens, hitTokens, loadNanos, storedBlocks, storeNanos, System.nanoTime() - wallStart);
         }
+        printClose(opened.stats());
         if (!noReport) { // after close: the replays need none of the demo cache's memory
             report(workload, stats.capacityBlocks(Tier.DRAM), stats.capacityBlocks(Tier.SSD));
         }
@@ -424,6 +425,20 @@ final class DemoCommand implements Callable<Integer> {
         t.row("wrong blocks served", wrongBlocks + " of " + s.loadedBlocks() + " checked");
         t.row("wall time", String.format("%.2f s", wallNanos / 1e9));
         t.print(System.out);
+    }
+
+    /** What the clean close wrote down for the next run (a flush of the DRAM-only blocks). */
+    private static void printClose(CacheStats s) {
+        long ssd = s.flushedBlocks(Tier.SSD);
+        long remote = s.flushedBlocks(Tier.REMOTE);
+        String below = s.capacityBlocks(Tier.SSD) > 0 ? "SSD" : "remote tier";
+        if (s.flushes() > 0 && ssd + remote == 0) {
+            System.out.println("closed: every block in DRAM already had a copy on the " + below + "; nothing to write");
+        } else if (s.flushes() > 0) {
+            System.out.printf(Locale.ROOT, "closed: wrote the %d blocks kept only in DRAM to the %s in %d ms%s%n",
+                    ssd + remote, below, s.flushMillis(),
+                    s.incompleteFlushes() > 0 ? " (stopped early: no room, a failed write or the time budget)" : "");
+        }
     }
 
     /** "DRAM a, SSD b, remote c blocks" over the tiers present. */
