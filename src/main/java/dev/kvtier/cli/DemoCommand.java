@@ -34,6 +34,9 @@ import picocli.CommandLine.Option;
  * {@code kvtier demo}: replays a generated multi-tenant chat workload (or, with {@code --trace},
  * a real trace) through a real cache, as an inference server would call it (match, load the
  * hits, compute and store the rest), with a real payload per block, and prints a short table.
+ * Hit tokens and stores follow {@link Replay}'s definition: every block id is looked up, a
+ * partial last one included (it hits with its remaining tokens), and only full blocks are
+ * stored; every request's input tokens count, however short.
  * Every loaded block is checked: its key is stamped in its first and last 16 bytes, and every
  * 64th block is compared whole. Then, unless {@code --no-report}, the replay engine
  * ({@link Replay}) runs the same workload under every policy, DRAM only at a quarter to twice
@@ -187,8 +190,9 @@ final class DemoCommand implements Callable<Integer> {
             PrefixMatch match = new PrefixMatch();
             for (int r = 0; r < count; r++) {
                 TraceRequest req = workload.requests().get(r);
-                BlockKey[] keys = ns[req.source()].keysFromHashes(req.fullBlockIds(blockTokens));
+                BlockKey[] keys = ns[req.source()].keysFromHashes(req.hashIds());
                 tokens += req.inputTokens();
+                firstTokens += r < firstRequests ? req.inputTokens() : 0;
                 if (keys.length == 0) {
                     continue;
                 }
@@ -198,16 +202,17 @@ final class DemoCommand implements Callable<Integer> {
                 int loaded = cache.load(match, buffers).join();
                 loadNanos += System.nanoTime() - t0;
                 verify(keys, loaded);
-                hitTokens += (long) loaded * blockTokens;
-                if (r < firstRequests) {
-                    firstTokens += req.inputTokens();
-                    firstHitTokens += (long) loaded * blockTokens;
+                long hit = 0;
+                for (int i = 0; i < loaded; i++) {
+                    hit += req.blockTokens(i, blockTokens);
                 }
-                int missing = keys.length - loaded;
-                if (missing > 0) {
-                    ByteBuffer[] src = computeBlocks(keys, loaded);
+                hitTokens += hit;
+                firstHitTokens += r < firstRequests ? hit : 0;
+                int full = req.fullBlocks(blockTokens);
+                if (loaded < full) {
+                    ByteBuffer[] src = computeBlocks(keys, loaded, full);
                     long t1 = System.nanoTime();
-                    storedBlocks += cache.store(keys, loaded, missing, src);
+                    storedBlocks += cache.store(keys, loaded, full - loaded, src);
                     storeNanos += System.nanoTime() - t1;
                 }
             }
@@ -323,10 +328,10 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** Stands in for prefill: writes each missing block's payload; returns them in key order. */
-    private ByteBuffer[] computeBlocks(BlockKey[] keys, int from) {
-        ByteBuffer[] src = new ByteBuffer[keys.length - from];
-        for (int i = from; i < keys.length; i++) {
+    /** Stands in for prefill: writes the payloads of blocks {@code [from, to)}; returns them in key order. */
+    private ByteBuffer[] computeBlocks(BlockKey[] keys, int from, int to) {
+        ByteBuffer[] src = new ByteBuffer[to - from];
+        for (int i = from; i < to; i++) {
             ByteBuffer b = buffers[i];
             b.clear();
             b.put(template.duplicate()).clear();
