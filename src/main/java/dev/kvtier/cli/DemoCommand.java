@@ -68,6 +68,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--format", paramLabel = "NAME", description = "The trace's format: mooncake or kv-cache-tester (default: detected).")
     String format;
 
+    @Option(names = "--skip-bad-files",
+            description = "With a --trace directory: skip malformed trace files, each named on stderr with why, instead of failing.")
+    boolean skipBadFiles;
+
     @Option(names = "--report", paramLabel = "DIR",
             description = "Where the policy-comparison report goes (default DATA_DIR/report).")
     Path reportDir;
@@ -235,8 +239,9 @@ final class DemoCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--requests must be at least 1, was " + requests);
         }
         if (tracePath != null) {
-            Trace t = Trace.read(tracePath, format == null ? null : TraceFormat.parse(format));
-            System.out.println("trace: " + t);
+            Trace t = Trace.read(tracePath, format == null ? null : TraceFormat.parse(format), skipBadFiles);
+            ReplayCommand.printSkipped(t, System.err);
+            System.out.println("trace: " + t + "; " + ReplayCommand.defaulted(t));
             return requests == null ? t : t.head(requests);
         }
         ChatWorkload chat = new ChatWorkload(seed, tenants);

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -88,6 +89,16 @@ final class JsonInput implements AutoCloseable {
     /** "1 id", "2 ids". */
     static String ids(int n) {
         return n + (n == 1 ? " id" : " ids");
+    }
+
+    /** Whether the current value is JSON {@code null} (an optional field given no value). */
+    boolean isNull() {
+        return parser.currentToken() == JsonToken.VALUE_NULL;
+    }
+
+    /** Counts one record whose optional {@code field} was null or missing and took its default. */
+    static void defaulted(Map<String, Long> counts, String field) {
+        counts.merge(field, 1L, Long::sum);
     }
 
     /** The current value as an int >= 0. */
