@@ -180,10 +180,11 @@ class KvCacheTesterTraceTest {
 
     @Test
     void negativeNumbers() {
-        fails(dir, "n.json", K, doc(R0, "{\"t\": -20, \"type\": \"n\", \"in\": 0, \"out\": 0, \"hash_ids\": []}"), 3,
-                "t must not be negative, got -20");
-        fails(dir, "n.json", K, doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": -64, \"out\": 0, \"hash_ids\": []}"), 3,
-                "in must not be negative, got -64");
+        // The whole problem: not wrapped as "cannot read: n.json line 3: ...".
+        assertEquals("t must not be negative, got -20", fails(dir, "n.json", K,
+                doc(R0, "{\"t\": -20, \"type\": \"n\", \"in\": 0, \"out\": 0, \"hash_ids\": []}"), 3, "t must").problem());
+        assertEquals("in must not be negative, got -64", fails(dir, "n.json", K,
+                doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": -64, \"out\": 0, \"hash_ids\": []}"), 3, "in must").problem());
         fails(dir, "n.json", K, doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": 64, \"out\": -1, \"hash_ids\": [1]}"), 3,
                 "out must not be negative, got -1");
         fails(dir, "n.json", K, doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": 64, \"out\": 1, \"hash_ids\": [-1]}"), 3,
