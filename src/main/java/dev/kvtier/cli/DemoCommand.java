@@ -34,6 +34,9 @@ import picocli.CommandLine.Option;
  * {@code kvtier demo}: replays a generated multi-tenant chat workload (or, with {@code --trace},
  * a real trace) through a real cache, as an inference server would call it (match, load the
  * hits, compute and store the rest), with a real payload per block, and prints a short table.
+ * Hit tokens and stores follow {@link Replay}'s definition: every block id is looked up, a
+ * partial last one included (it hits with its remaining tokens), and only full blocks are
+ * stored; every request's input tokens count, however short.
  * Every loaded block is checked: its key is stamped in its first and last 16 bytes, and every
  * 64th block is compared whole. Then, unless {@code --no-report}, the replay engine
  * ({@link Replay}) runs the same workload under every policy, DRAM only at a quarter to twice
@@ -64,6 +67,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--format", paramLabel = "NAME", description = "The trace's format: mooncake or kv-cache-tester (default: detected).")
     String format;
+
+    @Option(names = "--skip-bad-files",
+            description = "With a --trace directory: skip malformed trace files, each named on stderr with why, instead of failing.")
+    boolean skipBadFiles;
 
     @Option(names = "--report", paramLabel = "DIR",
             description = "Where the policy-comparison report goes (default DATA_DIR/report).")
@@ -187,8 +194,9 @@ final class DemoCommand implements Callable<Integer> {
             PrefixMatch match = new PrefixMatch();
             for (int r = 0; r < count; r++) {
                 TraceRequest req = workload.requests().get(r);
-                BlockKey[] keys = ns[req.source()].keysFromHashes(req.fullBlockIds(blockTokens));
+                BlockKey[] keys = ns[req.source()].keysFromHashes(req.hashIds());
                 tokens += req.inputTokens();
+                firstTokens += r < firstRequests ? req.inputTokens() : 0;
                 if (keys.length == 0) {
                     continue;
                 }
@@ -198,16 +206,17 @@ final class DemoCommand implements Callable<Integer> {
                 int loaded = cache.load(match, buffers).join();
                 loadNanos += System.nanoTime() - t0;
                 verify(keys, loaded);
-                hitTokens += (long) loaded * blockTokens;
-                if (r < firstRequests) {
-                    firstTokens += req.inputTokens();
-                    firstHitTokens += (long) loaded * blockTokens;
+                long hit = 0;
+                for (int i = 0; i < loaded; i++) {
+                    hit += req.blockTokens(i, blockTokens);
                 }
-                int missing = keys.length - loaded;
-                if (missing > 0) {
-                    ByteBuffer[] src = computeBlocks(keys, loaded);
+                hitTokens += hit;
+                firstHitTokens += r < firstRequests ? hit : 0;
+                int full = req.fullBlocks(blockTokens);
+                if (loaded < full) {
+                    ByteBuffer[] src = computeBlocks(keys, loaded, full);
                     long t1 = System.nanoTime();
-                    storedBlocks += cache.store(keys, loaded, missing, src);
+                    storedBlocks += cache.store(keys, loaded, full - loaded, src);
                     storeNanos += System.nanoTime() - t1;
                 }
             }
@@ -231,8 +240,9 @@ final class DemoCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--requests must be at least 1, was " + requests);
         }
         if (tracePath != null) {
-            Trace t = Trace.read(tracePath, format == null ? null : TraceFormat.parse(format));
-            System.out.println("trace: " + t);
+            Trace t = Trace.read(tracePath, format == null ? null : TraceFormat.parse(format), skipBadFiles);
+            ReplayCommand.printSkipped(t, System.err);
+            System.out.println("trace: " + t + "; " + ReplayCommand.defaulted(t));
             return requests == null ? t : t.head(requests);
         }
         ChatWorkload chat = new ChatWorkload(seed, tenants);
@@ -324,10 +334,10 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** Stands in for prefill: writes each missing block's payload; returns them in key order. */
-    private ByteBuffer[] computeBlocks(BlockKey[] keys, int from) {
-        ByteBuffer[] src = new ByteBuffer[keys.length - from];
-        for (int i = from; i < keys.length; i++) {
+    /** Stands in for prefill: writes the payloads of blocks {@code [from, to)}; returns them in key order. */
+    private ByteBuffer[] computeBlocks(BlockKey[] keys, int from, int to) {
+        ByteBuffer[] src = new ByteBuffer[to - from];
+        for (int i = from; i < to; i++) {
             ByteBuffer b = buffers[i];
             b.clear();
             b.put(template.duplicate()).clear();

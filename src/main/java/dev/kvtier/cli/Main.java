@@ -1,5 +1,6 @@
 package dev.kvtier.cli;
 
+import dev.kvtier.trace.TraceFormatException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -16,9 +17,13 @@ public final class Main implements Runnable {
                 .setExecutionExceptionHandler(Main::report).execute(args));
     }
 
-    /** Bad arguments and refused settings print their message alone; anything else its stack trace too. */
+    /**
+     * Bad arguments, refused settings and bad trace files (file, line, problem) print their
+     * message alone; anything else its stack trace too.
+     */
     private static int report(Exception e, CommandLine cl, CommandLine.ParseResult parsed) throws Exception {
-        if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+        if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                || e instanceof TraceFormatException) {
             cl.getErr().println(e.getMessage());
             return 2;
         }

@@ -8,6 +8,7 @@ import dev.kvtier.replay.ReplayReport;
 import dev.kvtier.replay.ReplayResult;
 import dev.kvtier.trace.Trace;
 import dev.kvtier.trace.TraceFormat;
+import dev.kvtier.trace.TraceFormatException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
@@ -39,6 +40,10 @@ final class ReplayCommand implements Callable<Integer> {
 
     @Option(names = "--format", paramLabel = "NAME", description = "mooncake or kv-cache-tester (default: detected).")
     String format;
+
+    @Option(names = "--skip-bad-files",
+            description = "A directory's malformed trace files are skipped, each named on stderr with why, instead of failing the run.")
+    boolean skipBadFiles;
 
     @Option(names = "--policy", defaultValue = "costaware", split = ",", paramLabel = "NAME",
             description = "costaware, lru, second-hit, write-limit, opt; comma-separated for several (default ${DEFAULT-VALUE}).")
@@ -89,7 +94,8 @@ final class ReplayCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Trace t = Trace.read(trace, format == null ? null : TraceFormat.parse(format));
+        Trace t = Trace.read(trace, format == null ? null : TraceFormat.parse(format), skipBadFiles);
+        printSkipped(t, System.err);
         Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("kvtier-replay");
         ReplayConfig base = new ReplayConfig(CachePolicy.parse(policies.get(0)), dramBlocks.get(0), 0, 0,
                 blockTokens != null ? blockTokens : t.blockTokens(), blockBytes, dir, remoteUri,
@@ -99,12 +105,13 @@ final class ReplayCommand implements Callable<Integer> {
         if (!json) {
             out.printf(Locale.ROOT, "%s (%s): %,d requests, %,d input tokens, %d-token blocks, %d runs%n", t.name(),
                     t.format(), t.requests().size(), t.inputTokens(), base.blockTokens(), runs.size());
+            out.println(defaulted(t));
         }
         List<ReplayResult> results = new ArrayList<>();
         for (ReplayConfig c : runs) {
             ReplayResult r = replay(t, c);
             results.add(r);
-            out.println(json ? toJson(r) : line(r));
+            out.println(json ? toJson(r).put("defaulted_fields", defaultedJson(t)) : line(r));
         }
         if (report != null) {
             Path page = ReplayReport.write(report, t.name(), t.format().id(), base.blockTokens(), results,
@@ -114,6 +121,26 @@ final class ReplayCommand implements Callable<Integer> {
             }
         }
         return results.stream().anyMatch(r -> r.wrongBlocks() > 0) ? 1 : 0;
+    }
+
+    /** One line per file a read with --skip-bad-files left out: {@code file:line: problem}. */
+    static void printSkipped(Trace t, PrintStream err) {
+        for (TraceFormatException e : t.skippedFiles()) {
+            err.println("skipped bad trace file " + e.file() + (e.line() > 0 ? ":" + e.line() : "") + ": " + e.problem());
+        }
+    }
+
+    /** "defaulted optional fields (null or missing): out 3, duration_ms 1", or "...: none". */
+    static String defaulted(Trace t) {
+        StringBuilder b = new StringBuilder("defaulted optional fields (null or missing): ");
+        t.defaultedFields().forEach((field, n) -> b.append(field).append(' ').append(n).append(", "));
+        return t.defaultedFields().isEmpty() ? b.append("none").toString() : b.substring(0, b.length() - 2);
+    }
+
+    private static Json defaultedJson(Trace t) {
+        Json j = new Json();
+        t.defaultedFields().forEach(j::put);
+        return j;
     }
 
     /** One configuration per policy and capacity combination, policies outermost. */

@@ -20,18 +20,22 @@ import java.util.function.IntConsumer;
  * Replays a trace through a real {@link KvTierCache}: real tiers, real bytes, the policy under
  * test. Uses only the library's public API.
  *
- * <p><b>Per request, in trace order:</b> the request's full blocks become chained keys
- * ({@link Namespace#keysFromHashes}, one namespace per trace source, so ids local to a file
- * never collide); {@code match} finds the leading blocks kept; {@code load} copies them into
- * block buffers (each checked to hold its own key: a wrong block is counted); then every
- * block of the request not yet kept is stored, and, when a tier below DRAM exists, the replay
- * waits for the cache's background writes ({@code awaitIdle}) so that runs are repeatable.
- * A partial last block (Mooncake's) is never stored, as a server stores only full blocks.
+ * <p><b>Per request, in trace order:</b> all the request's block ids, a partial last one
+ * (Mooncake's) included, become chained keys ({@link Namespace#keysFromHashes}, one namespace
+ * per trace source, so ids local to a file never collide); {@code match} finds the leading
+ * blocks kept; {@code load} copies them into block buffers (each checked to hold its own key: a
+ * wrong block is counted); then every full block of the request not yet kept is stored, and,
+ * when a tier below DRAM exists, the replay waits for the cache's background writes
+ * ({@code awaitIdle}) so that runs are repeatable. A partial last block is never stored, as a
+ * server stores only full blocks; it hits only where a longer prompt stored a full block with
+ * the same id after the same prefix. A prompt shorter than one block has a single, partial, id;
+ * an empty one has none and matches nothing (its request still counts, with no tokens).
  *
  * <p><b>Hit rate.</b> Over every request, the tokens of the leading blocks loaded (a block counts
- * only while every block before it in that request also hit; each weighs its token count, the
- * last one the remainder of the input), divided by all input tokens. Seconds saved sum the
- * prefill model's time for the hit tokens at their positions.
+ * only while every block before it in that request also hit; each weighs its token count, a
+ * partial last one the remainder of the input), divided by all input tokens. Seconds saved sum
+ * the prefill model's time for the hit tokens at their positions. The {@code opt} oracle's
+ * next use of a key is the next request that looks it up, partial last blocks included.
  *
  * <p>The policy clock follows the trace's timestamps, so write budgets and rate controllers see
  * trace time, not replay speed.
@@ -74,7 +78,7 @@ public final class Replay {
                     future.setNow(n);
                 }
                 clockNanos = (long) (r.timeSeconds() * 1e9);
-                BlockKey[] keys = namespaces[r.source()].keysFromHashes(r.fullBlockIds(config.blockTokens()));
+                BlockKey[] keys = namespaces[r.source()].keysFromHashes(r.hashIds());
                 cache.match(keys, match);
                 ensureBuffers(keys.length);
                 int loaded = match.hitBlocks() == 0 ? 0 : cache.load(match, buffers).join();
@@ -85,7 +89,7 @@ public final class Replay {
                     saved += config.prefill().seconds((long) i * config.blockTokens(), tokens);
                     wrong += holds(buffers[i], keys[i]) ? 0 : 1;
                 }
-                storeRest(cache, keys, loaded);
+                storeRest(cache, keys, loaded, r.fullBlocks(config.blockTokens()));
                 if (config.ssdBlocks() > 0 || config.remoteBlocks() > 0) {
                     cache.awaitIdle();
                 }
@@ -126,11 +130,11 @@ public final class Replay {
         return config.weighByPrefill() && config.policy() == CachePolicy.COSTAWARE;
     }
 
-    /** Stores blocks {@code from..} of the request, in pieces DRAM can take, until the cache keeps no more. */
-    private void storeRest(KvTierCache cache, BlockKey[] keys, int from) {
+    /** Stores blocks {@code [from, to)} of the request, in pieces DRAM can take, until the cache keeps no more. */
+    private void storeRest(KvTierCache cache, BlockKey[] keys, int from, int to) {
         long dram = config.dramBlocks();
-        for (int i = from; i < keys.length; ) {
-            int count = (int) Math.min(keys.length - i, dram);
+        for (int i = from; i < to; ) {
+            int count = (int) Math.min(to - i, dram);
             for (int j = 0; j < count; j++) {
                 fill(buffers[i + j], keys[i + j]);
             }
@@ -174,7 +178,7 @@ public final class Replay {
         NextUses f = new NextUses();
         int n = 0;
         for (TraceRequest r : trace.requests()) {
-            for (BlockKey k : namespaces[r.source()].keysFromHashes(r.fullBlockIds(config.blockTokens()))) {
+            for (BlockKey k : namespaces[r.source()].keysFromHashes(r.hashIds())) {
                 f.add(k.hi(), n);
             }
             n++;

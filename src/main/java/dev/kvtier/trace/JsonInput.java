@@ -9,6 +9,7 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -35,19 +36,23 @@ final class JsonInput implements AutoCloseable {
 
     /** The next token; malformed JSON becomes a TraceFormatException at the parser's line. */
     JsonToken next() throws TraceFormatException {
-        try {
-            return parser.nextToken();
-        } catch (JsonProcessingException e) {
-            throw malformed(e);
-        } catch (IOException e) {
-            throw new TraceFormatException(file, line(), "cannot read: " + e.getMessage(), e);
-        }
+        return read(parser::nextToken);
     }
 
     /** Skips the current value if it is an array or object. */
     void skipValue() throws TraceFormatException {
+        read(parser::skipChildren);
+    }
+
+    /** A parser call that may fail. */
+    private interface ParserCall<T> {
+        T call() throws IOException;
+    }
+
+    /** The call's result; malformed JSON or a failed read becomes a TraceFormatException at the parser's line. */
+    private <T> T read(ParserCall<T> call) throws TraceFormatException {
         try {
-            parser.skipChildren();
+            return call.call();
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {
@@ -90,6 +95,16 @@ final class JsonInput implements AutoCloseable {
         return n + (n == 1 ? " id" : " ids");
     }
 
+    /** Whether the current value is JSON {@code null} (an optional field given no value). */
+    boolean isNull() {
+        return parser.currentToken() == JsonToken.VALUE_NULL;
+    }
+
+    /** Counts one record whose optional {@code field} was null or missing and took its default. */
+    static void defaulted(Map<String, Long> counts, String field) {
+        counts.merge(field, 1L, Long::sum);
+    }
+
     /** The current value as an int >= 0. */
     int nonNegativeInt(String field) throws TraceFormatException {
         long v = nonNegativeLong(field);
@@ -101,24 +116,17 @@ final class JsonInput implements AutoCloseable {
 
     /** The current value as a long >= 0. */
     long nonNegativeLong(String field) throws TraceFormatException {
-        JsonToken t = parser.currentToken();
-        if (t != JsonToken.VALUE_NUMBER_INT) {
+        if (parser.currentToken() != JsonToken.VALUE_NUMBER_INT) {
             throw fail(field + " must be a non-negative integer, got " + describe());
         }
-        try {
-            if (parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
-                throw fail(field + " " + parser.getText() + " is too large");
-            }
-            long v = parser.getLongValue();
-            if (v < 0) {
-                throw fail(field + " must not be negative, got " + v);
-            }
-            return v;
-        } catch (JsonProcessingException e) {
-            throw malformed(e);
-        } catch (IOException e) {
-            throw new TraceFormatException(file, line(), "cannot read: " + e.getMessage(), e);
+        if (read(parser::getNumberType) == JsonParser.NumberType.BIG_INTEGER) {
+            throw fail(field + " " + read(parser::getText) + " is too large");
         }
+        long v = read(parser::getLongValue);
+        if (v < 0) {
+            throw fail(field + " must not be negative, got " + v);
+        }
+        return v;
     }
 
     /** The current value as a finite number >= 0 (integer or not). */
@@ -127,20 +135,14 @@ final class JsonInput implements AutoCloseable {
         if (t != JsonToken.VALUE_NUMBER_INT && t != JsonToken.VALUE_NUMBER_FLOAT) {
             throw fail(field + " must be a non-negative number, got " + describe());
         }
-        try {
-            double v = parser.getDoubleValue();
-            if (Double.isNaN(v) || Double.isInfinite(v)) {
-                throw fail(field + " must be a finite number, got " + parser.getText());
-            }
-            if (v < 0) {
-                throw fail(field + " must not be negative, got " + parser.getText());
-            }
-            return v;
-        } catch (JsonProcessingException e) {
-            throw malformed(e);
-        } catch (IOException e) {
-            throw new TraceFormatException(file, line(), "cannot read: " + e.getMessage(), e);
+        double v = read(parser::getDoubleValue);
+        if (Double.isNaN(v) || Double.isInfinite(v)) {
+            throw fail(field + " must be a finite number, got " + read(parser::getText));
         }
+        if (v < 0) {
+            throw fail(field + " must not be negative, got " + read(parser::getText));
+        }
+        return v;
     }
 
     /** The current value as a string. */
@@ -148,11 +150,7 @@ final class JsonInput implements AutoCloseable {
         if (parser.currentToken() != JsonToken.VALUE_STRING) {
             throw fail(field + " must be a string, got " + describe());
         }
-        try {
-            return parser.getText();
-        } catch (IOException e) {
-            throw new TraceFormatException(file, line(), "cannot read: " + e.getMessage(), e);
-        }
+        return read(parser::getText);
     }
 
     /** Asserts the current value starts an array. */

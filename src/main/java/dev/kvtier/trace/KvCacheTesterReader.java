@@ -5,17 +5,31 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Reads a kv-cache-tester trace (callanjfox/kv-cache-tester): one JSON document per session,
  * {@code {id, models, block_size, hash_id_scope: "local", requests: [...]}}; a request has
  * {@code t} (seconds), {@code type} ({@code n}, {@code s} or {@code subagent}), {@code in},
- * {@code out} and {@code hash_ids}; other fields are ignored. {@code block_size} defaults to
- * 64 when absent; a {@code hash_id_scope} other than {@code local} is rejected (the replay
- * namespaces ids per file). Checked, each a {@link TraceFormatException} at the parser's line:
- * types, non-negative numbers, {@code hash_ids.length == floor(in / block_size)} (every
- * request of the published files satisfies it), and {@code t} never going backwards within
- * one {@code requests} array.
+ * {@code out} and {@code hash_ids}; other fields are ignored, whatever their value.
+ *
+ * <p>Required (null is a wrong type for them): {@code requests}; of a request, {@code t},
+ * {@code type}, {@code in} and {@code hash_ids}; of a subagent, {@code t}, {@code type} and
+ * {@code requests}. Optional, null or missing taking a default that is counted per field
+ * ({@link Trace#defaultedFields}):
+ * <ul>
+ * <li>{@code block_size}: 64;
+ * <li>{@code hash_id_scope}: {@code local} (any other value is rejected: the replay
+ *     namespaces ids per file);
+ * <li>{@code out} of a request: 0;
+ * <li>{@code duration_ms} of a subagent: its nested requests are timed from the subagent's
+ *     {@code t} (the published files have it null for subagents launched asynchronously,
+ *     {@code "status": "async_launched"}).
+ * </ul>
+ * Checked, each a {@link TraceFormatException} at the parser's line: types, non-negative
+ * numbers, {@code hash_ids.length == floor(in / block_size)} (every request of the published
+ * files satisfies it; a prompt shorter than one block has no ids), and {@code t} never going
+ * backwards within one {@code requests} array.
  *
  * <p>Subagents: a {@code subagent} request is a container, not a request; its {@code t} is the
  * time the subagent <em>finished</em>, and the {@code t} of its nested {@code requests} count
@@ -54,7 +68,8 @@ final class KvCacheTesterReader {
         }
     }
 
-    static Result read(Path file, int source) throws IOException {
+    /** Reads {@code file}; each optional field that was null or missing is counted in {@code defaulted}. */
+    static Result read(Path file, int source, Map<String, Long> defaulted) throws IOException {
         try (JsonInput in = JsonInput.open(file)) {
             JsonToken t = in.next();
             if (t == null) {
@@ -63,8 +78,9 @@ final class KvCacheTesterReader {
             if (t != JsonToken.START_OBJECT) {
                 throw in.fail("expected a JSON object, got " + in.describe());
             }
-            int blockSize = TraceFormat.KV_CACHE_TESTER.defaultBlockTokens();
+            int blockSize = 0;
             int blockSizeLine = 0;
+            boolean scoped = false;
             List<Raw> raws = null;
             JsonInput.Scratch scratch = new JsonInput.Scratch();
             while ((t = in.next()) == JsonToken.FIELD_NAME) {
@@ -72,19 +88,24 @@ final class KvCacheTesterReader {
                 in.next();
                 switch (name) {
                     case "block_size" -> {
-                        blockSizeLine = in.line();
-                        blockSize = in.nonNegativeInt(name);
-                        if (blockSize == 0) {
-                            throw in.fail("block_size must be positive");
+                        if (!in.isNull()) {
+                            blockSizeLine = in.line();
+                            blockSize = in.nonNegativeInt(name);
+                            if (blockSize == 0) {
+                                throw in.fail("block_size must be positive");
+                            }
                         }
                     }
                     case "hash_id_scope" -> {
-                        String scope = in.string(name);
-                        if (!scope.equals("local")) {
-                            throw in.fail("hash_id_scope \"" + scope + "\" is not supported (only \"local\")");
+                        if (!in.isNull()) {
+                            String scope = in.string(name);
+                            if (!scope.equals("local")) {
+                                throw in.fail("hash_id_scope \"" + scope + "\" is not supported (only \"local\")");
+                            }
+                            scoped = true;
                         }
                     }
-                    case "requests" -> raws = requests(in, scratch);
+                    case "requests" -> raws = requests(in, scratch, defaulted);
                     default -> in.skipValue();
                 }
             }
@@ -97,6 +118,13 @@ final class KvCacheTesterReader {
             }
             if (raws.isEmpty()) {
                 throw in.fail(endLine, "empty trace: no requests");
+            }
+            if (blockSize == 0) {
+                JsonInput.defaulted(defaulted, "block_size");
+                blockSize = TraceFormat.KV_CACHE_TESTER.defaultBlockTokens();
+            }
+            if (!scoped) {
+                JsonInput.defaulted(defaulted, "hash_id_scope");
             }
             List<TraceRequest> out = new ArrayList<>(raws.size());
             for (Raw r : raws) {
@@ -112,7 +140,8 @@ final class KvCacheTesterReader {
     }
 
     /** The current value, a requests array, flattened; times relative to the array's frame. */
-    private static List<Raw> requests(JsonInput in, JsonInput.Scratch scratch) throws IOException {
+    private static List<Raw> requests(JsonInput in, JsonInput.Scratch scratch, Map<String, Long> defaulted)
+            throws IOException {
         in.expectArray("requests");
         List<Raw> out = new ArrayList<>();
         double previousT = 0;
@@ -136,10 +165,10 @@ final class KvCacheTesterReader {
                     case "t" -> time = in.nonNegativeNumber(name);
                     case "type" -> type = in.string(name);
                     case "in" -> input = in.nonNegativeInt(name);
-                    case "out" -> output = in.nonNegativeInt(name);
+                    case "out" -> output = in.isNull() ? -1 : in.nonNegativeInt(name);
                     case "hash_ids" -> ids = in.ids(name, scratch);
-                    case "duration_ms" -> durationMs = in.nonNegativeNumber(name);
-                    case "requests" -> nested = requests(in, scratch);
+                    case "duration_ms" -> durationMs = in.isNull() ? -1 : in.nonNegativeNumber(name);
+                    case "requests" -> nested = requests(in, scratch, defaulted);
                     default -> in.skipValue();
                 }
             }
@@ -161,17 +190,21 @@ final class KvCacheTesterReader {
                     if (input < 0) {
                         throw in.fail(line, "in missing");
                     }
-                    if (output < 0) {
-                        throw in.fail(line, "out missing");
-                    }
                     if (ids == null) {
                         throw in.fail(line, "hash_ids missing");
+                    }
+                    if (output < 0) {
+                        JsonInput.defaulted(defaulted, "out");
+                        output = 0;
                     }
                     out.add(new Raw(line, time, input, output, ids));
                 }
                 case "subagent" -> {
                     if (nested == null) {
                         throw in.fail(line, "subagent requests missing");
+                    }
+                    if (durationMs < 0) {
+                        JsonInput.defaulted(defaulted, "duration_ms");
                     }
                     double start = durationMs < 0 ? time : time - durationMs / 1000.0;
                     if (start < -1e-9) {

@@ -3,16 +3,24 @@ package dev.kvtier.trace;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Reads a Mooncake JSON-lines trace (kvcache-ai/Mooncake, FAST'25 release): one object per line,
- * {@code {"timestamp": ms, "input_length": n, "output_length": n, "hash_ids": [...]}}, all four
- * fields required, others ignored; blank lines skipped. Invariants checked, each a
- * {@link TraceFormatException} at the line: non-negative integers (timestamp may be fractional),
- * {@code hash_ids.length == ceil(input_length / 512)} (the last block partial), one object per
- * line, and timestamps never going backwards: the published file is sorted, so a step back
- * means a damaged or concatenated file, and is rejected rather than silently re-sorted.
+ * {@code {"timestamp": ms, "input_length": n, "output_length": n, "hash_ids": [...]}}; other
+ * fields are ignored, whatever their value; blank lines are skipped.
+ *
+ * <p>Required: {@code timestamp}, {@code input_length} and {@code hash_ids}, which the replay
+ * needs; null is a wrong type for them. Optional, null or missing taking a default that is
+ * counted per field ({@link Trace#defaultedFields}): {@code output_length}, default 0.
+ *
+ * <p>Invariants checked, each a {@link TraceFormatException} at the line: non-negative integers
+ * (timestamp may be fractional), {@code hash_ids.length == ceil(input_length / 512)} (the last
+ * block partial; an empty prompt has no ids), one object per line, and timestamps never going
+ * backwards: the published file is sorted, so a step back means a damaged or concatenated file,
+ * and is rejected rather than silently re-sorted.
  */
 final class MooncakeReader {
     static final int BLOCK_TOKENS = TraceFormat.MOONCAKE.defaultBlockTokens();
@@ -20,11 +28,14 @@ final class MooncakeReader {
     private MooncakeReader() {
     }
 
-    /** Appends the file's requests, in file order, to {@code out}; returns how many. */
-    static int read(Path file, int source, List<TraceRequest> out) throws IOException {
+    /**
+     * The file's requests, in file order; each optional field that was null or missing is
+     * counted in {@code defaulted}.
+     */
+    static List<TraceRequest> read(Path file, int source, Map<String, Long> defaulted) throws IOException {
         try (JsonInput in = JsonInput.open(file)) {
             JsonInput.Scratch scratch = new JsonInput.Scratch();
-            int count = 0;
+            List<TraceRequest> out = new ArrayList<>();
             int previousEndLine = 0;
             double previousMs = 0;
             JsonToken t;
@@ -46,7 +57,7 @@ final class MooncakeReader {
                     switch (name) {
                         case "timestamp" -> ms = in.nonNegativeNumber(name);
                         case "input_length" -> input = in.nonNegativeInt(name);
-                        case "output_length" -> output = in.nonNegativeInt(name);
+                        case "output_length" -> output = in.isNull() ? -1 : in.nonNegativeInt(name);
                         case "hash_ids" -> ids = in.ids(name, scratch);
                         default -> in.skipValue();
                     }
@@ -58,11 +69,12 @@ final class MooncakeReader {
                 if (input < 0) {
                     throw in.fail(line, "input_length missing");
                 }
-                if (output < 0) {
-                    throw in.fail(line, "output_length missing");
-                }
                 if (ids == null) {
                     throw in.fail(line, "hash_ids missing");
+                }
+                if (output < 0) {
+                    JsonInput.defaulted(defaulted, "output_length");
+                    output = 0;
                 }
                 long expected = ((long) input + BLOCK_TOKENS - 1) / BLOCK_TOKENS;
                 if (ids.length != expected) {
@@ -75,12 +87,11 @@ final class MooncakeReader {
                 }
                 previousMs = ms;
                 out.add(new TraceRequest(ms / 1000.0, input, output, ids, source));
-                count++;
             }
-            if (count == 0) {
+            if (out.isEmpty()) {
                 throw in.fail("empty trace: no requests");
             }
-            return count;
+            return out;
         }
     }
 

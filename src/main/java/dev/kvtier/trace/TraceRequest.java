@@ -46,16 +46,14 @@ public record TraceRequest(double timeSeconds, int inputTokens, int outputTokens
     }
 
     /**
-     * The ids of the full blocks ({@code inputTokens / blockTokens} of them at most): what a
-     * server stores, since a partial last block (Mooncake's) never is. The array itself when
-     * every block is full.
+     * Number of full blocks, {@code min(hashIds.length, inputTokens / blockTokens)}: the leading
+     * blocks a server stores, since a partial last block (Mooncake's) never is.
      */
-    public long[] fullBlockIds(int blockTokens) {
+    public int fullBlocks(int blockTokens) {
         if (blockTokens <= 0) {
             throw new IllegalArgumentException("blockTokens must be positive: " + blockTokens);
         }
-        int full = Math.min(hashIds.length, inputTokens / blockTokens);
-        return full == hashIds.length ? hashIds : java.util.Arrays.copyOf(hashIds, full);
+        return Math.min(hashIds.length, inputTokens / blockTokens);
     }
 
     /** Number of blocks, {@code hashIds.length}. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -96,6 +97,41 @@ class KvCacheTesterTraceTest {
         assertEquals(46.0, t.requests().get(1).timeSeconds(), 1e-9);
     }
 
+    /**
+     * Optional fields null or missing take their defaults and are counted: out 0, block_size 64,
+     * hash_id_scope local, duration_ms (nested requests timed from the subagent's t). The
+     * published trace_0295 has async_launched subagents with null duration_ms.
+     */
+    @Test
+    void optionalFieldsNullOrMissingTakeTheirDefaultsAndAreCounted() throws Exception {
+        String async = "{\"t\": 50.5, \"type\": \"subagent\", \"duration_ms\": null, \"total_tokens\": null, "
+                + "\"status\": \"async_launched\", \"requests\": [{\"t\": 2, \"type\": \"n\", \"in\": 64, \"out\": null, "
+                + "\"hash_ids\": [9]}]}";
+        String noOut = "{\"t\": 60, \"type\": \"s\", \"in\": 0, \"hash_ids\": []}";
+        Trace t = Trace.read(write(dir, "opt.json", docWith("\"block_size\": null, ", R0, async, noOut)), K);
+        assertEquals(List.of(new TraceRequest(0, 130, 9, ids(1, 2), 0), new TraceRequest(52.5, 64, 0, ids(9), 0),
+                new TraceRequest(60, 0, 0, ids(), 0)), t.requests());
+        assertEquals(64, t.blockTokens());
+        assertEquals(Map.of("block_size", 1L, "hash_id_scope", 1L, "duration_ms", 1L, "out", 2L), t.defaultedFields());
+        assertEquals(List.of("block_size", "duration_ms", "hash_id_scope", "out"), List.copyOf(t.defaultedFields().keySet()));
+        assertEquals(Map.of(), Trace.read(write(dir, "full.json", doc(R0, R1)), K).defaultedFields());
+    }
+
+    @Test
+    void requiredFieldsMustNotBeNull() {
+        fails(dir, "r.json", K, doc(R0, "{\"t\": null, \"type\": \"n\", \"in\": 0, \"out\": 0, \"hash_ids\": []}"), 3,
+                "t must be a non-negative number, got null");
+        fails(dir, "r.json", K, doc(R0, "{\"t\": 20, \"type\": null, \"in\": 0, \"out\": 0, \"hash_ids\": []}"), 3,
+                "type must be a string, got null");
+        fails(dir, "r.json", K, doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": null, \"out\": 0, \"hash_ids\": []}"), 3,
+                "in must be a non-negative integer, got null");
+        fails(dir, "r.json", K, doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": 0, \"out\": 0, \"hash_ids\": null}"), 3,
+                "hash_ids must be an array, got null");
+        fails(dir, "r.json", K, doc(R0, "{\"t\": 20, \"type\": \"subagent\", \"requests\": null}"), 3,
+                "requests must be an array, got null");
+        fails(dir, "r.json", K, "{\"requests\": null}", 1, "requests must be an array, got null");
+    }
+
     @Test
     void malformedJson() {
         fails(dir, "bad.json", K, doc(R0, R1, "{\"t\": 14.0, \"type\": \"n\" \"in\": 0}"), 4, "malformed JSON");
@@ -111,7 +147,6 @@ class KvCacheTesterTraceTest {
         fails(dir, "m.json", K, doc(R0, "{\"type\": \"n\", \"in\": 0, \"out\": 0, \"hash_ids\": []}"), 3, "t missing");
         fails(dir, "m.json", K, doc(R0, R1, "{\"t\": 20, \"in\": 0, \"out\": 0, \"hash_ids\": []}"), 4, "type missing");
         fails(dir, "m.json", K, doc("{\"t\": 20, \"type\": \"s\", \"out\": 0, \"hash_ids\": []}"), 2, "in missing");
-        fails(dir, "m.json", K, doc("{\"t\": 20, \"type\": \"s\", \"in\": 0, \"hash_ids\": []}"), 2, "out missing");
         fails(dir, "m.json", K, doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": 0, \"out\": 0}"), 3, "hash_ids missing");
         fails(dir, "m.json", K, doc(R0, "{\"t\": 20, \"type\": \"subagent\", \"duration_ms\": 5}"), 3, "subagent requests missing");
         fails(dir, "m.json", K, "{\"id\": \"x\",\n \"block_size\": 64}\n", 2, "requests missing");
@@ -145,10 +180,11 @@ class KvCacheTesterTraceTest {
 
     @Test
     void negativeNumbers() {
-        fails(dir, "n.json", K, doc(R0, "{\"t\": -20, \"type\": \"n\", \"in\": 0, \"out\": 0, \"hash_ids\": []}"), 3,
-                "t must not be negative, got -20");
-        fails(dir, "n.json", K, doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": -64, \"out\": 0, \"hash_ids\": []}"), 3,
-                "in must not be negative, got -64");
+        // The whole problem: not wrapped as "cannot read: n.json line 3: ...".
+        assertEquals("t must not be negative, got -20", fails(dir, "n.json", K,
+                doc(R0, "{\"t\": -20, \"type\": \"n\", \"in\": 0, \"out\": 0, \"hash_ids\": []}"), 3, "t must").problem());
+        assertEquals("in must not be negative, got -64", fails(dir, "n.json", K,
+                doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": -64, \"out\": 0, \"hash_ids\": []}"), 3, "in must").problem());
         fails(dir, "n.json", K, doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": 64, \"out\": -1, \"hash_ids\": [1]}"), 3,
                 "out must not be negative, got -1");
         fails(dir, "n.json", K, doc(R0, "{\"t\": 20, \"type\": \"n\", \"in\": 64, \"out\": 1, \"hash_ids\": [-1]}"), 3,

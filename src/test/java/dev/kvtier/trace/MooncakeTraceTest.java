@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -78,6 +79,19 @@ class MooncakeTraceTest {
         assertEquals(1, t.requests().size());
     }
 
+    /** output_length is optional: null or missing is 0, counted; the required fields are not. */
+    @Test
+    void outputLengthNullOrMissingIsZeroAndCounted() throws Exception {
+        Trace t = Trace.read(write(dir, "opt.jsonl", """
+                {"timestamp": 0, "input_length": 600, "hash_ids": [1, 2]}
+                {"timestamp": 1, "input_length": 600, "output_length": null, "hash_ids": [1, 2]}
+                {"timestamp": 2, "input_length": 600, "output_length": 4, "hash_ids": [1, 2]}
+                """), M);
+        assertEquals(List.of(0, 0, 4), t.requests().stream().map(TraceRequest::outputTokens).toList());
+        assertEquals(Map.of("output_length", 2L), t.defaultedFields());
+        assertEquals(Map.of(), Trace.read(write(dir, "all.jsonl", L1), M).defaultedFields());
+    }
+
     private static final String L1 = "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": [1, 2]}\n";
 
     @Test
@@ -105,8 +119,6 @@ class MooncakeTraceTest {
                 "timestamp missing");
         fails(dir, "m.jsonl", M, L1 + L1 + "{\"timestamp\": 0, \"output_length\": 5, \"hash_ids\": [1, 2]}\n", 3,
                 "input_length missing");
-        fails(dir, "m.jsonl", M, "{\"timestamp\": 0, \"input_length\": 600, \"hash_ids\": [1, 2]}\n", 1,
-                "output_length missing");
         fails(dir, "conversation_trace.jsonl", M, L1.repeat(16) + "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 5}\n",
                 17, "hash_ids missing");
     }
@@ -117,8 +129,12 @@ class MooncakeTraceTest {
                 2, "timestamp must be a non-negative number, got string \"0\"");
         fails(dir, "w.jsonl", M, L1 + "{\"timestamp\": 0, \"input_length\": 600.5, \"output_length\": 5, \"hash_ids\": [1, 2]}\n",
                 2, "input_length must be a non-negative integer, got 600.5");
-        fails(dir, "w.jsonl", M, L1 + "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": null, \"hash_ids\": [1, 2]}\n",
-                2, "output_length must be a non-negative integer, got null");
+        fails(dir, "w.jsonl", M, L1 + "{\"timestamp\": null, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": [1, 2]}\n",
+                2, "timestamp must be a non-negative number, got null");
+        fails(dir, "w.jsonl", M, L1 + "{\"timestamp\": 0, \"input_length\": null, \"output_length\": 5, \"hash_ids\": [1, 2]}\n",
+                2, "input_length must be a non-negative integer, got null");
+        fails(dir, "w.jsonl", M, L1 + "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": null}\n",
+                2, "hash_ids must be an array, got null");
         fails(dir, "w.jsonl", M, L1 + "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": {\"a\": 1}}\n",
                 2, "hash_ids must be an array, got an object");
         fails(dir, "w.jsonl", M, L1 + "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": [1, \"2\"]}\n",

@@ -52,6 +52,7 @@ class RealTracesTest {
         assertEquals(288_500, refs);
         assertEquals(182_790, distinct.size());
         assertEquals(144_793_823L, t.inputTokens());
+        assertEquals(Map.of(), t.defaultedFields(), "every field present");
         assertEquals(3_536.999, t.durationSeconds(), 1e-9);
     }
 
@@ -107,6 +108,7 @@ class RealTracesTest {
         assertEquals(2_094, t.requests().size());
         assertEquals(3_125_013, t.blockReferences());
         assertEquals(200_065_221L, t.inputTokens());
+        assertEquals(Map.of(), t.defaultedFields(), "every field present");
         Set<String> distinct = new HashSet<>();
         int[] perSource = new int[t.sources()];
         double previous = 0;

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -116,6 +117,48 @@ class TraceReadTest {
         write(d3, "b.json", KCT_DOC.replace("\"in\": 64", "\"in\": 63"));
         e = assertThrows(TraceFormatException.class, () -> Trace.read(d3, TraceFormat.KV_CACHE_TESTER));
         assertTrue(e.getMessage().startsWith("b.json line 1: hash_ids has 1 id"), e.getMessage());
+    }
+
+    /**
+     * With skipBadFiles a directory's bad files (malformed, another format, another block size)
+     * are left out and named with their line; the files read get consecutive sources. Without,
+     * the first bad file fails the read; a single bad file fails either way.
+     */
+    @Test
+    void skipBadFilesLeavesOutADirectorysBadFilesAndNamesThem() throws Exception {
+        Path d = Files.createDirectory(dir.resolve("some-bad"));
+        write(d, "a.json", "{\"requests\": [\n{\"t\": 0, \"type\": \"n\", \"in\": 64, \"out\": 1, \"hash_ids\": [1]},\n"
+                + "{\"t\": 1, \"type\": \"n\", \"in\": 64, \"out\": \"x\", \"hash_ids\": [1]}]}");
+        write(d, "b.json", KCT_DOC.replace("\"out\": 1, ", ""));
+        write(d, "c.jsonl", MOONCAKE_LINE);
+        write(d, "d.json", "{\"block_size\": 32,\n\"requests\": [{\"t\": 0, \"type\": \"n\", \"in\": 64, \"out\": 1, \"hash_ids\": [1, 2]}]}");
+        write(d, "e.json", KCT_DOC.replace("[1]", "[7]"));
+        write(d, "f.json", "{\"requests\": [{\"t\": 0, \"type\": \"n\",");
+        TraceFormatException e = assertThrows(TraceFormatException.class, () -> Trace.read(d, null));
+        assertEquals("a.json line 3: out must be a non-negative integer, got string \"x\"", e.getMessage());
+
+        Trace t = Trace.read(d, null, true);
+        assertEquals(List.of("b.json", "e.json"), t.sourceNames());
+        assertEquals(List.of(new TraceRequest(0, 64, 0, ids(1), 0), new TraceRequest(0, 64, 1, ids(7), 1)), t.requests());
+        assertEquals(List.of("a.json line 3: out must be a non-negative integer, got string \"x\"",
+                "c.jsonl: a mooncake trace, but b.json is kv-cache-tester; a directory must hold one format",
+                "d.json line 1: block_size 32 differs from 64 in b.json; the files of a directory must agree",
+                "f.json line 1: malformed JSON"),
+                t.skippedFiles().stream().map(x -> x.getMessage().startsWith("f.json line 1: malformed JSON")
+                        ? "f.json line 1: malformed JSON" : x.getMessage()).toList());
+        assertEquals(List.of("a.json", "c.jsonl", "d.json", "f.json"),
+                t.skippedFiles().stream().map(TraceFormatException::file).toList());
+        assertEquals(Map.of("out", 1L, "hash_id_scope", 2L), t.defaultedFields(), "of the files read only");
+
+        Path allBad = Files.createDirectory(dir.resolve("all-bad"));
+        write(allBad, "x.json", "[]");
+        write(allBad, "y.jsonl", "{\"timestamp\": 0}");
+        e = assertThrows(TraceFormatException.class, () -> Trace.read(allBad, null, true));
+        assertEquals("all-bad: all 2 trace files are bad, skipped; the first: x.json line 1: not a trace: expected a "
+                + "JSON object, got an array", e.getMessage());
+        Path single = write(dir, "single.jsonl", "{\"timestamp\": 0}");
+        e = assertThrows(TraceFormatException.class, () -> Trace.read(single, null, true));
+        assertEquals("single.jsonl line 1: input_length missing", e.getMessage());
     }
 
     @Test

@@ -1,9 +1,7 @@
 package dev.kvtier.trace;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.quicktheories.QuickTheory.qt;
@@ -40,12 +38,15 @@ class TraceRequestTest {
     }
 
     @Test
-    void fullBlockIdsLeaveOutAPartialLastBlock() {
+    void fullBlocksLeaveOutAPartialLastBlock() {
         long[] ids = {7, 8, 9};
         TraceRequest partial = new TraceRequest(0, 1100, 1, ids, 0);
-        assertArrayEquals(new long[] {7, 8}, partial.fullBlockIds(512));
-        assertSame(ids, new TraceRequest(0, 1536, 1, ids, 0).fullBlockIds(512), "all full: the ids themselves");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> partial.fullBlockIds(0));
+        assertEquals(2, partial.fullBlocks(512));
+        assertEquals(3, new TraceRequest(0, 1536, 1, ids, 0).fullBlocks(512));
+        assertEquals(0, new TraceRequest(0, 300, 1, new long[] {7}, 0).fullBlocks(512), "shorter than one block");
+        assertEquals(0, new TraceRequest(0, 0, 1, new long[0], 0).fullBlocks(512));
+        assertEquals(1, new TraceRequest(0, 100, 1, new long[] {7}, 0).fullBlocks(64), "floor: the ids are the full blocks");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> partial.fullBlocks(0));
         assertEquals("blockTokens must be positive: 0", e.getMessage());
     }
 
