@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.function.IntConsumer;
 
 /**
@@ -36,6 +37,9 @@ import java.util.function.IntConsumer;
  * partial last one the remainder of the input), divided by all input tokens. Seconds saved sum
  * the prefill model's time for the hit tokens at their positions. The {@code opt} oracle's
  * next use of a key is the next request that looks it up, partial last blocks included.
+ *
+ * <p>The cache closes without flushing DRAM down: the replay's figures are taken before, and
+ * its files are deleted after.
  *
  * <p>The policy clock follows the trace's timestamps, so write budgets and rate controllers see
  * trace time, not replay speed.
@@ -107,7 +111,7 @@ public final class Replay {
         int bytes = config.blockBytes();
         KvTierCacheBuilder b = KvTierCache.builder().blockTokens(config.blockTokens()).blockBytes(bytes)
                 .dramCapacityBytes(config.dramBlocks() * ((bytes + 63L) & -64L))
-                .policy(config.policy()).policyClock(() -> clockNanos);
+                .policy(config.policy()).policyClock(() -> clockNanos).flushOnClose(Duration.ZERO);
         if (future != null) {
             b.nextUseOracle(future);
         }
