@@ -496,8 +496,9 @@ final class Residency implements BlockFacts {
 
     /**
      * Whether the demoter may overwrite remote {@code slot} for a write of {@code e}. Never when
-     * its owner is an ancestor of {@code e}, is pinned or moving, or is in DRAM (its DRAM copy
-     * would turn dirty and be written back, evicting another: a ping-pong within one set).
+     * its owner is an ancestor of {@code e}, is pinned or moving, or has a local copy (in DRAM or
+     * on the SSD: that copy would lose its remote copy, need the write again and push out
+     * another, without end).
      * {@code strict}: only an owner evictable by the prefix rule; otherwise also an owner whose
      * children are only on the remote tier, which then leaves the cache with its descendants
      * (on a shared set-associative tier a set may fill with parents, and other writers replace
@@ -508,7 +509,7 @@ final class Residency implements BlockFacts {
         if (owner == NONE || owner == e) {
             return true;
         }
-        if (index.hasCopy(owner, DRAM) || isAncestor(owner, e)) {
+        if (index.hasCopy(owner, DRAM) || index.hasCopy(owner, SSD) || isAncestor(owner, e)) {
             return false;
         }
         if (strict) {

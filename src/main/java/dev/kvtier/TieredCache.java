@@ -319,8 +319,10 @@ final class TieredCache implements KvTierCache {
                 r.checkOpen();
                 pinned = leadingReady(keys, w, s);
                 for (int i = 0; i < pinned; i++) {
+                    r.index.pin(s[i]); // all before any promotion's page: it must not evict this load's own blocks
+                }
+                for (int i = 0; i < pinned; i++) {
                     int e = s[i];
-                    r.index.pin(e);
                     int tier = r.index.fastestTier(e);
                     s[w + i] = tier;
                     s[2 * w + i] = r.index.location(e, tier);
