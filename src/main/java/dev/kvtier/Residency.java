@@ -103,6 +103,8 @@ final class Residency implements BlockFacts {
     private long[] namespaceRoots = new long[16];
     private final int demoteAheadPages;
     private int cleanLeaves;
+    /** Scratch for {@link #dropWithDescendants}: a subtree in breadth-first order. */
+    private int[] subtree = new int[64];
     /** During {@link #allocatePage}: the block whose last copy must not be evicted. */
     private int protectedParent = NONE;
     private final IntPredicate cleanDramVictim = e -> evictable(e, DRAM) && isDroppable(e);
@@ -598,38 +600,31 @@ final class Residency implements BlockFacts {
         }
     }
 
-    /** Drops {@code e} and every block below it in its prefix tree (its copy was found corrupt). */
+    /**
+     * Drops {@code e} and every block below it in its prefix tree (its copy was found corrupt, or
+     * is gone), deepest first; work proportional to that subtree, through the child lists.
+     */
     void dropWithDescendants(int e) {
         if (!index.isLive(e)) {
             return;
         }
-        byte[] verdict = new byte[index.capacity()];
-        verdict[e] = 1;
-        int dropped = 0;
-        for (int c = 0; c < index.capacity(); c++) {
-            if (index.isLive(c) && doomed(c, verdict)) {
-                dropped++;
+        int n = 0;
+        subtree = grow(subtree, 1);
+        subtree[n++] = e;
+        for (int i = 0; i < n; i++) {
+            for (int c = index.firstChild(subtree[i]); c != NONE; c = index.nextSibling(c)) {
+                subtree = grow(subtree, n + 1);
+                subtree[n++] = c;
             }
         }
-        for (int c = 0; c < index.capacity(); c++) {
-            if (verdict[c] == 1 && index.isLive(c)) {
-                retire(c, true);
-            }
+        for (int i = n - 1; i >= 0; i--) {
+            retire(subtree[i], true);
         }
-        metrics.add(Counter.INVALIDATED_BLOCKS, dropped);
+        metrics.add(Counter.INVALIDATED_BLOCKS, n);
     }
 
-    /** Whether {@code c} descends from a doomed entry; memoised in {@code verdict} (1 doomed, 2 safe). */
-    private boolean doomed(int c, byte[] verdict) {
-        int x = c;
-        while (x != NONE && verdict[x] == 0) {
-            x = index.parent(x);
-        }
-        byte v = x == NONE ? 2 : verdict[x];
-        for (int y = c; y != x; y = index.parent(y)) {
-            verdict[y] = v;
-        }
-        return v == 1;
+    private static int[] grow(int[] a, int n) {
+        return a.length >= n ? a : Arrays.copyOf(a, Math.max(n, 2 * a.length));
     }
 
     int resident(int tier) {

@@ -18,7 +18,8 @@ package dev.kvtier.index;
  *
  * <p><b>Invariants</b> (checked by {@link #checkInvariants()} in tests): every WRITING or READY
  * entry is findable by its key and no other entry is; {@code children(e)} counts the live
- * entries whose parent is {@code e}, and {@code childrenWith(t, e)} those of them with a copy in
+ * entries whose parent is {@code e}, which its child list ({@link #firstChild},
+ * {@link #nextSibling}) holds exactly, and {@code childrenWith(t, e)} those of them with a copy in
  * tier {@code t}; a live entry's parent is live; a FREE entry has no pins and no copies.
  *
  * <p>Not thread-safe: the cache serialises all calls under its metadata lock.
@@ -38,6 +39,10 @@ public final class BlockIndex {
     private final long[] keyLo;
     private final int[] parent;
     private final int[] children;
+    /** Live children of each entry as an intrusive doubly linked list: head, and links between siblings. */
+    private final int[] firstChild;
+    private final int[] nextSibling;
+    private final int[] prevSibling;
     private final int[][] childrenWith = new int[TIERS][];
     private final int[] pins;
     private final int[][] location = new int[TIERS][];
@@ -61,6 +66,9 @@ public final class BlockIndex {
         keyLo = new long[capacity];
         parent = new int[capacity];
         children = new int[capacity];
+        firstChild = new int[capacity];
+        nextSibling = new int[capacity];
+        prevSibling = new int[capacity];
         pins = new int[capacity];
         copies = new byte[capacity];
         flags = new byte[capacity];
@@ -130,8 +138,17 @@ public final class BlockIndex {
         namespace[e] = ns;
         position[e] = pos;
         state[e] = WRITING;
+        firstChild[e] = NONE;
+        prevSibling[e] = NONE;
+        nextSibling[e] = NONE;
         if (parentEntry != NONE) {
             children[parentEntry]++;
+            int head = firstChild[parentEntry];
+            nextSibling[e] = head;
+            if (head != NONE) {
+                prevSibling[head] = e;
+            }
+            firstChild[parentEntry] = e;
         }
         int i = home(hi, lo);
         while (table[i] != 0) {
@@ -189,6 +206,7 @@ public final class BlockIndex {
         int p = parent[e];
         if (p != NONE) {
             children[p]--;
+            unlinkSibling(e, p);
             for (int t = 0; t < TIERS; t++) {
                 if ((copies[e] & (1 << t)) != 0) {
                     childrenWith[t][p]--;
@@ -197,6 +215,21 @@ public final class BlockIndex {
             parent[e] = NONE;
         }
         state[e] = RETIRED;
+    }
+
+    private void unlinkSibling(int e, int p) {
+        int prev = prevSibling[e];
+        int next = nextSibling[e];
+        if (prev == NONE) {
+            firstChild[p] = next;
+        } else {
+            nextSibling[prev] = next;
+        }
+        if (next != NONE) {
+            prevSibling[next] = prev;
+        }
+        prevSibling[e] = NONE;
+        nextSibling[e] = NONE;
     }
 
     /** Returns an unpinned RETIRED entry without copies to the free stack. */
@@ -244,6 +277,16 @@ public final class BlockIndex {
 
     public int parent(int e) {
         return parent[e];
+    }
+
+    /** One live child of {@code e}, or {@link #NONE}; the others follow by {@link #nextSibling}. */
+    public int firstChild(int e) {
+        return firstChild[e];
+    }
+
+    /** The next live child of {@code e}'s parent after {@code e}, or {@link #NONE}. */
+    public int nextSibling(int e) {
+        return nextSibling[e];
     }
 
     /** Bit {@code t} set when {@code e} has a copy in tier {@code t}. */
@@ -318,6 +361,12 @@ public final class BlockIndex {
         for (int e = 0; e < capacity; e++) {
             if (isLive(e)) {
                 check(children[e] == counted[e], "entry " + e + " children " + children[e] + " != " + counted[e]);
+                int listed = 0;
+                for (int c = firstChild[e]; c != NONE && listed <= children[e]; c = nextSibling[c]) {
+                    check(parent[c] == e && isLive(c), "entry " + e + " lists " + c + " as a child");
+                    listed++;
+                }
+                check(listed == children[e], "entry " + e + " lists " + listed + " children of " + children[e]);
                 for (int t = 0; t < TIERS; t++) {
                     check(childrenWith[t][e] == countedWith[t][e], "entry " + e + " children in tier " + t
                             + " " + childrenWith[t][e] + " != " + countedWith[t][e]);
