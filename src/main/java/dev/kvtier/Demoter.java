@@ -15,7 +15,6 @@ import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
-import java.util.BitSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntPredicate;
@@ -84,8 +83,6 @@ final class Demoter implements Runnable {
     private final int[] skipped = new int[CANDIDATES];
     private final int ssdAhead;
     private final IntPredicate ssdOnlyBelow;
-    /** Remote slots being written by a write in flight. */
-    private final BitSet remoteClaims = new BitSet();
     private final ArrayDeque<Write> spare = new ArrayDeque<>();
     private final Write[] writes = new Write[WRITES_IN_FLIGHT];
     private int inFlight;
@@ -544,8 +541,7 @@ final class Demoter implements Runnable {
             try {
                 for (int pass = 0; pass < 2; pass++) {
                     for (int candidate : ranked) {
-                        if (!remoteClaims.get(candidate) && r.remoteSlotReplaceable(candidate, entry, pass == 0)) {
-                            remoteClaims.set(candidate);
+                        if (r.remoteSlotReplaceable(candidate, entry, pass == 0) && r.claimRemoteSlot(candidate)) {
                             slot = candidate;
                             return true;
                         }
@@ -561,7 +557,7 @@ final class Demoter implements Runnable {
         void complete() {
             active = false;
             if (target == REMOTE && slot >= 0) {
-                remoteClaims.clear(slot);
+                r.releaseRemoteSlot(slot);
             }
             r.demoterSlots -= target == SSD ? 1 : 0;
             r.index.setFlags(entry, r.index.flags(entry) & ~Residency.MOVING);
@@ -650,7 +646,7 @@ final class Demoter implements Runnable {
         }
         r.lock.lock();
         try {
-            remoteClaims.clear(w.slot());
+            r.releaseRemoteSlot(w.slot());
             r.metrics.add(ok ? Counter.WIPED_SLOTS : Counter.WRITE_ERRORS, REMOTE, ok && !wiped ? 0 : 1);
         } finally {
             r.lock.unlock();
@@ -660,11 +656,7 @@ final class Demoter implements Runnable {
     private boolean claim(int slot) {
         r.lock.lock();
         try {
-            if (remoteClaims.get(slot)) {
-                return false;
-            }
-            remoteClaims.set(slot);
-            return true;
+            return r.claimRemoteSlot(slot);
         } finally {
             r.lock.unlock();
         }

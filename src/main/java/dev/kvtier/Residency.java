@@ -15,6 +15,7 @@ import dev.kvtier.tier.SharedSlotTier;
 import dev.kvtier.tier.SlotTier;
 import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.locks.Condition;
@@ -89,6 +90,8 @@ final class Residency implements BlockFacts {
     final SharedSlotTier remote;
     /** Remote slot → entry believed to hold it, or NONE (see the class comment). */
     final int[] remoteOwner;
+    /** Remote slots a write or wipe of ours is rewriting: loads do not read them, other writes do not take them. */
+    private final BitSet remoteClaims = new BitSet();
     /** Remote slots to wipe, each under its condition (see {@link RemoteWipe}). */
     final ArrayDeque<RemoteWipe> remoteWipes = new ArrayDeque<>();
     final EvictionPolicy[] orders;
@@ -519,6 +522,24 @@ final class Residency implements BlockFacts {
         }
         return index.state(owner) == READY && index.pins(owner) == 0 && (index.flags(owner) & (MOVING | PROMOTING)) == 0
                 && index.childrenWith(DRAM, owner) == 0 && index.childrenWith(SSD, owner) == 0;
+    }
+
+    /** Claims remote {@code slot} for a write or wipe of ours; false when it is claimed already. */
+    boolean claimRemoteSlot(int slot) {
+        if (remoteClaims.get(slot)) {
+            return false;
+        }
+        remoteClaims.set(slot);
+        return true;
+    }
+
+    void releaseRemoteSlot(int slot) {
+        remoteClaims.clear(slot);
+    }
+
+    /** Whether a write or wipe of ours is rewriting remote {@code slot}: its contents are not to be read. */
+    boolean remoteSlotClaimed(int slot) {
+        return remoteClaims.get(slot);
     }
 
     private boolean isAncestor(int a, int e) {

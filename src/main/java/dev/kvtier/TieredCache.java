@@ -324,6 +324,10 @@ final class TieredCache implements KvTierCache {
                 for (int i = 0; i < pinned; i++) {
                     int e = s[i];
                     int tier = r.index.fastestTier(e);
+                    if (tier == REMOTE && r.remoteSlotClaimed(r.index.location(e, REMOTE))) {
+                        unpinFrom(i); // our own demoter is rewriting that slot: the load ends before it
+                        break;
+                    }
                     s[w + i] = tier;
                     s[2 * w + i] = r.index.location(e, tier);
                     s[3 * w + i] = tier != DRAM ? planPromotion(e) : -1;
@@ -336,6 +340,14 @@ final class TieredCache implements KvTierCache {
             } finally {
                 r.lock.unlock();
             }
+        }
+
+        /** Under the lock: unpins blocks {@code from..pinned}, which the load will not copy. */
+        private void unpinFrom(int from) {
+            for (int i = from; i < pinned; i++) {
+                r.unpin(s[i]);
+            }
+            pinned = from;
         }
 
         /** Under the lock: a page to promote {@code e} into, or -1. */

@@ -90,4 +90,41 @@ class EngineScenarioTest {
             ((TieredCache) cache).checkInvariants();
         }
     }
+
+    /**
+     * A load does not read a remote slot our own demoter is rewriting: it ends before that block
+     * (a miss), instead of reading a wiped header, counting a mismatch and dropping the block.
+     * The remote tier has one slot, and nbdkit delays every write by a second, so the rewrite
+     * (wipe, payload, header) of block a's slot by block x's demotion spans three seconds; the
+     * load runs in the middle of it.
+     */
+    @Test
+    void aLoadSkipsARemoteSlotOurDemoterIsRewriting() throws Exception {
+        try (NbdServer server = NbdServer.nbdkit("--filter=delay", "memory", "16M", "wdelay=1");
+                KvTierCache cache = KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(BLOCK)
+                        .dramCapacityBytes(2L * BLOCK).demoteAhead(1.0)
+                        .remote(server.uri(), KvTierCacheBuilder.deviceBytesFor(1, BLOCK)).remoteWays(1)
+                        .remoteTimeoutMillis(10_000).flushOnClose(Duration.ZERO).build()) {
+            BlockKey[] a = SsdFixtures.namespace("claimed").keysFromHashes(new long[] {1});
+            BlockKey[] x = SsdFixtures.namespace("claimed").keysFromHashes(new long[] {2});
+            BlockKey[] y = SsdFixtures.namespace("claimed").keysFromHashes(new long[] {3});
+            cache.store(a, new ByteBuffer[] {SsdFixtures.payload(a[0], BLOCK)});
+            cache.awaitIdle();
+            assertEquals(1, cache.stats().storedBlocks(Tier.REMOTE), "a is on the remote tier");
+            cache.store(x, new ByteBuffer[] {SsdFixtures.payload(x[0], BLOCK)}); // unplaceable while a is in DRAM
+            long storedX = System.nanoTime();
+            cache.store(y, new ByteBuffer[] {SsdFixtures.payload(y[0], BLOCK)}); // evicts a's clean DRAM copy
+            PrefixMatch m = cache.match(a);
+            assertEquals(Tier.REMOTE, m.tier(0), "a is on the remote tier only");
+            // x is retried a second after it was set aside; its wipe lands a second later, its header a second after that
+            Thread.sleep(Math.max(0, 3_000 - (System.nanoTime() - storedX) / 1_000_000));
+            assertEquals(0, cache.load(cache.match(a), new ByteBuffer[] {ByteBuffer.allocateDirect(BLOCK)}).join(),
+                    "the slot is being rewritten: a miss");
+            assertEquals(0, cache.stats().mismatchedBlocks(Tier.REMOTE) + cache.stats().corruptBlocks(Tier.REMOTE),
+                    "nothing read from the slot being rewritten: " + cache.stats());
+            cache.awaitIdle();
+            assertEquals(2, cache.stats().storedBlocks(Tier.REMOTE), "x took the slot: " + cache.stats());
+            ((TieredCache) cache).checkInvariants();
+        }
+    }
 }
