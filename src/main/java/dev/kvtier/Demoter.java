@@ -1,8 +1,8 @@
 package dev.kvtier;
 
-import static dev.kvtier.Residency.DRAM;
-import static dev.kvtier.Residency.REMOTE;
-import static dev.kvtier.Residency.SSD;
+import static dev.kvtier.BlockTable.DRAM;
+import static dev.kvtier.BlockTable.REMOTE;
+import static dev.kvtier.BlockTable.SSD;
 import static dev.kvtier.index.BlockIndex.NONE;
 
 import dev.kvtier.format.SlotHeader;
@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * The background thread that moves blocks down, off the callers' threads: from DRAM to the
  * first tier below it (SSD, else REMOTE) and, when both exist, from SSD to REMOTE.
  *
- * <p><b>DRAM level.</b> It keeps {@link Residency#demoteAhead()} DRAM pages reclaimable (free,
+ * <p><b>DRAM level.</b> It keeps {@link BlockTable#demoteAhead()} DRAM pages reclaimable (free,
  * or clean: a copy also below) by writing the coldest DRAM-only blocks down, so that a store
  * evicts a clean copy and loses nothing. <b>SSD level.</b> While fewer than an eighth of the SSD
  * slots are free, it copies the coldest SSD blocks without a remote copy to REMOTE, so that SSD
@@ -57,7 +57,7 @@ import org.slf4j.LoggerFactory;
  * when its time budget is spent, or at the first write that cannot be placed or fails (the
  * tier is full of blocks that must stay, or the device is failing: waiting would not help).
  * Meanwhile the SSD level waits. A slot taken for it never holds a copy of a DRAM block (see
- * {@link Residency#allocateSlotKeeping}), so a flush cannot undo its own work and always ends.
+ * {@link BlockTable#allocateSlotKeeping}), so a flush cannot undo its own work and always ends.
  *
  * <p>The thread also wipes slots queued by invalidation and corruption (a remote slot claimed
  * while it is checked and wiped); on close it finishes the writes in flight and drains the
@@ -75,7 +75,7 @@ final class Demoter implements Runnable {
 
     private enum Kind { IDLE, WRITE, WIPE, REMOTE_WIPE, EXIT }
 
-    private final Residency r;
+    private final BlockTable r;
     private final IoEngine ssdIo;
     private final IoEngine remoteIo;
     private final Thread thread;
@@ -90,7 +90,7 @@ final class Demoter implements Runnable {
     private boolean ssdFirst;
     private Write planned;
     private int slot;
-    private Residency.RemoteWipe remoteWipe;
+    private BlockTable.RemoteWipe remoteWipe;
     /** Block-sized buffer for re-reading a slot reported corrupt before wiping it. */
     private ByteBuffer wipeBuffer;
     private int failures;
@@ -107,14 +107,14 @@ final class Demoter implements Runnable {
     private boolean flushStopped;
     private int flushWritten;
 
-    Demoter(Residency residency, IoEngine ssdIo, IoEngine remoteIo) {
+    Demoter(BlockTable residency, IoEngine ssdIo, IoEngine remoteIo) {
         this.r = residency;
         this.ssdIo = ssdIo;
         this.remoteIo = remoteIo;
         this.ssdAhead = r.ssd == null ? 0 : Math.max(1, r.ssd.slotCount() / 8);
         this.ssdOnlyBelow = e -> r.index.state(e) == BlockIndex.READY && r.index.hasCopy(e, SSD)
                 && !r.index.hasCopy(e, REMOTE)
-                && (r.index.flags(e) & (Residency.MOVING | Residency.NO_DEMOTE | Residency.SKIP | Residency.REJECTED)) == 0;
+                && (r.index.flags(e) & (BlockTable.MOVING | BlockTable.NO_DEMOTE | BlockTable.SKIP | BlockTable.REJECTED)) == 0;
         for (int i = 0; i < WRITES_IN_FLIGHT; i++) {
             writes[i] = new Write();
             spare.add(writes[i]);
@@ -185,7 +185,7 @@ final class Demoter implements Runnable {
 
     private void endFlush(boolean incomplete) {
         flushing = false;
-        r.clearFlag(Residency.FLUSH_REFUSED);
+        r.clearFlag(BlockTable.FLUSH_REFUSED);
         r.metrics.add(Counter.FLUSHES, 1);
         r.metrics.add(Counter.INCOMPLETE_FLUSHES, incomplete ? 1 : 0);
         r.demoterIdle.signalAll();
@@ -335,7 +335,7 @@ final class Demoter implements Runnable {
     private void keepPrefixesOfSsdWrites(boolean on) {
         for (Write w : writes) {
             if (w.active && w.target == SSD) {
-                r.setAncestorFlag(w.entry, Residency.KEEP, on);
+                r.setAncestorFlag(w.entry, BlockTable.KEEP, on);
             }
         }
     }
@@ -353,7 +353,7 @@ final class Demoter implements Runnable {
                 return e;
             }
             if (flushing) {
-                r.index.setFlags(e, r.index.flags(e) | Residency.FLUSH_REFUSED);
+                r.index.setFlags(e, r.index.flags(e) | BlockTable.FLUSH_REFUSED);
             } else {
                 r.setRejected(e, true);
             }
@@ -376,11 +376,11 @@ final class Demoter implements Runnable {
                 chosen = e;
                 break;
             }
-            r.index.setFlags(e, r.index.flags(e) | Residency.SKIP);
+            r.index.setFlags(e, r.index.flags(e) | BlockTable.SKIP);
             skipped[n++] = e;
         }
         for (int i = 0; i < n; i++) {
-            r.index.setFlags(skipped[i], r.index.flags(skipped[i]) & ~Residency.SKIP);
+            r.index.setFlags(skipped[i], r.index.flags(skipped[i]) & ~BlockTable.SKIP);
         }
         return chosen;
     }
@@ -388,7 +388,7 @@ final class Demoter implements Runnable {
     /** True when {@code e}'s parent is the namespace root, in {@code tier}, or being written. */
     private boolean parentWritten(int e, int tier) {
         int p = r.index.parent(e);
-        return p == NONE || r.index.hasCopy(p, tier) || (r.index.flags(p) & Residency.MOVING) != 0;
+        return p == NONE || r.index.hasCopy(p, tier) || (r.index.flags(p) & BlockTable.MOVING) != 0;
     }
 
     private int topmost(int e, IntPredicate needsWrite) {
@@ -410,7 +410,7 @@ final class Demoter implements Runnable {
             flushStopped = true;
             return;
         }
-        r.index.setFlags(e, r.index.flags(e) | Residency.NO_DEMOTE);
+        r.index.setFlags(e, r.index.flags(e) | BlockTable.NO_DEMOTE);
         refused++;
         backOff();
     }
@@ -493,7 +493,7 @@ final class Demoter implements Runnable {
             page = r.index.hasCopy(e, DRAM) ? r.index.location(e, DRAM) : -1;
             sourceSlot = page < 0 ? r.index.location(e, SSD) : -1;
             r.index.pin(e);
-            r.index.setFlags(e, r.index.flags(e) | Residency.MOVING);
+            r.index.setFlags(e, r.index.flags(e) | BlockTable.MOVING);
             int ns = r.index.namespace(e);
             int parent = r.index.parent(e);
             header.keyHi = r.index.keyHi(e);
@@ -560,7 +560,7 @@ final class Demoter implements Runnable {
                 r.releaseRemoteSlot(slot);
             }
             r.demoterSlots -= target == SSD ? 1 : 0;
-            r.index.setFlags(entry, r.index.flags(entry) & ~Residency.MOVING);
+            r.index.setFlags(entry, r.index.flags(entry) & ~BlockTable.MOVING);
             if (failure == null) {
                 published();
             } else {
@@ -569,9 +569,9 @@ final class Demoter implements Runnable {
                     r.ssd.release(slot);
                 }
                 if (unplaceable && flushing) {
-                    r.index.setFlags(entry, r.index.flags(entry) | Residency.FLUSH_REFUSED);
+                    r.index.setFlags(entry, r.index.flags(entry) | BlockTable.FLUSH_REFUSED);
                 } else if (unplaceable) {
-                    r.index.setFlags(entry, r.index.flags(entry) | Residency.NO_DEMOTE);
+                    r.index.setFlags(entry, r.index.flags(entry) | BlockTable.NO_DEMOTE);
                     if (unplaced++ == 0) {
                         retryUnplacedAt = System.nanoTime() + UNPLACED_RETRY_NS;
                     }
@@ -625,11 +625,11 @@ final class Demoter implements Runnable {
     }
 
     /**
-     * Wipes a remote slot under its condition ({@link Residency.RemoteWipe}); the slot is claimed
+     * Wipes a remote slot under its condition ({@link BlockTable.RemoteWipe}); the slot is claimed
      * meanwhile so that no write of ours lands in it between the check and the wipe.
      */
     private void wipeRemote() {
-        Residency.RemoteWipe w = remoteWipe;
+        BlockTable.RemoteWipe w = remoteWipe;
         if (!claim(w.slot())) {
             return; // one of our writes is replacing it anyway
         }
@@ -663,7 +663,7 @@ final class Demoter implements Runnable {
     }
 
     /** Whether the slot still holds the key (and, for a corrupt block, still fails its check). */
-    private boolean stillToWipe(Residency.RemoteWipe w) throws IOException {
+    private boolean stillToWipe(BlockTable.RemoteWipe w) throws IOException {
         SlotTier t = r.remote.slots();
         if (!w.onlyIfCorrupt()) {
             return t.readHeader(w.slot(), found) && found.keyHi == w.keyHi() && found.keyLo == w.keyLo();

@@ -40,8 +40,8 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
             case COSTAWARE: {
                 CostAwareAdmission a = new CostAwareAdmission(costawareSketch(slots), facts, entries, hitWorth(p), blockBytes,
                         atAndBelow(slots), budgets(p, blockBytes));
-                orders[Residency.DRAM] = a.dramOrder();
-                for (int t = Residency.DRAM + 1; t < orders.length; t++) {
+                orders[BlockTable.DRAM] = a.dramOrder();
+                for (int t = BlockTable.DRAM + 1; t < orders.length; t++) {
                     orders[t] = new LruPrefixEviction(entries);
                 }
                 admission = a;

@@ -1,6 +1,6 @@
 package dev.kvtier;
 
-import static dev.kvtier.Residency.REMOTE;
+import static dev.kvtier.BlockTable.REMOTE;
 import static dev.kvtier.index.BlockIndex.NONE;
 import static dev.kvtier.index.BlockIndex.READY;
 
@@ -37,13 +37,13 @@ final class RemoteLookup {
     /** Keys beyond the local prefix whose sets are read per match. */
     static final int LOOKAHEAD = 16;
 
-    private final Residency r;
+    private final BlockTable r;
     private final IoEngine io;
     private final long recheckNanos;
     /** Per set: {@code System.nanoTime()} of the last read that found nothing, 0 if none. */
     private final long[] fruitlessAt;
 
-    RemoteLookup(Residency r, IoEngine io, long recheckMillis) {
+    RemoteLookup(BlockTable r, IoEngine io, long recheckMillis) {
         this.r = r;
         this.io = io;
         this.recheckNanos = recheckMillis * 1_000_000L;

@@ -19,7 +19,7 @@ import java.util.stream.IntStream;
  * blocks then join the SSD eviction order oldest write first.
  */
 final class SsdRecovery implements SlotTier.ScanVisitor {
-    private final Residency r;
+    private final BlockTable r;
     private int unusable;
     private final int capacity;
     private int found;
@@ -30,7 +30,7 @@ final class SsdRecovery implements SlotTier.ScanVisitor {
     private final int[] position;
     private final long[] epoch;
 
-    private SsdRecovery(Residency r) {
+    private SsdRecovery(BlockTable r) {
         this.r = r;
         this.capacity = r.ssd.slotCount();
         slot = new int[capacity];
@@ -42,7 +42,7 @@ final class SsdRecovery implements SlotTier.ScanVisitor {
     }
 
     /** Rebuilds; returns the milliseconds it took. Call before the cache is shared. */
-    static long recover(Residency r) {
+    static long recover(BlockTable r) {
         long t0 = System.nanoTime();
         if (r.ssd.formatted()) {
             return 0;
@@ -57,7 +57,7 @@ final class SsdRecovery implements SlotTier.ScanVisitor {
     @Override
     public void unreadable(int s) {
         r.ssd.markUsed(s);
-        r.metrics.add(Counter.READ_ERRORS, Residency.SSD, 1);
+        r.metrics.add(Counter.READ_ERRORS, BlockTable.SSD, 1);
         r.quarantinedSlots++;
     }
 
@@ -109,8 +109,8 @@ final class SsdRecovery implements SlotTier.ScanVisitor {
             r.publish(e);
             r.index.unpin(e);
         }
-        r.metrics.add(Counter.RECOVERED_BLOCKS, Residency.SSD, n);
-        r.metrics.add(Counter.RECOVERY_DISCARDED_SLOTS, Residency.SSD, discarded);
+        r.metrics.add(Counter.RECOVERED_BLOCKS, BlockTable.SSD, n);
+        r.metrics.add(Counter.RECOVERY_DISCARDED_SLOTS, BlockTable.SSD, discarded);
     }
 
     /**
@@ -125,8 +125,8 @@ final class SsdRecovery implements SlotTier.ScanVisitor {
             if (epoch[i] <= entryEpoch[existing]) {
                 return NONE;
             }
-            r.pendingWipes.add(r.index.removeCopy(existing, Residency.SSD));
-            r.index.addCopy(existing, Residency.SSD, slot[i]);
+            r.pendingWipes.add(r.index.removeCopy(existing, BlockTable.SSD));
+            r.index.addCopy(existing, BlockTable.SSD, slot[i]);
             entryEpoch[existing] = epoch[i];
             return -2;
         }
@@ -135,7 +135,7 @@ final class SsdRecovery implements SlotTier.ScanVisitor {
             return NONE;
         }
         int e = r.index.insert(kHi, kLo, p, r.namespaceId(ns[2 * i], ns[2 * i + 1]), position[i]);
-        r.index.addCopy(e, Residency.SSD, slot[i]);
+        r.index.addCopy(e, BlockTable.SSD, slot[i]);
         entryEpoch[e] = epoch[i];
         return e;
     }

@@ -1,11 +1,8 @@
 package dev.kvtier;
 
-import static dev.kvtier.Residency.DRAM;
-import static dev.kvtier.Residency.REMOTE;
-import static dev.kvtier.Residency.SSD;
-import static dev.kvtier.index.BlockIndex.NONE;
-import static dev.kvtier.index.BlockIndex.READY;
-import static dev.kvtier.index.BlockIndex.WRITING;
+import static dev.kvtier.BlockTable.DRAM;
+import static dev.kvtier.BlockTable.REMOTE;
+import static dev.kvtier.BlockTable.SSD;
 
 import dev.kvtier.codec.Codecs;
 import dev.kvtier.codec.Lz4Codec;
@@ -35,7 +32,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The cache engine behind {@link KvTierCache}: the public operations, their argument checks
- * and their copies. Where blocks are is {@link Residency}'s business; moving them down is the
+ * and their copies. Where blocks are is {@link BlockTable}'s business; moving them down is the
  * {@link Demoter}'s.
  *
  * <p><b>Concurrency.</b> Metadata changes under the residency lock, held only for lookups and
@@ -70,7 +67,7 @@ final class TieredCache implements KvTierCache {
     private final int blockTokens;
     private final int blockBytes;
     private final CacheMetrics metrics = new CacheMetrics();
-    private final Residency r;
+    private final BlockTable r;
     private final Demoter demoter;
     private final IoEngine ssdIo;
     private final IoEngine remoteIo;
@@ -90,7 +87,7 @@ final class TieredCache implements KvTierCache {
         try {
             ssd = config.hasSsd() ? openSsd(config) : null;
             remote = config.hasRemote() ? openRemote(config) : null;
-            this.r = new Residency(dram, ssd, remote, metrics, config.demoteAhead(), config.policy());
+            this.r = new BlockTable(dram, ssd, remote, metrics, config.demoteAhead(), config.policy());
             this.recoveryMillis = ssd == null ? 0 : SsdRecovery.recover(r);
         } catch (IOException e) {
             closeQuietly(dram, ssd, remote);
@@ -206,50 +203,13 @@ final class TieredCache implements KvTierCache {
         if (lookup != null) {
             lookup.discover(keys);
         }
-        int[] entries = scratch(keys.length);
         into.reset(keys);
-        int hits;
-        int dramHits = 0;
-        int ssdHits = 0;
-        r.lock.lock();
-        try {
-            r.checkOpen();
-            r.admission.onRequest();
-            for (BlockKey k : keys) {
-                r.admission.onLookup(k.hi(), k.lo());
-            }
-            hits = leadingReady(keys, keys.length, entries);
-            for (int i = 0; i < hits; i++) {
-                int tier = r.index.fastestTier(entries[i]);
-                dramHits += tier == DRAM ? 1 : 0;
-                ssdHits += tier == SSD ? 1 : 0;
-                into.hit(Tier.of(tier));
-            }
-            touchDeepestFirst(entries, hits);
-        } finally {
-            r.lock.unlock();
-        }
+        int hits = r.matchPrefix(keys, into, scratch(keys.length));
         metrics.add(Counter.MATCH_CALLS, 1);
         metrics.add(Counter.LOOKUP_BLOCKS, keys.length);
-        metrics.add(Counter.HIT_BLOCKS, DRAM, dramHits);
-        metrics.add(Counter.HIT_BLOCKS, SSD, ssdHits);
-        metrics.add(Counter.HIT_BLOCKS, REMOTE, hits - dramHits - ssdHits);
         metrics.add(Counter.MISS_BLOCKS, keys.length - hits);
         metrics.record(Op.MATCH, System.nanoTime() - t0);
         return into;
-    }
-
-    /** Under the lock: how many leading keys are READY; their entries go to {@code entries}. */
-    private int leadingReady(BlockKey[] keys, int limit, int[] entries) {
-        int n = 0;
-        while (n < limit) {
-            int e = r.index.find(keys[n].hi(), keys[n].lo());
-            if (e == NONE || r.index.state(e) != READY) {
-                break;
-            }
-            entries[n++] = e;
-        }
-        return n;
     }
 
     // ---- load
@@ -314,53 +274,7 @@ final class TieredCache implements KvTierCache {
         }
 
         private void pin() {
-            r.lock.lock();
-            try {
-                r.checkOpen();
-                pinned = leadingReady(keys, w, s);
-                for (int i = 0; i < pinned; i++) {
-                    r.index.pin(s[i]); // all before any promotion's page: it must not evict this load's own blocks
-                }
-                for (int i = 0; i < pinned; i++) {
-                    int e = s[i];
-                    int tier = r.index.fastestTier(e);
-                    if (tier == REMOTE && r.remoteSlotClaimed(r.index.location(e, REMOTE))) {
-                        unpinFrom(i); // our own demoter is rewriting that slot: the load ends before it
-                        break;
-                    }
-                    s[w + i] = tier;
-                    s[2 * w + i] = r.index.location(e, tier);
-                    s[3 * w + i] = tier != DRAM ? planPromotion(e) : -1;
-                }
-                touchDeepestFirst(s, pinned);
-                if (pinned > 0) {
-                    r.activePins += pinned;
-                    r.inFlight++;
-                }
-            } finally {
-                r.lock.unlock();
-            }
-        }
-
-        /** Under the lock: unpins blocks {@code from..pinned}, which the load will not copy. */
-        private void unpinFrom(int from) {
-            for (int i = from; i < pinned; i++) {
-                r.unpin(s[i]);
-            }
-            pinned = from;
-        }
-
-        /** Under the lock: a page to promote {@code e} into, or -1. */
-        private int planPromotion(int e) {
-            if ((r.index.flags(e) & Residency.PROMOTING) != 0) {
-                return -1;
-            }
-            int page = r.allocatePage(e, true);
-            if (page >= 0) {
-                r.index.setFlags(e, r.index.flags(e) | Residency.PROMOTING);
-                r.pagesInTransit++;
-            }
-            return page;
+            pinned = r.pinForLoad(keys, w, s);
         }
 
         private void copyAll() {
@@ -439,73 +353,8 @@ final class TieredCache implements KvTierCache {
             }
         }
 
-        /**
-         * Under the lock, whatever happened: counts, publishes the promoted copies of blocks
-         * loaded (frees the other promotion pages), unpins, drops a block that failed its check.
-         */
         private void finish(boolean completed) {
-            if (pinned == 0) {
-                return;
-            }
-            r.lock.lock();
-            try {
-                countLoaded();
-                int promoted = 0;
-                for (int i = 0; i < pinned; i++) {
-                    promoted += settlePromotion(i, completed && i < loaded) ? 1 : 0;
-                    r.unpin(s[i]);
-                }
-                metrics.add(Counter.PROMOTED_BLOCKS, promoted);
-                if (failure != ReadStatus.OK) {
-                    recordFailure(s[loaded], s[w + loaded], s[2 * w + loaded]);
-                }
-            } finally {
-                r.activePins -= pinned;
-                r.endCopy();
-                r.lock.unlock();
-            }
-        }
-
-        private void countLoaded() {
-            for (int i = 0; i < loaded; i++) {
-                metrics.add(Counter.LOADED_BLOCKS, s[w + i], 1);
-                metrics.add(Counter.LOADED_BYTES, s[w + i], blockBytes);
-            }
-        }
-
-        /** Publishes or frees block {@code i}'s promotion page; true when published. */
-        private boolean settlePromotion(int i, boolean verified) {
-            int page = s[3 * w + i];
-            if (page < 0) {
-                return false;
-            }
-            int e = s[i];
-            r.index.setFlags(e, r.index.flags(e) & ~Residency.PROMOTING);
-            r.pagesInTransit--;
-            if (verified && r.index.isLive(e) && !r.index.hasCopy(e, DRAM)) {
-                r.addCopy(e, DRAM, page);
-                return true;
-            }
-            r.dram.free(page);
-            return false;
-        }
-
-        /**
-         * Counts a failed read; a block that failed its checks is dropped with its descendants,
-         * and a corrupt remote slot is queued for a wipe (if it is still corrupt when the demoter
-         * reads it again) so that lookups do not find it again. A mismatched remote slot holds
-         * another writer's block, or is being written.
-         */
-        private void recordFailure(int e, int tier, int slot) {
-            Counter c = failure == ReadStatus.CORRUPT ? Counter.CORRUPT_BLOCKS
-                    : failure == ReadStatus.MISMATCH ? Counter.MISMATCHED_BLOCKS : Counter.READ_ERRORS;
-            metrics.add(c, tier, 1);
-            if (failure == ReadStatus.CORRUPT && tier == REMOTE) {
-                r.wipeRemote(e, slot, true);
-            }
-            if (failure != ReadStatus.IO_ERROR) {
-                r.dropWithDescendants(e);
-            }
+            r.settleLoad(s, w, pinned, loaded, completed, failure);
         }
     }
 
@@ -550,7 +399,7 @@ final class TieredCache implements KvTierCache {
     private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses) {
         long t0 = System.nanoTime();
         int[] slots = scratch(3 * count);
-        int reserved = reserve(keys, from, count, slots);
+        int reserved = r.reserveStore(keys, from, count, slots);
         boolean copied = false;
         try {
             for (int j = 0; j < reserved; j++) {
@@ -564,7 +413,7 @@ final class TieredCache implements KvTierCache {
             }
             copied = true;
         } finally {
-            publish(slots, reserved, copied);
+            r.publishStore(slots, reserved, copied);
         }
         metrics.add(Counter.STORE_CALLS, 1);
         metrics.add(Counter.STORED_BLOCKS, DRAM, reserved);
@@ -573,172 +422,35 @@ final class TieredCache implements KvTierCache {
         return reserved;
     }
 
-    /**
-     * Under the lock: reserves an entry and a DRAM page for each new block of the chain, in
-     * state WRITING. Entries go to {@code slots[0..n)}, their index in the call to
-     * {@code slots[count..)}, their pages to {@code slots[2*count..)}. Stops at an orphan or
-     * when no page can be freed.
-     */
-    private int reserve(BlockKey[] keys, int from, int count, int[] slots) {
-        r.lock.lock();
-        try {
-            r.checkOpen();
-            if (count == 0) {
-                return 0;
-            }
-            Namespace ns = keys[from].namespace();
-            int nsId = r.namespaceId(ns.rootHi(), ns.rootLo());
-            int parent = keys[from].isFirst() ? NONE : r.index.find(keys[from].parentHi(), keys[from].parentLo());
-            if (!keys[from].isFirst() && parent == NONE) {
-                metrics.add(Counter.STORE_ORPHAN_BLOCKS, count);
-                return 0;
-            }
-            int n = 0;
-            double sample = -1;
-            for (int i = from; i < from + count; i++) {
-                BlockKey key = keys[i];
-                int e = r.index.find(key.hi(), key.lo());
-                if (e == NONE) {
-                    sample = sample < 0 ? AdmissionPolicy.chainSample(key.hi(), key.lo()) : sample;
-                    int victim = r.admission.wantsVictim() ? r.dramVictim(parent) : NONE;
-                    if (!r.admission.admitNew(key.hi(), key.lo(), key.position(), sample, victim)) {
-                        metrics.add(Counter.REJECTED_BLOCKS, DRAM, from + count - i);
-                        break;
-                    }
-                    int page = r.allocatePage(parent, victim);
-                    if (page < 0) {
-                        metrics.add(Counter.STORE_NO_SPACE_BLOCKS, from + count - i);
-                        break;
-                    }
-                    e = r.index.insert(key.hi(), key.lo(), parent, nsId, key.position());
-                    r.setChainSample(e, sample);
-                    r.addCopy(e, DRAM, page);
-                    slots[n] = e;
-                    slots[2 * count + n] = page;
-                    slots[count + n++] = i - from;
-                } else {
-                    metrics.add(Counter.STORE_DUPLICATE_BLOCKS, 1);
-                    if (r.index.state(e) == READY) {
-                        r.touch(e);
-                    }
-                }
-                parent = e;
-            }
-            if (n > 0) {
-                r.inFlight++;
-            }
-            r.wakeDemoterIfNeeded();
-            return n;
-        } finally {
-            r.lock.unlock();
-        }
-    }
-
-    /** Under the lock: makes the reserved blocks readable, deepest first, or drops them all. */
-    private void publish(int[] slots, int n, boolean copied) {
-        if (n == 0) {
-            return;
-        }
-        r.lock.lock();
-        try {
-            for (int j = n - 1; j >= 0; j--) {
-                int e = slots[j];
-                if (copied && r.index.state(e) == WRITING) {
-                    r.publish(e);
-                } else if (r.index.state(e) == WRITING) {
-                    r.dropWithDescendants(e);
-                }
-                r.unpin(e);
-            }
-            r.endCopy();
-            r.wakeDemoterIfNeeded();
-        } finally {
-            r.lock.unlock();
-        }
-    }
-
     // ---- acquire, invalidate, stats, close
 
     @Override
     public BlockHandle acquire(BlockKey key) {
         Args.requireKey(key, blockTokens);
-        DramBlockHandle handle;
-        r.lock.lock();
-        try {
-            r.checkOpen();
-            int e = r.index.find(key.hi(), key.lo());
-            if (e == NONE || r.index.state(e) != READY || !r.index.hasCopy(e, DRAM)) {
-                return null;
-            }
-            int page = r.index.location(e, DRAM);
-            handle = new DramBlockHandle(this, key, e, r.dram.address(page), r.dram.view(page));
-            r.index.pin(e);
-            r.activePins++;
-            r.touch(e);
-        } finally {
-            r.lock.unlock();
+        int[] entry = new int[1];
+        int page = r.pinDramForHandle(key, entry);
+        if (page < 0) {
+            return null;
         }
+        DramBlockHandle handle = new DramBlockHandle(this, key, entry[0], r.dram.address(page), r.dram.view(page));
         metrics.add(Counter.ACQUIRES, 1);
         return handle;
     }
 
-    /**
-     * Called once per handle: on close, or when a handle is collected without close. A leaked
-     * handle's views may still be in use somewhere, so its block leaves the index and its page
-     * stays pinned for the life of the cache (quarantined) rather than being reused.
-     */
+    /** Called once per handle: on close, or when a handle is collected without close (see {@link BlockTable#releaseHandle}). */
     void releaseHandlePin(int entry, boolean leaked) {
-        r.lock.lock();
-        try {
-            if (r.closed) {
-                return;
-            }
-            r.activePins--;
-            if (!leaked) {
-                r.unpin(entry);
-            } else {
-                metrics.add(Counter.LEAKED_PINS, 1);
-                if (r.index.isLive(entry)) {
-                    r.retire(entry, false);
-                }
-            }
-        } finally {
-            r.lock.unlock();
-        }
+        r.releaseHandle(entry, leaked);
     }
 
     /** True once {@link #close()} has begun; handles refuse access from then on. */
     boolean isClosed() {
-        r.lock.lock();
-        try {
-            return r.closed;
-        } finally {
-            r.lock.unlock();
-        }
+        return r.isClosed();
     }
 
     @Override
     public int invalidate(Namespace namespace) {
         Args.requireNonNull(namespace, "namespace");
-        r.lock.lock();
-        try {
-            r.checkOpen();
-            int id = r.existingNamespaceId(namespace.rootHi(), namespace.rootLo());
-            int n = 0;
-            for (int e = 0; id >= 0 && e < r.index.capacity(); e++) {
-                if (r.index.isLive(e) && r.index.namespace(e) == id) {
-                    if (r.index.hasCopy(e, REMOTE)) {
-                        r.wipeRemote(e, r.index.location(e, REMOTE), false);
-                    }
-                    r.retire(e, true);
-                    n++;
-                }
-            }
-            metrics.add(Counter.INVALIDATED_BLOCKS, n);
-            return n;
-        } finally {
-            r.lock.unlock();
-        }
+        return r.invalidateNamespace(namespace.rootHi(), namespace.rootLo());
     }
 
     @Override
@@ -747,7 +459,7 @@ final class TieredCache implements KvTierCache {
         if (timeout.isNegative()) {
             throw new IllegalArgumentException("timeout must not be negative, was " + timeout);
         }
-        checkOpen();
+        r.requireOpen();
         return demoter == null ? 0 : demoter.flush(saturatedNanos(timeout));
     }
 
@@ -758,28 +470,17 @@ final class TieredCache implements KvTierCache {
     @Override
     public CacheStats stats() {
         long[] capacity = new long[CacheMetrics.TIERS];
-        long[] resident;
-        int pins;
-        double[] shares = new double[CacheMetrics.TIERS];
-        r.lock.lock();
-        try {
-            resident = r.residentBlocks();
-            pins = r.activePins;
-            for (int t = 0; t < shares.length; t++) {
-                shares[t] = r.admission.admitShare(t);
-            }
-        } finally {
-            r.lock.unlock();
-        }
+        BlockTable.Gauges g = r.gauges();
         capacity[DRAM] = r.dram.pageCount();
         capacity[SSD] = r.ssd == null ? 0 : r.ssd.slotCount();
         capacity[REMOTE] = r.remote == null ? 0 : r.remote.slots().slotCount();
-        return new CacheStats(metrics, resident, capacity, pins, recoveryMillis, new IoEngine[] {null, ssdIo, remoteIo}, shares);
+        return new CacheStats(metrics, g.resident(), capacity, g.pins(), recoveryMillis,
+                new IoEngine[] {null, ssdIo, remoteIo}, g.admitShares());
     }
 
     @Override
     public void awaitIdle() {
-        checkOpen();
+        r.requireOpen();
         if (demoter != null) {
             demoter.awaitIdle();
         }
@@ -787,17 +488,8 @@ final class TieredCache implements KvTierCache {
 
     @Override
     public void close() {
-        r.lock.lock();
-        try {
-            if (r.closed) {
-                return;
-            }
-            r.closed = true;
-            while (r.inFlight > 0) {
-                r.idle.awaitUninterruptibly();
-            }
-        } finally {
-            r.lock.unlock();
+        if (!r.beginClose()) {
+            return;
         }
         if (demoter != null) {
             if (closeFlushNanos > 0) {
@@ -806,20 +498,12 @@ final class TieredCache implements KvTierCache {
             demoter.stop();
         }
         closeEngines();
-        if (r.activePins > 0) {
+        int pins = r.gauges().pins();
+        if (pins > 0) {
             LOG.warn("kvtier cache closed with {} block handle(s) still open; their memory is freed "
-                    + "now and must not be read", r.activePins);
+                    + "now and must not be read", pins);
         }
         closeQuietly(r.dram, r.ssd, r.remote);
-    }
-
-    private void checkOpen() {
-        r.lock.lock();
-        try {
-            r.checkOpen();
-        } finally {
-            r.lock.unlock();
-        }
     }
 
     /** True once all off-heap memory has been returned. For tests. */
@@ -827,22 +511,9 @@ final class TieredCache implements KvTierCache {
         return r.dram.isReleased();
     }
 
-    /** Checks the residency invariants under the lock. For tests. */
+    /** Checks the block table's invariants. For tests. */
     void checkInvariants() {
-        r.lock.lock();
-        try {
-            if (!r.closed) {
-                r.checkInvariants();
-            }
-        } finally {
-            r.lock.unlock();
-        }
-    }
-
-    private void touchDeepestFirst(int[] entries, int n) {
-        for (int i = n - 1; i >= 0; i--) {
-            r.touch(entries[i]);
-        }
+        r.checkInvariants();
     }
 
     /** This thread's scratch array, at least {@code n} long. */

@@ -24,7 +24,7 @@ class SubtreeDropTest {
         com.sun.management.ThreadMXBean threads =
                 (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         try (DramTier dram = new DramTier(ENTRIES * 64L, 64)) {
-            Residency r = new Residency(dram, null, null, new CacheMetrics(), 0.125, new CacheConfig.Policy(
+            BlockTable r = new BlockTable(dram, null, null, new CacheMetrics(), 0.125, new CacheConfig.Policy(
                     CachePolicy.LRU, null, new double[3], System::nanoTime, null, 16));
             r.lock.lock();
             try {
@@ -56,9 +56,9 @@ class SubtreeDropTest {
     }
 
     /** A published DRAM block with key {@code id} under {@code parent}. */
-    private static int insert(Residency r, long id, int parent) {
+    private static int insert(BlockTable r, long id, int parent) {
         int e = r.index.insert(id, id, parent, r.namespaceId(0, 0), 0);
-        r.addCopy(e, Residency.DRAM, r.dram.allocate());
+        r.addCopy(e, BlockTable.DRAM, r.dram.allocate());
         r.publish(e);
         r.unpin(e);
         return e;

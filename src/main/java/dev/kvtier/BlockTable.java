@@ -3,8 +3,11 @@ package dev.kvtier;
 import static dev.kvtier.index.BlockIndex.NONE;
 import static dev.kvtier.index.BlockIndex.READY;
 import static dev.kvtier.index.BlockIndex.RETIRED;
+import static dev.kvtier.index.BlockIndex.WRITING;
 
 import dev.kvtier.index.BlockIndex;
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.policy.AdmissionPolicy;
@@ -13,6 +16,7 @@ import dev.kvtier.policy.EvictionPolicy;
 import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.SharedSlotTier;
 import dev.kvtier.tier.SlotTier;
+import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -52,7 +56,7 @@ import java.util.function.IntPredicate;
  * belief costs a miss. Remote slots are never allocated or wiped for reuse here: placement is
  * {@link SharedSlotTier}'s.
  */
-final class Residency implements BlockFacts {
+final class BlockTable implements BlockFacts {
     static final int DRAM = 0;
     static final int SSD = 1;
     static final int REMOTE = 2;
@@ -148,7 +152,7 @@ final class Residency implements BlockFacts {
     private record NamespaceId(long hi, long lo) {
     }
 
-    Residency(DramTier dram, SlotTier ssd, SharedSlotTier remote, CacheMetrics metrics, double demoteAhead,
+    BlockTable(DramTier dram, SlotTier ssd, SharedSlotTier remote, CacheMetrics metrics, double demoteAhead,
             CacheConfig.Policy policy) {
         this.demoteAheadPages = Math.max(1, (int) Math.ceil(dram.pageCount() * demoteAhead));
         this.dram = dram;
@@ -648,11 +652,387 @@ final class Residency implements BlockFacts {
         return a.length >= n ? a : Arrays.copyOf(a, Math.max(n, 2 * a.length));
     }
 
+    // ---- transitions of the public operations (each takes the lock itself)
+
+    /**
+     * match: counts a request and its lookups for admission, then reports how many leading keys
+     * are READY and in which tier ({@code into}), touching them deepest first. Returns the hits.
+     */
+    int matchPrefix(BlockKey[] keys, PrefixMatch into, int[] entries) {
+        lock.lock();
+        try {
+            checkOpen();
+            admission.onRequest();
+            for (BlockKey k : keys) {
+                admission.onLookup(k.hi(), k.lo());
+            }
+            int hits = leadingReady(keys, keys.length, entries);
+            for (int i = 0; i < hits; i++) {
+                int tier = index.fastestTier(entries[i]);
+                into.hit(Tier.of(tier));
+                metrics.add(Counter.HIT_BLOCKS, tier, 1);
+            }
+            touchDeepestFirst(entries, hits);
+            return hits;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How many leading keys are READY; their entries go to {@code entries}. */
+    private int leadingReady(BlockKey[] keys, int limit, int[] entries) {
+        int n = 0;
+        while (n < limit) {
+            int e = index.find(keys[n].hi(), keys[n].lo());
+            if (e == NONE || index.state(e) != READY) {
+                break;
+            }
+            entries[n++] = e;
+        }
+        return n;
+    }
+
+    private void touchDeepestFirst(int[] entries, int n) {
+        for (int i = n - 1; i >= 0; i--) {
+            touch(entries[i]);
+        }
+    }
+
+    /**
+     * store, step 1: reserves an entry and a DRAM page for each new block of the chain, in state
+     * WRITING and pinned by the writer. Entries go to {@code slots[0..n)}, their index in the
+     * call to {@code slots[count..)}, their pages to {@code slots[2*count..)}. Stops at an orphan,
+     * a block admission refuses, or when no page can be freed; an empty chain reserves nothing.
+     */
+    int reserveStore(BlockKey[] keys, int from, int count, int[] slots) {
+        lock.lock();
+        try {
+            checkOpen();
+            if (count == 0) {
+                return 0;
+            }
+            Namespace ns = keys[from].namespace();
+            int nsId = namespaceId(ns.rootHi(), ns.rootLo());
+            int parent = keys[from].isFirst() ? NONE : index.find(keys[from].parentHi(), keys[from].parentLo());
+            if (!keys[from].isFirst() && parent == NONE) {
+                metrics.add(Counter.STORE_ORPHAN_BLOCKS, count);
+                return 0;
+            }
+            int n = 0;
+            double sample = -1;
+            for (int i = from; i < from + count; i++) {
+                BlockKey key = keys[i];
+                int e = index.find(key.hi(), key.lo());
+                if (e == NONE) {
+                    sample = sample < 0 ? AdmissionPolicy.chainSample(key.hi(), key.lo()) : sample;
+                    int victim = admission.wantsVictim() ? dramVictim(parent) : NONE;
+                    if (!admission.admitNew(key.hi(), key.lo(), key.position(), sample, victim)) {
+                        metrics.add(Counter.REJECTED_BLOCKS, DRAM, from + count - i);
+                        break;
+                    }
+                    int page = allocatePage(parent, victim);
+                    if (page < 0) {
+                        metrics.add(Counter.STORE_NO_SPACE_BLOCKS, from + count - i);
+                        break;
+                    }
+                    e = index.insert(key.hi(), key.lo(), parent, nsId, key.position());
+                    setChainSample(e, sample);
+                    addCopy(e, DRAM, page);
+                    slots[n] = e;
+                    slots[2 * count + n] = page;
+                    slots[count + n++] = i - from;
+                } else {
+                    metrics.add(Counter.STORE_DUPLICATE_BLOCKS, 1);
+                    if (index.state(e) == READY) {
+                        touch(e);
+                    }
+                }
+                parent = e;
+            }
+            if (n > 0) {
+                inFlight++;
+            }
+            wakeDemoterIfNeeded();
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** store, step 2: makes the {@code n} reserved blocks readable, deepest first, or drops them all. */
+    void publishStore(int[] slots, int n, boolean copied) {
+        if (n == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            for (int j = n - 1; j >= 0; j--) {
+                int e = slots[j];
+                if (copied && index.state(e) == WRITING) {
+                    publish(e);
+                } else if (index.state(e) == WRITING) {
+                    dropWithDescendants(e);
+                }
+                unpin(e);
+            }
+            endCopy();
+            wakeDemoterIfNeeded();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * load, step 1: pins the leading READY blocks of {@code keys[0..w)}, every one of them
+     * before any promotion takes a page (which must not evict this load's own blocks), and
+     * stops before a block whose remote slot our demoter is rewriting. Fills {@code s}: entries
+     * {@code [0, w)}, source tiers {@code [w, 2w)}, locations {@code [2w, 3w)}, and for a block
+     * only on a device a DRAM page to promote it into when one can be had without losing a
+     * block, else -1 ({@code [3w, 4w)}). Returns the blocks pinned.
+     */
+    int pinForLoad(BlockKey[] keys, int w, int[] s) {
+        lock.lock();
+        try {
+            checkOpen();
+            int pinned = leadingReady(keys, w, s);
+            for (int i = 0; i < pinned; i++) {
+                index.pin(s[i]);
+            }
+            for (int i = 0; i < pinned; i++) {
+                int e = s[i];
+                int tier = index.fastestTier(e);
+                if (tier == REMOTE && remoteSlotClaimed(index.location(e, REMOTE))) {
+                    for (int j = i; j < pinned; j++) {
+                        unpin(s[j]);
+                    }
+                    pinned = i;
+                    break;
+                }
+                s[w + i] = tier;
+                s[2 * w + i] = index.location(e, tier);
+                s[3 * w + i] = tier != DRAM ? planPromotion(e) : -1;
+            }
+            touchDeepestFirst(s, pinned);
+            if (pinned > 0) {
+                activePins += pinned;
+                inFlight++;
+            }
+            return pinned;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A page to promote {@code e} into, or -1. */
+    private int planPromotion(int e) {
+        if ((index.flags(e) & PROMOTING) != 0) {
+            return -1;
+        }
+        int page = allocatePage(e, true);
+        if (page >= 0) {
+            index.setFlags(e, index.flags(e) | PROMOTING);
+            pagesInTransit++;
+        }
+        return page;
+    }
+
+    /**
+     * load, step 2, whatever happened: counts the {@code loaded} leading blocks, publishes the
+     * promoted copies of those (frees the other promotion pages), unpins, and handles the block
+     * that ended the load: a corrupt or mismatched one is dropped with its descendants (a
+     * corrupt remote slot is queued for a wipe, if it is still corrupt then); an I/O error is a
+     * miss only.
+     */
+    void settleLoad(int[] s, int w, int pinned, int loaded, boolean completed, ReadStatus failure) {
+        if (pinned == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            int promoted = 0;
+            for (int i = 0; i < pinned; i++) {
+                if (i < loaded) {
+                    metrics.add(Counter.LOADED_BLOCKS, s[w + i], 1);
+                    metrics.add(Counter.LOADED_BYTES, s[w + i], dram.blockBytes());
+                }
+                promoted += settlePromotion(s[i], s[3 * w + i], completed && i < loaded) ? 1 : 0;
+                unpin(s[i]);
+            }
+            metrics.add(Counter.PROMOTED_BLOCKS, promoted);
+            if (failure != ReadStatus.OK) {
+                loadFailed(s[loaded], s[w + loaded], s[2 * w + loaded], failure);
+            }
+        } finally {
+            activePins -= pinned;
+            endCopy();
+            lock.unlock();
+        }
+    }
+
+    /** Publishes or frees {@code e}'s promotion page; true when published. */
+    private boolean settlePromotion(int e, int page, boolean verified) {
+        if (page < 0) {
+            return false;
+        }
+        index.setFlags(e, index.flags(e) & ~PROMOTING);
+        pagesInTransit--;
+        if (verified && index.isLive(e) && !index.hasCopy(e, DRAM)) {
+            addCopy(e, DRAM, page);
+            return true;
+        }
+        dram.free(page);
+        return false;
+    }
+
+    private void loadFailed(int e, int tier, int slot, ReadStatus failure) {
+        Counter c = failure == ReadStatus.CORRUPT ? Counter.CORRUPT_BLOCKS
+                : failure == ReadStatus.MISMATCH ? Counter.MISMATCHED_BLOCKS : Counter.READ_ERRORS;
+        metrics.add(c, tier, 1);
+        if (failure == ReadStatus.CORRUPT && tier == REMOTE) {
+            wipeRemote(e, slot, true);
+        }
+        if (failure != ReadStatus.IO_ERROR) {
+            dropWithDescendants(e);
+        }
+    }
+
+    /** acquire: pins {@code key}'s DRAM copy for a handle; its page, or -1 when it is not READY in DRAM. */
+    int pinDramForHandle(BlockKey key, int[] entry) {
+        lock.lock();
+        try {
+            checkOpen();
+            int e = index.find(key.hi(), key.lo());
+            if (e == NONE || index.state(e) != READY || !index.hasCopy(e, DRAM)) {
+                return -1;
+            }
+            index.pin(e);
+            activePins++;
+            touch(e);
+            entry[0] = e;
+            return index.location(e, DRAM);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A handle's pin goes, once: on close, or when the handle was collected unclosed. A leaked
+     * handle's views may still be in use, so its block leaves the index and its page stays pinned
+     * for the life of the cache (quarantined).
+     */
+    void releaseHandle(int e, boolean leaked) {
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            activePins--;
+            if (!leaked) {
+                unpin(e);
+            } else {
+                metrics.add(Counter.LEAKED_PINS, 1);
+                if (index.isLive(e)) {
+                    retire(e, false);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** invalidate: every block of the namespace leaves the cache; pinned ones when unpinned. Returns how many. */
+    int invalidateNamespace(long nsHi, long nsLo) {
+        lock.lock();
+        try {
+            checkOpen();
+            int id = existingNamespaceId(nsHi, nsLo);
+            int n = 0;
+            for (int e = 0; id >= 0 && e < index.capacity(); e++) {
+                if (index.isLive(e) && index.namespace(e) == id) {
+                    if (index.hasCopy(e, REMOTE)) {
+                        wipeRemote(e, index.location(e, REMOTE), false);
+                    }
+                    retire(e, true);
+                    n++;
+                }
+            }
+            metrics.add(Counter.INVALIDATED_BLOCKS, n);
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** close, step 1: refuses new operations and waits for the copies in flight. False when already closed. */
+    boolean beginClose() {
+        lock.lock();
+        try {
+            if (closed) {
+                return false;
+            }
+            closed = true;
+            while (inFlight > 0) {
+                idle.awaitUninterruptibly();
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    boolean isClosed() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Throws once the cache is closed. */
+    void requireOpen() {
+        lock.lock();
+        try {
+            checkOpen();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** What stats() reports of the block state, taken together under the lock. */
+    record Gauges(long[] resident, int pins, double[] admitShares) {
+    }
+
+    Gauges gauges() {
+        lock.lock();
+        try {
+            double[] shares = new double[CacheMetrics.TIERS];
+            for (int t = 0; t < shares.length; t++) {
+                shares[t] = admission.admitShare(t);
+            }
+            return new Gauges(residentBlocks(), activePins, shares);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     int resident(int tier) {
         return resident[tier];
     }
 
+    /** Verifies the invariants of the class comment; O(capacity). For tests; nothing once closed. */
     void checkInvariants() {
+        lock.lock();
+        try {
+            if (!closed) {
+                checkInvariantsLocked();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void checkInvariantsLocked() {
         index.checkInvariants();
         int slotsInUse = 0;
         int pagesInUse = 0;
