@@ -896,6 +896,165 @@ final class BlockTable implements BlockFacts {
         }
     }
 
+    /** How many leading keys are READY (no side effects). */
+    int readyPrefix(BlockKey[] keys) {
+        lock.lock();
+        try {
+            checkOpen();
+            int n = 0;
+            while (n < keys.length) {
+                int e = index.find(keys[n].hi(), keys[n].lo());
+                if (e == NONE || index.state(e) != READY) {
+                    break;
+                }
+                n++;
+            }
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Remote discovery: enters the leading keys of {@code keys[from..]} found in the remote slots
+     * {@code slots} (-1: not found) as READY blocks with a remote copy, each under its parent
+     * (which must be READY); a slot's previous owner in this process is forgotten. Returns how
+     * many were entered or already known.
+     */
+    int enterDiscovered(BlockKey[] keys, int from, int[] slots) {
+        lock.lock();
+        try {
+            checkOpen();
+            int parent = from == 0 ? NONE : index.find(keys[from - 1].hi(), keys[from - 1].lo());
+            int n = 0;
+            for (; n < slots.length && slots[n] >= 0; n++) {
+                parent = enterOneDiscovered(keys[from + n], parent, slots[n]);
+                if (parent == NONE) {
+                    break;
+                }
+            }
+            metrics.add(Counter.DISCOVERED_BLOCKS, REMOTE, n);
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Enters {@code key} found in remote {@code slot}; its entry, or NONE to stop. */
+    private int enterOneDiscovered(BlockKey key, int parent, int slot) {
+        if (!key.isFirst() && (parent == NONE || index.state(parent) != READY)) {
+            return NONE;
+        }
+        int e = index.find(key.hi(), key.lo());
+        if (e != NONE) {
+            return index.state(e) == READY ? e : NONE;
+        }
+        forgetRemote(slot);
+        if (!key.isFirst() && !index.isLive(parent) || index.used() == index.capacity()) {
+            return NONE;
+        }
+        Namespace ns = key.namespace();
+        e = index.insert(key.hi(), key.lo(), key.isFirst() ? NONE : parent, namespaceId(ns.rootHi(), ns.rootLo()),
+                key.position());
+        addRemoteCopy(e, slot);
+        publish(e);
+        unpin(e);
+        return e;
+    }
+
+    // ---- recovery (at open, before the cache is shared)
+
+    /** recover: an SSD slot whose header could not be read stays out of use until the next open. */
+    void quarantineSlot(int slot) {
+        ssd.markUsed(slot);
+        metrics.add(Counter.READ_ERRORS, SSD, 1);
+        quarantinedSlots++;
+    }
+
+    /** recover: an SSD slot with a corrupt or stale header is wiped before reuse. */
+    void discardSlot(int slot) {
+        ssd.markUsed(slot);
+        pendingWipes.add(slot);
+        metrics.add(Counter.RECOVERY_DISCARDED_SLOTS, SSD, 1);
+    }
+
+    /**
+     * recover: enters the blocks of a scan of the SSD tier's headers, parents first. A record is
+     * discarded (its slot wiped) when its parent is not on the device (it was still only in DRAM
+     * at the crash) or does not fit (position, namespace), or when a newer write of the same key
+     * exists (higher epoch). The blocks then join the SSD eviction order oldest write first.
+     */
+    void recover(SsdRecovery.Scan scan) {
+        lock.lock();
+        try {
+            long[] entryEpoch = new long[index.capacity()];
+            int[] entered = new int[scan.found()];
+            int n = 0;
+            for (int i : scan.byPosition()) {
+                ssd.markUsed(scan.slot()[i]);
+                int e = recoverRecord(scan, i, entryEpoch);
+                if (e == NONE) {
+                    discardSlot(scan.slot()[i]);
+                } else if (e >= 0) {
+                    entered[n++] = e;
+                }
+            }
+            long[] byEpoch = new long[n];
+            for (int j = 0; j < n; j++) {
+                byEpoch[j] = entryEpoch[entered[j]];
+            }
+            int[] order = java.util.stream.IntStream.range(0, n).boxed()
+                    .sorted((a, b) -> Long.compare(byEpoch[a], byEpoch[b])).mapToInt(Integer::intValue).toArray();
+            for (int j : order) {
+                publish(entered[j]);
+                index.unpin(entered[j]);
+            }
+            metrics.add(Counter.RECOVERED_BLOCKS, SSD, n);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Enters record {@code i}: its new entry, NONE to discard its slot, or -2 when it replaced an older copy of its key. */
+    private int recoverRecord(SsdRecovery.Scan scan, int i, long[] entryEpoch) {
+        long kHi = scan.key()[2 * i];
+        long kLo = scan.key()[2 * i + 1];
+        int slot = scan.slot()[i];
+        int existing = index.find(kHi, kLo);
+        if (existing != NONE) {
+            if (scan.epoch()[i] <= entryEpoch[existing]) {
+                return NONE;
+            }
+            discardSlot(index.removeCopy(existing, SSD));
+            index.addCopy(existing, SSD, slot);
+            entryEpoch[existing] = scan.epoch()[i];
+            return -2;
+        }
+        int nsId = namespaceId(scan.ns()[2 * i], scan.ns()[2 * i + 1]);
+        int p = recoveredParent(scan, i, nsId);
+        if (p == -2) {
+            return NONE;
+        }
+        int e = index.insert(kHi, kLo, p, nsId, scan.position()[i]);
+        index.addCopy(e, SSD, slot);
+        entryEpoch[e] = scan.epoch()[i];
+        return e;
+    }
+
+    /** Record {@code i}'s parent entry, NONE for a first block, or -2 when it is an orphan or does not fit. */
+    private int recoveredParent(SsdRecovery.Scan scan, int i, int nsId) {
+        long pHi = scan.parent()[2 * i];
+        long pLo = scan.parent()[2 * i + 1];
+        if (scan.position()[i] == 0) {
+            return pHi == scan.ns()[2 * i] && pLo == scan.ns()[2 * i + 1] ? NONE : -2;
+        }
+        int p = index.find(pHi, pLo);
+        if (p == NONE || index.position(p) != scan.position()[i] - 1 || index.namespace(p) != nsId) {
+            return -2;
+        }
+        return p;
+    }
+
     /** acquire: pins {@code key}'s DRAM copy for a handle; its page, or -1 when it is not READY in DRAM. */
     int pinDramForHandle(BlockKey key, int[] entry) {
         lock.lock();

@@ -1,8 +1,6 @@
 package dev.kvtier;
 
 import static dev.kvtier.BlockTable.REMOTE;
-import static dev.kvtier.index.BlockIndex.NONE;
-import static dev.kvtier.index.BlockIndex.READY;
 
 import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
@@ -40,7 +38,7 @@ final class RemoteLookup {
     private final BlockTable r;
     private final IoEngine io;
     private final long recheckNanos;
-    /** Per set: {@code System.nanoTime()} of the last read that found nothing, 0 if none. */
+    /** Per set: {@code System.nanoTime()} of the last read that found nothing, 0 if none. Racy by design: a lost update costs one extra probe. */
     private final long[] fruitlessAt;
 
     RemoteLookup(BlockTable r, IoEngine io, long recheckMillis) {
@@ -53,7 +51,7 @@ final class RemoteLookup {
     /** Enters the remote blocks that extend the local prefix of {@code keys}; returns how many. */
     int discover(BlockKey[] keys) {
         int total = 0;
-        int from = localPrefix(keys);
+        int from = r.readyPrefix(keys);
         while (true) {
             int n = probeCount(keys, from);
             int entered = n == 0 ? 0 : probe(keys, from, n);
@@ -83,24 +81,6 @@ final class RemoteLookup {
         return enter(keys, from, slots);
     }
 
-    private int localPrefix(BlockKey[] keys) {
-        r.lock.lock();
-        try {
-            r.checkOpen();
-            int n = 0;
-            while (n < keys.length) {
-                int e = r.index.find(keys[n].hi(), keys[n].lo());
-                if (e == NONE || r.index.state(e) != READY) {
-                    break;
-                }
-                n++;
-            }
-            return n;
-        } finally {
-            r.lock.unlock();
-        }
-    }
-
     /** How many keys from {@code from} to probe: up to the first set known fruitless. */
     private int probeCount(BlockKey[] keys, int from) {
         int max = Math.min(LOOKAHEAD, keys.length - from);
@@ -128,50 +108,13 @@ final class RemoteLookup {
         return failed;
     }
 
-    /** Under the lock: enters the leading found keys; marks the first fruitless set. */
+    /** Enters the leading found keys; marks the set of the first key not found fruitless. */
     private int enter(BlockKey[] keys, int from, int[] slots) {
-        r.lock.lock();
-        try {
-            r.checkOpen();
-            int parent = from == 0 ? NONE : r.index.find(keys[from - 1].hi(), keys[from - 1].lo());
-            int n = 0;
-            for (; n < slots.length; n++) {
-                BlockKey key = keys[from + n];
-                if (slots[n] < 0) {
-                    fruitlessAt[r.remote.setOf(key.hi(), key.lo())] = System.nanoTime();
-                    break;
-                }
-                parent = enterOne(key, parent, slots[n]);
-                if (parent == NONE) {
-                    break;
-                }
-            }
-            r.metrics.add(Counter.DISCOVERED_BLOCKS, REMOTE, n);
-            return n;
-        } finally {
-            r.lock.unlock();
+        int n = r.enterDiscovered(keys, from, slots);
+        if (n < slots.length && slots[n] < 0) {
+            BlockKey missed = keys[from + n];
+            fruitlessAt[r.remote.setOf(missed.hi(), missed.lo())] = System.nanoTime();
         }
-    }
-
-    /** Under the lock: enters {@code key} found in remote {@code slot}; its entry, or NONE to stop. */
-    private int enterOne(BlockKey key, int parent, int slot) {
-        if (!key.isFirst() && (parent == NONE || r.index.state(parent) != READY)) {
-            return NONE;
-        }
-        int e = r.index.find(key.hi(), key.lo());
-        if (e != NONE) {
-            return r.index.state(e) == READY ? e : NONE;
-        }
-        r.forgetRemote(slot);
-        if (!key.isFirst() && !r.index.isLive(parent) || r.index.used() == r.index.capacity()) {
-            return NONE;
-        }
-        Namespace ns = key.namespace();
-        e = r.index.insert(key.hi(), key.lo(), key.isFirst() ? NONE : parent, r.namespaceId(ns.rootHi(), ns.rootLo()),
-                key.position());
-        r.addRemoteCopy(e, slot);
-        r.publish(e);
-        r.unpin(e);
-        return e;
+        return n;
     }
 }
