@@ -5,6 +5,7 @@ import static dev.kvtier.index.BlockIndex.READY;
 import static dev.kvtier.index.BlockIndex.RETIRED;
 import static dev.kvtier.index.BlockIndex.WRITING;
 
+import dev.kvtier.format.SlotHeader;
 import dev.kvtier.index.BlockIndex;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
@@ -78,15 +79,14 @@ final class BlockTable implements BlockFacts {
     static final int REJECTED = 64;
     /** Index flag, only while a flush runs: admission refused this block to the flush. */
     static final int FLUSH_REFUSED = 128;
+    /** Blocks a demotion search looks at for one whose parent is already in the target tier. */
+    private static final int CANDIDATES = 32;
 
     final ReentrantLock lock = new ReentrantLock();
     /** Signalled when copies in flight reach zero. */
     final Condition idle = lock.newCondition();
-    /** Signalled when the demoter may have work. */
-    final Condition work = lock.newCondition();
-    /** Signalled each time the demoter finds nothing to do; {@link #demoterIdleRounds} counts those times. */
-    final Condition demoterIdle = lock.newCondition();
-    long demoterIdleRounds;
+    /** Wakes the demoter; called under the lock when DRAM falls below its watermark or a wipe is queued. Must not block. */
+    private Runnable demoterWake = () -> { };
     final BlockIndex index;
     final DramTier dram;
     final SlotTier ssd;
@@ -119,9 +119,12 @@ final class BlockTable implements BlockFacts {
     /** SSD copies a demotion from DRAM may take the slot of: none whose block is in DRAM (see {@link #allocateSlotKeeping}). */
     private final IntPredicate ssdVictim = e -> evictable(e, SSD) && !hasCopy(e, DRAM);
     private final IntPredicate cleanSsdVictim = e -> evictable(e, SSD) && hasCopy(e, REMOTE);
-    final IntPredicate dirtyDram = this::isDirty;
+    private final IntPredicate dirtyDram = this::isDirty;
+    private final IntPredicate ssdOnlyBelow = this::needsRemoteCopy;
+    /** Scratch of {@link #nextCandidate}. */
+    private final int[] skipped = new int[CANDIDATES];
     /** DRAM-only blocks a flush writes down, whatever admission said before (it is asked again). */
-    final IntPredicate flushable = this::isFlushable;
+    private final IntPredicate flushable = this::isFlushable;
     /** SSD slots the demoter holds right now (being written or wiped). */
     int demoterSlots;
     /** DRAM pages taken by loads for promotions not yet published. */
@@ -145,7 +148,7 @@ final class BlockTable implements BlockFacts {
         int ns = index.namespace(e);
         remoteWipes.add(new RemoteWipe(slot, index.keyHi(e), index.keyLo(e), namespaceHi(ns), namespaceLo(ns),
                 onlyIfCorrupt));
-        work.signal();
+        demoterWake.run();
     }
 
     /** A namespace fingerprint as a map key. */
@@ -303,7 +306,7 @@ final class BlockTable implements BlockFacts {
             }
         } else if (wipe) {
             pendingWipes.add(loc);
-            work.signal();
+            demoterWake.run();
         } else {
             ssd.release(loc);
         }
@@ -312,6 +315,12 @@ final class BlockTable implements BlockFacts {
     /** READY, only in DRAM, and no demotion in flight, refused or passed over. */
     boolean isDirty(int e) {
         return index.state(e) == READY && index.copies(e) == 1
+                && (index.flags(e) & (MOVING | NO_DEMOTE | SKIP | REJECTED)) == 0;
+    }
+
+    /** READY on the SSD without a remote copy, and no write in flight, refused or passed over. */
+    private boolean needsRemoteCopy(int e) {
+        return index.state(e) == READY && index.hasCopy(e, SSD) && !index.hasCopy(e, REMOTE)
                 && (index.flags(e) & (MOVING | NO_DEMOTE | SKIP | REJECTED)) == 0;
     }
 
@@ -453,11 +462,6 @@ final class BlockTable implements BlockFacts {
         }
     }
 
-    /** Makes every block set aside by the demoter eligible again. */
-    void clearNoDemote() {
-        clearFlag(NO_DEMOTE);
-    }
-
     /** Clears {@code flag} on every entry. */
     void clearFlag(int flag) {
         for (int e = 0; e < index.capacity(); e++) {
@@ -469,7 +473,7 @@ final class BlockTable implements BlockFacts {
 
     void wakeDemoterIfNeeded() {
         if (belowDram() >= 0 && reclaimablePages() < demoteAhead()) {
-            work.signal();
+            demoterWake.run();
         }
     }
 
@@ -530,14 +534,19 @@ final class BlockTable implements BlockFacts {
 
     /** Claims remote {@code slot} for a write or wipe of ours; false when it is claimed already. */
     boolean claimRemoteSlot(int slot) {
-        if (remoteClaims.get(slot)) {
-            return false;
+        lock.lock();
+        try {
+            if (remoteClaims.get(slot)) {
+                return false;
+            }
+            remoteClaims.set(slot);
+            return true;
+        } finally {
+            lock.unlock();
         }
-        remoteClaims.set(slot);
-        return true;
     }
 
-    void releaseRemoteSlot(int slot) {
+    private void releaseRemoteSlot(int slot) {
         remoteClaims.clear(slot);
     }
 
@@ -960,6 +969,302 @@ final class BlockTable implements BlockFacts {
         publish(e);
         unpin(e);
         return e;
+    }
+
+    // ---- demotion: the demoter's transitions (each takes the lock itself)
+
+    /** Sets what wakes the demoter (see {@link #demoterWake}). */
+    void onDemoterWork(Runnable wake) {
+        lock.lock();
+        try {
+            demoterWake = wake;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A queued SSD slot wipe, now held by the demoter, or -1. */
+    int takeSsdWipe() {
+        lock.lock();
+        try {
+            Integer slot = pendingWipes.poll();
+            demoterSlots += slot == null ? 0 : 1;
+            return slot == null ? -1 : slot;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The demoter wiped (or failed to wipe) SSD {@code slot}: it is free again. */
+    void ssdWipeDone(int slot, boolean ok) {
+        lock.lock();
+        try {
+            demoterSlots--;
+            ssd.release(slot);
+            metrics.add(ok ? Counter.WIPED_SLOTS : Counter.WRITE_ERRORS, SSD, 1);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A queued remote wipe, or null. */
+    RemoteWipe takeRemoteWipe() {
+        lock.lock();
+        try {
+            return remoteWipes.poll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether fewer DRAM pages can be had without losing a block than the demoter keeps ahead. */
+    boolean dramBelowWatermark() {
+        lock.lock();
+        try {
+            return reclaimablePages() < demoteAheadPages;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether fewer SSD slots are free than {@code ahead} while a remote tier could take copies. */
+    boolean ssdBelowWatermark(int ahead) {
+        lock.lock();
+        try {
+            return remote != null && ssd != null && ssd.freeSlots() < ahead;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** What a demotion search looks for: a level's writes, or a flush's. */
+    enum DemotionKind { DRAM_LEVEL, SSD_LEVEL, FLUSH }
+
+    /**
+     * The next block to write {@code kind}'s way (from DRAM to the tier below it, or from SSD to
+     * REMOTE), admission asked, or NONE. The topmost ancestor that needs the write too comes
+     * first, and only a block whose parent is in the target tier (or on its way); up to
+     * {@value #CANDIDATES} blocks are looked at. Candidates admission refuses are flagged: REJECTED
+     * (until hit again), or for a flush FLUSH_REFUSED (until it ends); both counted.
+     */
+    int pickDemotion(DemotionKind kind, int to, double writePressure) {
+        lock.lock();
+        try {
+            IntPredicate needsWrite = kind == DemotionKind.SSD_LEVEL ? ssdOnlyBelow
+                    : kind == DemotionKind.FLUSH ? flushable : dirtyDram;
+            int from = kind == DemotionKind.SSD_LEVEL ? SSD : DRAM;
+            for (int tries = 0; tries < CANDIDATES; tries++) {
+                int e = nextCandidate(needsWrite, from, to);
+                boolean flush = kind == DemotionKind.FLUSH;
+                if (e == NONE || (flush ? admission.admitFlush(to, e)
+                        : admission.admitWrite(to, e, chainSample(e), writePressure))) {
+                    return e;
+                }
+                if (flush) {
+                    index.setFlags(e, index.flags(e) | FLUSH_REFUSED);
+                } else {
+                    setRejected(e, true);
+                }
+                metrics.add(Counter.REJECTED_BLOCKS, to, 1);
+            }
+            return NONE;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** See {@link #pickDemotion}; candidates passed over are flagged SKIP for the search only. */
+    private int nextCandidate(IntPredicate needsWrite, int from, int to) {
+        int chosen = NONE;
+        int n = 0;
+        while (n < CANDIDATES) {
+            int e = topmost(orders[from].victim(needsWrite), needsWrite);
+            if (e == NONE || parentWritten(e, to)) {
+                chosen = e;
+                break;
+            }
+            index.setFlags(e, index.flags(e) | SKIP);
+            skipped[n++] = e;
+        }
+        for (int i = 0; i < n; i++) {
+            index.setFlags(skipped[i], index.flags(skipped[i]) & ~SKIP);
+        }
+        return chosen;
+    }
+
+    /** True when {@code e}'s parent is the namespace root, in {@code tier}, or being written. */
+    private boolean parentWritten(int e, int tier) {
+        int p = index.parent(e);
+        return p == NONE || index.hasCopy(p, tier) || (index.flags(p) & MOVING) != 0;
+    }
+
+    private int topmost(int e, IntPredicate needsWrite) {
+        if (e == NONE) {
+            return NONE;
+        }
+        for (int p = index.parent(e); p != NONE && needsWrite.test(p); p = index.parent(p)) {
+            e = p;
+        }
+        return e;
+    }
+
+    /**
+     * Begins the write of {@code e} to {@code to}: for the SSD, takes a slot, evicting no
+     * ancestor of {@code e} nor of the blocks in {@code ssdWrites[0..n)} (writes in flight: their
+     * blocks would land without their parents); pins and flags the block MOVING; fills
+     * {@code header} and {@code source} (its DRAM page, or -1 and its SSD slot). Returns the SSD
+     * slot, -1 for REMOTE (placed when written), or -2 when no SSD slot could be had.
+     */
+    int beginDemotion(int e, int to, int[] ssdWrites, int n, SlotHeader header, int[] source) {
+        lock.lock();
+        try {
+            int slot = -1;
+            if (to == SSD) {
+                for (int i = 0; i < n; i++) {
+                    setAncestorFlag(ssdWrites[i], KEEP, true);
+                }
+                slot = allocateSlotKeeping(e);
+                for (int i = 0; i < n; i++) {
+                    setAncestorFlag(ssdWrites[i], KEEP, false);
+                }
+                if (slot < 0) {
+                    metrics.add(Counter.DEMOTE_DECLINED_BLOCKS, 1);
+                    return -2;
+                }
+                demoterSlots++;
+            }
+            source[0] = index.hasCopy(e, DRAM) ? index.location(e, DRAM) : -1;
+            source[1] = source[0] < 0 ? index.location(e, SSD) : -1;
+            index.pin(e);
+            index.setFlags(e, index.flags(e) | MOVING);
+            int ns = index.namespace(e);
+            int parent = index.parent(e);
+            header.keyHi = index.keyHi(e);
+            header.keyLo = index.keyLo(e);
+            header.namespaceHi = namespaceHi(ns);
+            header.namespaceLo = namespaceLo(ns);
+            header.parentHi = parent == NONE ? header.namespaceHi : index.keyHi(parent);
+            header.parentLo = parent == NONE ? header.namespaceLo : index.keyLo(parent);
+            header.position = index.position(e);
+            return slot;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The best slot of {@code ranked} (a set's slots, best first) that the write of {@code e} may
+     * take, now claimed; -1 when none may. First one whose owner the prefix rule lets go, else
+     * one whose owner only has descendants on the remote tier.
+     */
+    int claimRemoteSlotFor(int e, int[] ranked) {
+        lock.lock();
+        try {
+            for (int pass = 0; pass < 2; pass++) {
+                for (int candidate : ranked) {
+                    if (remoteSlotReplaceable(candidate, e, pass == 0) && claimRemoteSlot(candidate)) {
+                        return candidate;
+                    }
+                }
+            }
+            return -1;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Ends the write of {@code e} to {@code to}, whatever happened. Written ({@code failure}
+     * null): the block gains its copy (if it left the cache meanwhile, the slot is wiped
+     * instead); returns true when it is live. Failed: counted, the SSD slot freed, and the block
+     * set aside (NO_DEMOTE until {@link #clearSetAside}; in a flush, FLUSH_REFUSED until it
+     * ends). A remote slot claim is released either way.
+     */
+    boolean completeDemotion(int e, int to, int slot, Counter failure, boolean flushing, SlotHeader header) {
+        lock.lock();
+        try {
+            if (to == REMOTE && slot >= 0) {
+                releaseRemoteSlot(slot);
+            }
+            demoterSlots -= to == SSD ? 1 : 0;
+            index.setFlags(e, index.flags(e) & ~MOVING);
+            boolean live = false;
+            if (failure == null) {
+                live = demoted(e, to, slot, header);
+            } else {
+                metrics.add(failure, 1);
+                admission.onWriteDeclined(to);
+                if (to == SSD) {
+                    ssd.release(slot);
+                }
+                index.setFlags(e, index.flags(e) | (flushing ? FLUSH_REFUSED : NO_DEMOTE));
+            }
+            unpin(e);
+            return live;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean demoted(int e, int to, int slot, SlotHeader header) {
+        boolean live = index.isLive(e);
+        if (to == REMOTE) {
+            addRemoteCopy(e, slot);
+            if (!live) {
+                wipeRemote(e, slot, false);
+            }
+        } else if (live) {
+            addCopy(e, SSD, slot);
+        } else {
+            pendingWipes.add(slot);
+        }
+        if (live) {
+            metrics.add(Counter.STORED_BLOCKS, to, 1);
+            metrics.add(Counter.STORED_BYTES, to, header.blockLength);
+            metrics.add(Counter.ENCODED_BYTES, to, header.storedLength);
+        }
+        return live;
+    }
+
+    /** Sets {@code e} aside (NO_DEMOTE) until {@link #clearSetAside}. */
+    void setAside(int e) {
+        lock.lock();
+        try {
+            index.setFlags(e, index.flags(e) | NO_DEMOTE);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Makes every block set aside eligible for demotion again. */
+    void clearSetAside() {
+        lock.lock();
+        try {
+            clearFlag(NO_DEMOTE);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A flush ended: the blocks admission refused to it are eligible again. */
+    void endFlush() {
+        lock.lock();
+        try {
+            clearFlag(FLUSH_REFUSED);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Releases a remote slot claim and counts the wipe. */
+    void remoteWipeDone(int slot, boolean ok, boolean wiped) {
+        lock.lock();
+        try {
+            releaseRemoteSlot(slot);
+            metrics.add(ok ? Counter.WIPED_SLOTS : Counter.WRITE_ERRORS, REMOTE, ok && !wiped ? 0 : 1);
+        } finally {
+            lock.unlock();
+        }
     }
 
     // ---- recovery (at open, before the cache is shared)
