@@ -428,7 +428,7 @@ public class SsdBenchmark {
 
     /** Bytes of a mapped SSD file with at least {@code slots} slots of {@code blockBytes}, in whole pages. */
     static long deviceBytes(int slots, int blockBytes) {
-        long bytes = DeviceLayout.SUPERBLOCK_BYTES + (long) slots * (SlotHeader.BYTES + blockBytes);
+        long bytes = DeviceLayout.METADATA_BYTES + (long) slots * (SlotHeader.BYTES + blockBytes);
         return (bytes + 4095) & -4096L;
     }
 

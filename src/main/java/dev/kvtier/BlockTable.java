@@ -5,6 +5,7 @@ import static dev.kvtier.index.BlockIndex.READY;
 import static dev.kvtier.index.BlockIndex.RETIRED;
 import static dev.kvtier.index.BlockIndex.WRITING;
 
+import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.format.SlotHeader;
 import dev.kvtier.index.BlockIndex;
 import dev.kvtier.key.BlockKey;
@@ -62,49 +63,56 @@ final class BlockTable implements BlockFacts {
     static final int SSD = 1;
     static final int REMOTE = 2;
     /** Index flag: a write of this block to a lower tier is in flight. */
-    static final int MOVING = 1;
+    private static final int MOVING = 1;
     /** Index flag: a demotion of this block failed or was refused; do not retry it. */
-    static final int NO_DEMOTE = 2;
+    private static final int NO_DEMOTE = 2;
     /** Index flag: a promotion into DRAM is in flight. */
-    static final int PROMOTING = 4;
+    private static final int PROMOTING = 4;
     /** Index flag: wipe this block's slots when it is released. */
-    static final int WIPE_ON_RELEASE = 8;
+    private static final int WIPE_ON_RELEASE = 8;
     /** Index flag, only while choosing an SSD victim: an ancestor of the block to be written or of one being written. */
-    static final int KEEP = 16;
+    private static final int KEEP = 16;
     /** Index flag, only while the demoter searches: a block passed over this time. */
-    static final int SKIP = 32;
+    private static final int SKIP = 32;
     /** SSD blocks a slot search asks about for one with a copy elsewhere, before taking the coldest that may go. */
     private static final int CLEAN_SSD_SEARCH = 64;
     /** Index flag: admission refused to write this block down; cleared when it is hit again. */
-    static final int REJECTED = 64;
+    private static final int REJECTED = 64;
     /** Index flag, only while a flush runs: admission refused this block to the flush. */
-    static final int FLUSH_REFUSED = 128;
+    private static final int FLUSH_REFUSED = 128;
     /** Blocks a demotion search looks at for one whose parent is already in the target tier. */
     private static final int CANDIDATES = 32;
 
-    final ReentrantLock lock = new ReentrantLock();
+    private final ReentrantLock lock = new ReentrantLock();
     /** Signalled when copies in flight reach zero. */
-    final Condition idle = lock.newCondition();
+    private final Condition idle = lock.newCondition();
     /** Wakes the demoter; called under the lock when DRAM falls below its watermark or a wipe is queued. Must not block. */
     private Runnable demoterWake = () -> { };
-    final BlockIndex index;
+    private final BlockIndex index;
     final DramTier dram;
     final SlotTier ssd;
     /** The shared remote tier, or null. */
     final SharedSlotTier remote;
     /** Remote slot → entry believed to hold it, or NONE (see the class comment). */
-    final int[] remoteOwner;
+    private final int[] remoteOwner;
+    /**
+     * What this process knows of the remote device's invalidation table (see
+     * {@link InvalidationTable}): blocks it invalidates are not entered by discovery.
+     */
+    private InvalidationTable remoteInvalidations = InvalidationTable.EMPTY;
+    /** Namespaces being invalidated by this process: nothing of theirs is discovered until it is recorded. */
+    private final java.util.Set<NamespaceId> invalidating = new java.util.HashSet<>();
     /** Remote slots a write or wipe of ours is rewriting: loads do not read them, other writes do not take them. */
     private final BitSet remoteClaims = new BitSet();
     /** Remote slots to wipe, each under its condition (see {@link RemoteWipe}). */
-    final ArrayDeque<RemoteWipe> remoteWipes = new ArrayDeque<>();
-    final EvictionPolicy[] orders;
+    private final ArrayDeque<RemoteWipe> remoteWipes = new ArrayDeque<>();
+    private final EvictionPolicy[] orders;
     /** Decides what is stored and written down (see {@link PolicySuite}). */
     final AdmissionPolicy admission;
     /** Per entry: its chain's sample ({@link AdmissionPolicy#chainSample}) quantised to 8 bits. */
     private final byte[] chainSamples;
     final CacheMetrics metrics;
-    final ArrayDeque<Integer> pendingWipes = new ArrayDeque<>();
+    private final ArrayDeque<Integer> pendingWipes = new ArrayDeque<>();
     private final int[] resident = new int[BlockIndex.TIERS];
     private final Map<NamespaceId, Integer> namespaceIds = new HashMap<>();
     private long[] namespaceRoots = new long[16];
@@ -126,14 +134,14 @@ final class BlockTable implements BlockFacts {
     /** DRAM-only blocks a flush writes down, whatever admission said before (it is asked again). */
     private final IntPredicate flushable = this::isFlushable;
     /** SSD slots the demoter holds right now (being written or wiped). */
-    int demoterSlots;
+    private int demoterSlots;
     /** DRAM pages taken by loads for promotions not yet published. */
-    int pagesInTransit;
+    private int pagesInTransit;
     /** SSD slots whose header could not be read at open: out of use until the next open. */
-    int quarantinedSlots;
-    int inFlight;
-    int activePins;
-    boolean closed;
+    private int quarantinedSlots;
+    private int inFlight;
+    private int activePins;
+    private boolean closed;
 
     /**
      * A remote slot to wipe: if it still holds the key ({@code onlyIfCorrupt} false: the block
@@ -495,7 +503,7 @@ final class BlockTable implements BlockFacts {
             return;
         }
         if (index.isLive(owner) && index.copies(owner) == 1 << REMOTE) {
-            dropWithDescendants(owner);
+            dropSubtree(owner);
         }
         if (index.hasCopy(owner, REMOTE) && index.location(owner, REMOTE) == slot) {
             if (index.isLive(owner)) {
@@ -639,6 +647,15 @@ final class BlockTable implements BlockFacts {
      * is gone), deepest first; work proportional to that subtree, through the child lists.
      */
     void dropWithDescendants(int e) {
+        lock.lock();
+        try {
+            dropSubtree(e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void dropSubtree(int e) {
         if (!index.isLive(e)) {
             return;
         }
@@ -780,7 +797,7 @@ final class BlockTable implements BlockFacts {
                 if (copied && index.state(e) == WRITING) {
                     publish(e);
                 } else if (index.state(e) == WRITING) {
-                    dropWithDescendants(e);
+                    dropSubtree(e);
                 }
                 unpin(e);
             }
@@ -901,7 +918,7 @@ final class BlockTable implements BlockFacts {
             wipeRemote(e, slot, true);
         }
         if (failure != ReadStatus.IO_ERROR) {
-            dropWithDescendants(e);
+            dropSubtree(e);
         }
     }
 
@@ -930,13 +947,13 @@ final class BlockTable implements BlockFacts {
      * (which must be READY); a slot's previous owner in this process is forgotten. Returns how
      * many were entered or already known.
      */
-    int enterDiscovered(BlockKey[] keys, int from, int[] slots) {
+    int enterDiscovered(BlockKey[] keys, int from, int[] slots, long[] epochs) {
         lock.lock();
         try {
             checkOpen();
             int parent = from == 0 ? NONE : index.find(keys[from - 1].hi(), keys[from - 1].lo());
             int n = 0;
-            for (; n < slots.length && slots[n] >= 0; n++) {
+            for (; n < slots.length && slots[n] >= 0 && !invalidated(keys[from + n].namespace(), epochs[n]); n++) {
                 parent = enterOneDiscovered(keys[from + n], parent, slots[n]);
                 if (parent == NONE) {
                     break;
@@ -947,6 +964,12 @@ final class BlockTable implements BlockFacts {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Whether a remote block of {@code ns} written at {@code epoch} is invalid (or its namespace is being invalidated). */
+    private boolean invalidated(Namespace ns, long epoch) {
+        return invalidating.contains(new NamespaceId(ns.rootHi(), ns.rootLo()))
+                || remoteInvalidations.invalidates(ns.rootHi(), ns.rootLo(), epoch);
     }
 
     /** Enters {@code key} found in remote {@code slot}; its entry, or NONE to stop. */
@@ -1042,35 +1065,46 @@ final class BlockTable implements BlockFacts {
 
     /**
      * The next block to write {@code kind}'s way (from DRAM to the tier below it, or from SSD to
-     * REMOTE), admission asked, or NONE. The topmost ancestor that needs the write too comes
-     * first, and only a block whose parent is in the target tier (or on its way); up to
-     * {@value #CANDIDATES} blocks are looked at. Candidates admission refuses are flagged: REJECTED
-     * (until hit again), or for a flush FLUSH_REFUSED (until it ends); both counted.
+     * REMOTE), admission asked, with its write begun (see {@link #beginDemotion}); NONE when there
+     * is none. The topmost ancestor that needs the write too comes first, and only a block whose
+     * parent is in the target tier (or on its way); up to {@value #CANDIDATES} blocks are looked
+     * at. Candidates admission refuses are flagged: REJECTED (until hit again), or for a flush
+     * FLUSH_REFUSED (until it ends); both counted. {@code source} as for {@link #beginDemotion},
+     * then the slot code it returned.
      */
-    int pickDemotion(DemotionKind kind, int to, double writePressure) {
+    int beginNextDemotion(DemotionKind kind, int to, double writePressure, int[] ssdWrites, int n,
+            SlotHeader header, int[] source) {
         lock.lock();
         try {
-            IntPredicate needsWrite = kind == DemotionKind.SSD_LEVEL ? ssdOnlyBelow
-                    : kind == DemotionKind.FLUSH ? flushable : dirtyDram;
-            int from = kind == DemotionKind.SSD_LEVEL ? SSD : DRAM;
-            for (int tries = 0; tries < CANDIDATES; tries++) {
-                int e = nextCandidate(needsWrite, from, to);
-                boolean flush = kind == DemotionKind.FLUSH;
-                if (e == NONE || (flush ? admission.admitFlush(to, e)
-                        : admission.admitWrite(to, e, chainSample(e), writePressure))) {
-                    return e;
-                }
-                if (flush) {
-                    index.setFlags(e, index.flags(e) | FLUSH_REFUSED);
-                } else {
-                    setRejected(e, true);
-                }
-                metrics.add(Counter.REJECTED_BLOCKS, to, 1);
+            int e = pickDemotion(kind, to, writePressure);
+            if (e != NONE) {
+                source[2] = beginDemotion(e, to, ssdWrites, n, header, source);
             }
-            return NONE;
+            return e;
         } finally {
             lock.unlock();
         }
+    }
+
+    private int pickDemotion(DemotionKind kind, int to, double writePressure) {
+        IntPredicate needsWrite = kind == DemotionKind.SSD_LEVEL ? ssdOnlyBelow
+                : kind == DemotionKind.FLUSH ? flushable : dirtyDram;
+        int from = kind == DemotionKind.SSD_LEVEL ? SSD : DRAM;
+        for (int tries = 0; tries < CANDIDATES; tries++) {
+            int e = nextCandidate(needsWrite, from, to);
+            boolean flush = kind == DemotionKind.FLUSH;
+            if (e == NONE || (flush ? admission.admitFlush(to, e)
+                    : admission.admitWrite(to, e, chainSample(e), writePressure))) {
+                return e;
+            }
+            if (flush) {
+                index.setFlags(e, index.flags(e) | FLUSH_REFUSED);
+            } else {
+                setRejected(e, true);
+            }
+            metrics.add(Counter.REJECTED_BLOCKS, to, 1);
+        }
+        return NONE;
     }
 
     /** See {@link #pickDemotion}; candidates passed over are flagged SKIP for the search only. */
@@ -1115,41 +1149,36 @@ final class BlockTable implements BlockFacts {
      * {@code header} and {@code source} (its DRAM page, or -1 and its SSD slot). Returns the SSD
      * slot, -1 for REMOTE (placed when written), or -2 when no SSD slot could be had.
      */
-    int beginDemotion(int e, int to, int[] ssdWrites, int n, SlotHeader header, int[] source) {
-        lock.lock();
-        try {
-            int slot = -1;
-            if (to == SSD) {
-                for (int i = 0; i < n; i++) {
-                    setAncestorFlag(ssdWrites[i], KEEP, true);
-                }
-                slot = allocateSlotKeeping(e);
-                for (int i = 0; i < n; i++) {
-                    setAncestorFlag(ssdWrites[i], KEEP, false);
-                }
-                if (slot < 0) {
-                    metrics.add(Counter.DEMOTE_DECLINED_BLOCKS, 1);
-                    return -2;
-                }
-                demoterSlots++;
+    private int beginDemotion(int e, int to, int[] ssdWrites, int n, SlotHeader header, int[] source) {
+        int slot = -1;
+        if (to == SSD) {
+            for (int i = 0; i < n; i++) {
+                setAncestorFlag(ssdWrites[i], KEEP, true);
             }
-            source[0] = index.hasCopy(e, DRAM) ? index.location(e, DRAM) : -1;
-            source[1] = source[0] < 0 ? index.location(e, SSD) : -1;
-            index.pin(e);
-            index.setFlags(e, index.flags(e) | MOVING);
-            int ns = index.namespace(e);
-            int parent = index.parent(e);
-            header.keyHi = index.keyHi(e);
-            header.keyLo = index.keyLo(e);
-            header.namespaceHi = namespaceHi(ns);
-            header.namespaceLo = namespaceLo(ns);
-            header.parentHi = parent == NONE ? header.namespaceHi : index.keyHi(parent);
-            header.parentLo = parent == NONE ? header.namespaceLo : index.keyLo(parent);
-            header.position = index.position(e);
-            return slot;
-        } finally {
-            lock.unlock();
+            slot = allocateSlotKeeping(e);
+            for (int i = 0; i < n; i++) {
+                setAncestorFlag(ssdWrites[i], KEEP, false);
+            }
+            if (slot < 0) {
+                metrics.add(Counter.DEMOTE_DECLINED_BLOCKS, 1);
+                return -2;
+            }
+            demoterSlots++;
         }
+        source[0] = index.hasCopy(e, DRAM) ? index.location(e, DRAM) : -1;
+        source[1] = source[0] < 0 ? index.location(e, SSD) : -1;
+        index.pin(e);
+        index.setFlags(e, index.flags(e) | MOVING);
+        int ns = index.namespace(e);
+        int parent = index.parent(e);
+        header.keyHi = index.keyHi(e);
+        header.keyLo = index.keyLo(e);
+        header.namespaceHi = namespaceHi(ns);
+        header.namespaceLo = namespaceLo(ns);
+        header.parentHi = parent == NONE ? header.namespaceHi : index.keyHi(parent);
+        header.parentLo = parent == NONE ? header.namespaceLo : index.keyLo(parent);
+        header.position = index.position(e);
+        return slot;
     }
 
     /**
@@ -1285,11 +1314,12 @@ final class BlockTable implements BlockFacts {
 
     /**
      * recover: enters the blocks of a scan of the SSD tier's headers, parents first. A record is
-     * discarded (its slot wiped) when its parent is not on the device (it was still only in DRAM
+     * discarded (its slot wiped) when its namespace was invalidated after it was written
+     * ({@code invalid}), when its parent is not on the device (it was still only in DRAM
      * at the crash) or does not fit (position, namespace), or when a newer write of the same key
      * exists (higher epoch). The blocks then join the SSD eviction order oldest write first.
      */
-    void recover(SsdRecovery.Scan scan) {
+    void recover(SsdRecovery.Scan scan, InvalidationTable invalid) {
         lock.lock();
         try {
             long[] entryEpoch = new long[index.capacity()];
@@ -1297,7 +1327,8 @@ final class BlockTable implements BlockFacts {
             int n = 0;
             for (int i : scan.byPosition()) {
                 ssd.markUsed(scan.slot()[i]);
-                int e = recoverRecord(scan, i, entryEpoch);
+                boolean valid = !invalid.invalidates(scan.ns()[2 * i], scan.ns()[2 * i + 1], scan.epoch()[i]);
+                int e = valid ? recoverRecord(scan, i, entryEpoch) : NONE;
                 if (e == NONE) {
                     discardSlot(scan.slot()[i]);
                 } else if (e >= 0) {
@@ -1404,27 +1435,97 @@ final class BlockTable implements BlockFacts {
         }
     }
 
-    /** invalidate: every block of the namespace leaves the cache; pinned ones when unpinned. Returns how many. */
+    /**
+     * invalidate, step 1: every block of the namespace leaves the cache (pinned ones when
+     * unpinned), and none of its remote blocks is discovered until {@link #invalidationRecorded}.
+     * Returns how many blocks left.
+     */
     int invalidateNamespace(long nsHi, long nsLo) {
         lock.lock();
         try {
             checkOpen();
-            int id = existingNamespaceId(nsHi, nsLo);
-            int n = 0;
-            for (int e = 0; id >= 0 && e < index.capacity(); e++) {
-                if (index.isLive(e) && index.namespace(e) == id) {
-                    if (index.hasCopy(e, REMOTE)) {
-                        wipeRemote(e, index.location(e, REMOTE), false);
-                    }
-                    retire(e, true);
-                    n++;
-                }
-            }
-            metrics.add(Counter.INVALIDATED_BLOCKS, n);
-            return n;
+            invalidating.add(new NamespaceId(nsHi, nsLo));
+            return retireNamespace(nsHi, nsLo);
         } finally {
             lock.unlock();
         }
+    }
+
+    /** invalidate, step 2: the remote device records the namespace invalid up to {@code remoteEpoch}; discovery resumes for later blocks. */
+    void invalidationRecorded(long nsHi, long nsLo, long remoteEpoch) {
+        lock.lock();
+        try {
+            if (remoteEpoch > 0) {
+                remoteInvalidations = remoteInvalidations.with(nsHi, nsLo, remoteEpoch);
+            }
+            invalidating.remove(new NamespaceId(nsHi, nsLo));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Another server's invalidations, read from the remote device: for each namespace recorded
+     * later than this process knew, every block of it leaves the cache (also those on DRAM and
+     * SSD: which were written before the record is not known, so all go; later ones are stored
+     * again). Returns the namespaces newly invalidated (the floor as (0, 0)), for the caller to
+     * record on the SSD.
+     */
+    java.util.List<long[]> applyRemoteInvalidations(InvalidationTable device) {
+        lock.lock();
+        try {
+            java.util.List<long[]> fresh = new java.util.ArrayList<>();
+            InvalidationTable known = remoteInvalidations;
+            device.forEach((hi, lo, epoch) -> {
+                boolean floor = hi == 0 && lo == 0;
+                long before = floor ? known.invalidatedUpTo(0, 0) : known.invalidatedUpTo(hi, lo);
+                if (epoch > before) {
+                    fresh.add(new long[] {hi, lo});
+                    remoteInvalidations = floor ? remoteInvalidations : remoteInvalidations.with(hi, lo, epoch);
+                }
+            });
+            for (long[] ns : fresh) {
+                if (ns[0] == 0 && ns[1] == 0) {
+                    metrics.add(Counter.INVALIDATED_BLOCKS, retireAll());
+                } else {
+                    retireNamespace(ns[0], ns[1]);
+                }
+            }
+            if (!fresh.isEmpty() && device.invalidatedUpTo(0, 0) > known.invalidatedUpTo(0, 0)) {
+                remoteInvalidations = device;
+            }
+            return fresh;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private int retireAll() {
+        int n = 0;
+        for (int e = 0; e < index.capacity(); e++) {
+            if (index.isLive(e)) {
+                retire(e, true);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Retires every live block of namespace {@code (nsHi, nsLo)}; how many. */
+    private int retireNamespace(long nsHi, long nsLo) {
+        int id = existingNamespaceId(nsHi, nsLo);
+        int n = 0;
+        for (int e = 0; id >= 0 && e < index.capacity(); e++) {
+            if (index.isLive(e) && index.namespace(e) == id) {
+                if (index.hasCopy(e, REMOTE)) {
+                    wipeRemote(e, index.location(e, REMOTE), false);
+                }
+                retire(e, true);
+                n++;
+            }
+        }
+        metrics.add(Counter.INVALIDATED_BLOCKS, n);
+        return n;
     }
 
     /** close, step 1: refuses new operations and waits for the copies in flight. False when already closed. */

@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * The background thread that moves blocks down, off the callers' threads: from DRAM to the
  * first tier below it (SSD, else REMOTE) and, when both exist, from SSD to REMOTE. What is
  * written, and what a block's state becomes, are {@link BlockTable} transitions
- * ({@link BlockTable#pickDemotion}, {@link BlockTable#beginDemotion},
+ * ({@link BlockTable#beginNextDemotion},
  * {@link BlockTable#completeDemotion}); this class decides when, and does the I/O.
  *
  * <p><b>DRAM level.</b> It keeps {@code demoteAhead} DRAM pages reclaimable (free, or clean: a
@@ -87,14 +87,14 @@ final class Demoter implements Runnable {
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<Write> spare = new ArrayDeque<>();
     private final Write[] writes = new Write[WRITES_IN_FLIGHT];
-    /** Entries being written to the SSD, for {@link BlockTable#beginDemotion}; the demoter thread's. */
+    /** Entries being written to the SSD, for {@link BlockTable#beginNextDemotion}; the demoter thread's. */
     private final int[] ssdWrites = new int[WRITES_IN_FLIGHT];
     private int inFlight;
     /** The wakeup count at the start of the last idle round. */
     private long idleSince = -1;
     /** Both levels take turns when both have work; the demoter thread's. */
     private boolean ssdFirst;
-    private Write planned;
+    private Write next;
     private int wipeSlot;
     private BlockTable.RemoteWipe remoteWipe;
     /** Block-sized buffer for re-reading a slot reported corrupt before wiping it; the demoter thread's. */
@@ -112,6 +112,12 @@ final class Demoter implements Runnable {
     /** The running flush hit a write that could not be placed or failed. */
     private boolean flushStopped;
     private int flushWritten;
+    /** Writes planned so far; each write's number is kept in {@link Write#seq}. */
+    private long planned;
+    /** A task the thread runs every {@link #periodNanos}, or null; the thread's. */
+    private Runnable periodic;
+    private long periodNanos;
+    private long nextPeriodic;
 
     Demoter(BlockTable table, IoEngine ssdIo, IoEngine remoteIo) {
         this.r = table;
@@ -129,6 +135,30 @@ final class Demoter implements Runnable {
     void start() {
         r.onDemoterWork(this::wake);
         thread.start();
+    }
+
+    /** Runs {@code task} on the demoter thread every {@code millis} (errors are logged). Call before {@link #start}. */
+    void every(long millis, Runnable task) {
+        periodic = task;
+        periodNanos = TimeUnit.MILLISECONDS.toNanos(millis);
+        nextPeriodic = System.nanoTime() + periodNanos;
+    }
+
+    /** Waits until every write in flight when called has completed (writes planned later are not waited for). */
+    void awaitWritesInFlight() {
+        lock.lock();
+        try {
+            for (Write w : writes) {
+                long seq = w.seq;
+                while (w.active && w.seq == seq && thread.isAlive()) {
+                    changed.awaitNanos(IDLE_WAIT_NS);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** There may be work: the thread looks again. Takes no lock. Returns the new wakeup count. */
@@ -202,6 +232,7 @@ final class Demoter implements Runnable {
     public void run() {
         while (true) {
             long seen = wakeups.get();
+            runPeriodic();
             Kind kind;
             try {
                 kind = nextTask();
@@ -218,7 +249,7 @@ final class Demoter implements Runnable {
             }
             try {
                 if (kind == Kind.WRITE) {
-                    submit(planned);
+                    submit(next);
                 } else if (kind == Kind.WIPE) {
                     wipe();
                 } else {
@@ -227,6 +258,18 @@ final class Demoter implements Runnable {
             } catch (RuntimeException | Error e) {
                 LOG.error("kvtier: the demoter survived an unexpected error", e);
             }
+        }
+    }
+
+    private void runPeriodic() {
+        if (periodic == null || System.nanoTime() - nextPeriodic < 0) {
+            return;
+        }
+        nextPeriodic = System.nanoTime() + periodNanos;
+        try {
+            periodic.run();
+        } catch (RuntimeException | Error e) {
+            LOG.warn("kvtier: a periodic task of the demoter failed: {}", e.toString());
         }
     }
 
@@ -322,38 +365,35 @@ final class Demoter implements Runnable {
     /** Picks and reserves the next block of {@code kind} to write to {@code to}; IDLE when there is none. */
     private Kind plan(DemotionKind kind, int to) {
         IoEngine io = to == SSD ? ssdIo : remoteIo;
-        int e = r.pickDemotion(kind, to, io.writePressure());
-        if (e == NONE) {
-            return Kind.IDLE;
-        }
         Write w;
         int n;
         lock.lock();
         try {
             w = spare.poll();
             n = ssdWriteEntries();
+            w.reserve(to, kind == DemotionKind.FLUSH);
         } finally {
             lock.unlock();
         }
-        int slot = r.beginDemotion(e, to, ssdWrites, n, w.header, w.source);
-        if (slot == -2) {
-            lock.lock();
-            try {
-                spare.add(w);
-                refuse(e);
-            } finally {
-                lock.unlock();
-            }
-            return Kind.IDLE;
-        }
-        w.reserve(e, to, slot, kind == DemotionKind.FLUSH);
+        int e = r.beginNextDemotion(kind, to, io.writePressure(), ssdWrites, n, w.header, w.source);
         lock.lock();
         try {
+            if (e == NONE || w.source[2] == -2) {
+                w.active = false;
+                spare.add(w);
+                changed.signalAll();
+                if (e != NONE) {
+                    refuse(e);
+                }
+                return Kind.IDLE;
+            }
+            w.entry = e;
+            w.slot = w.source[2];
             inFlight++;
         } finally {
             lock.unlock();
         }
-        planned = w;
+        next = w;
         return Kind.WRITE;
     }
 
@@ -361,7 +401,7 @@ final class Demoter implements Runnable {
     private int ssdWriteEntries() {
         int n = 0;
         for (Write w : writes) {
-            if (w.active && w.target == SSD) {
+            if (w.active && w.target == SSD && w.entry != NONE) {
                 ssdWrites[n++] = w.entry;
             }
         }
@@ -434,6 +474,7 @@ final class Demoter implements Runnable {
             w.active = false;
             inFlight--;
             spare.add(w);
+            changed.signalAll();
         } finally {
             lock.unlock();
         }
@@ -444,8 +485,8 @@ final class Demoter implements Runnable {
     private final class Write {
         private final SlotHeader header = new SlotHeader();
         private final int[] ranked = new int[r.remote == null ? 0 : r.remote.ways()];
-        /** The block's DRAM page, or -1 and its SSD slot. */
-        private final int[] source = new int[2];
+        /** The block's DRAM page, or -1 and its SSD slot; then its target slot (see {@link BlockTable#beginNextDemotion}). */
+        private final int[] source = new int[3];
         private ByteBuffer staging;
         private int entry;
         private int target;
@@ -457,20 +498,19 @@ final class Demoter implements Runnable {
         private boolean unplaceable;
         /** Reserved and not yet completed; guarded by the demoter's lock. */
         private boolean active;
+        /** This write's number among all planned; guarded by the demoter's lock. */
+        private long seq;
 
-        void reserve(int e, int to, int ssdSlot, boolean forFlush) {
-            entry = e;
+        /** Under the demoter's lock: a write to {@code to} begins (its block is chosen next). */
+        void reserve(int to, boolean forFlush) {
+            entry = NONE;
             target = to;
-            slot = ssdSlot;
+            slot = -1;
             flush = forFlush;
             failure = null;
             unplaceable = false;
-            lock.lock();
-            try {
-                active = true;
-            } finally {
-                lock.unlock();
-            }
+            active = true;
+            seq = ++planned;
         }
 
         /** On an I/O thread: reads the source if needed, places a remote block, writes. */

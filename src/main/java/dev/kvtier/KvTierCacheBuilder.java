@@ -338,7 +338,7 @@ public final class KvTierCacheBuilder {
         long fewest = DeviceLayout.slotsThatFit(usable, ssdDirectIo ? 4096 : 1, blockBytes);
         long most = DeviceLayout.slotsThatFit(usable, 1, blockBytes);
         require(fewest >= 1, "localSsd capacity (" + ssdCapacityBytes + " bytes) must hold at least one slot of a "
-                + blockBytes + "-byte block plus its header and the 4096-byte superblock"
+                + blockBytes + "-byte block plus its header and the 8 KiB of superblock and invalidation table"
                 + (ssdDirectIo ? ", all 4096-byte aligned" : " in whole 4 KiB pages"));
         require(most + dramCapacityBytes / pageBytes <= MAX_BLOCKS, "localSsd capacity holds up to " + most
                 + " blocks; with DRAM at most " + MAX_BLOCKS + " blocks are supported");

@@ -6,7 +6,14 @@ import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics.Counter;
+import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.tier.SharedSlotTier;
+import dev.kvtier.tier.SlotTier;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -48,6 +55,40 @@ final class RemoteLookup {
         this.fruitlessAt = new long[r.remote.sets()];
     }
 
+    /** This process's invalidations of the remote device: namespace → epoch, re-recorded when another writer's table update lost one. */
+    private final Map<List<Long>, Long> ownInvalidations = new HashMap<>();
+
+    /** Records on the remote device that namespace {@code (hi, lo)} is invalid up to {@code epoch}. */
+    void recordInvalidation(long hi, long lo, long epoch) throws IOException {
+        synchronized (ownInvalidations) {
+            ownInvalidations.merge(List.of(hi, lo), epoch, Math::max);
+        }
+        r.remote.slots().recordInvalidation(hi, lo, epoch);
+    }
+
+    /**
+     * Reads the remote device's invalidation table, records again this process's invalidations it
+     * lacks (two writers updating the table at once can lose one), and applies the others' to the
+     * block table. Returns the namespaces newly invalidated by others (see
+     * {@link BlockTable#applyRemoteInvalidations}).
+     */
+    List<long[]> refreshInvalidations() throws IOException {
+        SlotTier device = r.remote.slots();
+        InvalidationTable t = device.readInvalidations();
+        List<Map.Entry<List<Long>, Long>> own;
+        synchronized (ownInvalidations) {
+            own = new ArrayList<>(ownInvalidations.entrySet());
+        }
+        for (Map.Entry<List<Long>, Long> o : own) {
+            long hi = o.getKey().get(0);
+            long lo = o.getKey().get(1);
+            if (t.invalidatedUpTo(hi, lo) < o.getValue()) {
+                t = device.recordInvalidation(hi, lo, o.getValue());
+            }
+        }
+        return r.applyRemoteInvalidations(t);
+    }
+
     /** Enters the remote blocks that extend the local prefix of {@code keys}; returns how many. */
     int discover(BlockKey[] keys) {
         int total = 0;
@@ -66,19 +107,20 @@ final class RemoteLookup {
     /** Reads the sets of keys {@code from..from+n} at once and enters the leading ones found. */
     private int probe(BlockKey[] keys, int from, int n) {
         int[] slots = new int[n];
+        long[] epochs = new long[n];
         CompletableFuture<?>[] reads = new CompletableFuture<?>[n];
         for (int i = 0; i < n; i++) {
             int k = i;
             BlockKey key = keys[from + i];
             Namespace ns = key.namespace();
             reads[i] = io.submitRead(() -> {
-                slots[k] = r.remote.find(key.hi(), key.lo(), ns.rootHi(), ns.rootLo());
+                slots[k] = r.remote.find(key.hi(), key.lo(), ns.rootHi(), ns.rootLo(), epochs, k);
                 return 0;
             });
         }
         int failed = await(reads, slots);
         r.metrics.add(Counter.READ_ERRORS, REMOTE, failed);
-        return enter(keys, from, slots);
+        return enter(keys, from, slots, epochs);
     }
 
     /** How many keys from {@code from} to probe: up to the first set known fruitless. */
@@ -109,8 +151,8 @@ final class RemoteLookup {
     }
 
     /** Enters the leading found keys; marks the set of the first key not found fruitless. */
-    private int enter(BlockKey[] keys, int from, int[] slots) {
-        int n = r.enterDiscovered(keys, from, slots);
+    private int enter(BlockKey[] keys, int from, int[] slots, long[] epochs) {
+        int n = r.enterDiscovered(keys, from, slots, epochs);
         if (n < slots.length && slots[n] < 0) {
             BlockKey missed = keys[from + n];
             fruitlessAt[r.remote.setOf(missed.hi(), missed.lo())] = System.nanoTime();

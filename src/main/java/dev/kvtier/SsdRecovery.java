@@ -1,13 +1,16 @@
 package dev.kvtier;
 
+import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.format.SlotHeader;
+import java.io.IOException;
 import dev.kvtier.tier.SlotTier;
 import java.util.Arrays;
 
 /**
  * Warm restart: reads the SSD tier's slot headers (payloads are verified later, on every read)
  * into primitive arrays and hands them to {@link BlockTable#recover} in order of prompt position,
- * so that every parent is entered before its children. Unreadable slots are kept out of use
+ * so that every parent is entered before its children, with the device's invalidation table
+ * (blocks of a namespace invalidated after they were written are discarded). Unreadable slots are kept out of use
  * until the next open; corrupt headers and headers from an earlier life of the device are
  * queued for a wipe.
  */
@@ -48,14 +51,15 @@ final class SsdRecovery implements SlotTier.ScanVisitor {
     }
 
     /** Rebuilds the index of the SSD tier; returns the milliseconds it took. Call before the cache is shared. */
-    static long recover(BlockTable r) {
+    static long recover(BlockTable r) throws IOException {
         long t0 = System.nanoTime();
         if (r.ssd.formatted()) {
             return 0;
         }
         SsdRecovery rec = new SsdRecovery(r);
+        InvalidationTable invalid = r.ssd.readInvalidations();
         r.ssd.scan(rec);
-        r.recover(rec.scan);
+        r.recover(rec.scan, invalid);
         return (System.nanoTime() - t0) / 1_000_000;
     }
 

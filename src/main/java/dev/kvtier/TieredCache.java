@@ -25,6 +25,7 @@ import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
@@ -63,6 +64,8 @@ final class TieredCache implements KvTierCache {
     /** Capacity of each I/O queue (reads; background writes). */
     private static final int QUEUE = 4096;
     private static final long SSD_TIMEOUT_MS = 30_000;
+    /** How often the remote device's invalidation table is read: the bound on another server's invalidation reaching this one. */
+    static final long REMOTE_INVALIDATION_REFRESH_MS = 1_000;
 
     private final int blockTokens;
     private final int blockBytes;
@@ -89,6 +92,9 @@ final class TieredCache implements KvTierCache {
             remote = config.hasRemote() ? openRemote(config) : null;
             this.r = new BlockTable(dram, ssd, remote, metrics, config.demoteAhead(), config.policy());
             this.recoveryMillis = ssd == null ? 0 : SsdRecovery.recover(r);
+            if (remote != null) {
+                recordOnSsd(r.applyRemoteInvalidations(remote.slots().readInvalidations()));
+            }
         } catch (IOException e) {
             closeQuietly(dram, ssd, remote);
             throw new IllegalStateException("KvTierCache: " + e.getMessage(), e);
@@ -102,6 +108,9 @@ final class TieredCache implements KvTierCache {
                 config.remote().timeoutMillis());
         this.lookup = remote == null ? null : new RemoteLookup(r, remoteIo, config.remote().recheckMillis());
         this.demoter = ssd == null && remote == null ? null : new Demoter(r, ssdIo, remoteIo);
+        if (lookup != null) {
+            demoter.every(REMOTE_INVALIDATION_REFRESH_MS, this::refreshRemoteInvalidations);
+        }
         if (demoter != null) {
             try {
                 demoter.start();
@@ -450,7 +459,57 @@ final class TieredCache implements KvTierCache {
     @Override
     public int invalidate(Namespace namespace) {
         Args.requireNonNull(namespace, "namespace");
-        return r.invalidateNamespace(namespace.rootHi(), namespace.rootLo());
+        long hi = namespace.rootHi();
+        long lo = namespace.rootLo();
+        int n = r.invalidateNamespace(hi, lo);
+        if (demoter != null) {
+            demoter.awaitWritesInFlight(); // a write of a block just retired gets an epoch below the record's
+        }
+        long remoteEpoch = 0;
+        if (r.remote != null) {
+            remoteEpoch = r.remote.slots().nextEpoch();
+            try {
+                lookup.recordInvalidation(hi, lo, remoteEpoch);
+            } catch (IOException e) {
+                deviceWriteFailed(REMOTE, "recording an invalidation", e);
+            }
+        }
+        if (r.ssd != null) {
+            recordOnSsd(List.<long[]>of(new long[] {hi, lo}));
+        }
+        r.invalidationRecorded(hi, lo, remoteEpoch);
+        return n;
+    }
+
+    /** Records on the SSD that each namespace of {@code namespaces} is invalid up to now ((0, 0): every one). */
+    private void recordOnSsd(List<long[]> namespaces) {
+        for (long[] ns : namespaces) {
+            if (r.ssd == null) {
+                return;
+            }
+            try {
+                r.ssd.recordInvalidation(ns[0], ns[1], r.ssd.nextEpoch());
+            } catch (IOException e) {
+                deviceWriteFailed(SSD, "recording an invalidation", e);
+            }
+        }
+    }
+
+    /** On the demoter thread: applies other servers' invalidations from the remote device. */
+    private void refreshRemoteInvalidations() {
+        try {
+            recordOnSsd(lookup.refreshInvalidations());
+        } catch (IOException e) {
+            metrics.add(Counter.READ_ERRORS, REMOTE, 1);
+            LOG.warn("kvtier: reading the invalidation table of {} failed: {}", r.remote.slots().device().describe(),
+                    e.toString());
+        }
+    }
+
+    private void deviceWriteFailed(int tier, String what, IOException e) {
+        metrics.add(Counter.WRITE_ERRORS, tier, 1);
+        LOG.error("kvtier: {} on {} failed; this process no longer serves those blocks, but after a restart "
+                + "(or on other servers) they may come back: {}", what, Tier.of(tier), e.toString());
     }
 
     @Override

@@ -8,6 +8,7 @@ import static org.quicktheories.QuickTheory.qt;
 import static org.quicktheories.generators.SourceDSL.integers;
 import static org.quicktheories.generators.SourceDSL.lists;
 
+import dev.kvtier.format.DeviceLayout;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import java.io.IOException;
@@ -135,7 +136,7 @@ class CacheModelPropertyTest {
                     .blockBytes(blockBytes).dramCapacityBytes((long) capacity * ((blockBytes + 63) & -64)).policy(policy);
             if (ssdBlocks > 0) {
                 long slotBytes = (long) ssdBlocks * (128 + blockBytes);
-                b.localSsd(dir.resolve("ssd.slots"), 4096 + ((slotBytes + 4095) & -4096))
+                b.localSsd(dir.resolve("ssd.slots"), DeviceLayout.METADATA_BYTES + ((slotBytes + 4095) & -4096))
                         .ssdCompression(compression);
             }
             return (TieredCache) b.build();

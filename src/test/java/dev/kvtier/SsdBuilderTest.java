@@ -48,7 +48,7 @@ class SsdBuilderTest {
         expectArgument(base().localSsd(dir.resolve("small"), 0), "localSsd capacity (0 bytes)");
         expectArgument(base().localSsd(dir.resolve("small"), -1), "localSsd capacity (-1 bytes)");
         expectArgument(base().localSsd(dir.resolve("small"), ssdBytes(1, BLOCK, true) - 1).ssdDirectIo(true),
-                "localSsd capacity (12287 bytes) must hold at least one slot");
+                "localSsd capacity (" + (ssdBytes(1, BLOCK, true) - 1) + " bytes) must hold at least one slot");
         for (double bad : new double[] {0, -0.5, 1.0001, 2, Double.NaN}) {
             expectArgument(base().localSsd(dir.resolve("x"), 1 << 20).demoteAhead(bad),
                     "demoteAhead must be in (0, 1], was " + bad);

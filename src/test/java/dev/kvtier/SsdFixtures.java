@@ -26,7 +26,7 @@ final class SsdFixtures {
     static long ssdBytes(int slots, int blockBytes, boolean direct) {
         int a = direct ? PAGE : 1;
         long slot = align(SlotHeader.BYTES, a) + align(blockBytes, a);
-        return align(DeviceLayout.SUPERBLOCK_BYTES + slots * slot, PAGE);
+        return align(DeviceLayout.METADATA_BYTES + slots * slot, PAGE);
     }
 
     private static long align(long n, long a) {

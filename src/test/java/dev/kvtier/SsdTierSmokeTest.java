@@ -78,7 +78,7 @@ class SsdTierSmokeTest {
         BlockKey[] keys = ns.keysFromHashes(new long[] {1, 2, 3, 4, 5});
         ByteBuffer[] bufs = fresh(5);
         try (TieredCache cache = (TieredCache) KvTierCache.builder().blockTokens(16).blockBytes(4096)
-                .dramCapacityBytes(4 * 4096).localSsd(dir.resolve("small.slots"), 4096 + 5 * 4224)
+                .dramCapacityBytes(4 * 4096).localSsd(dir.resolve("small.slots"), 8192 + 5 * 4224)
                 .demoteAhead(1.0).build()) {
             assertEquals(4, cache.stats().capacityBlocks(Tier.SSD));
             assertEquals(4, cache.store(keys, 0, 4, bufs));

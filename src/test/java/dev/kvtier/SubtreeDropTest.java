@@ -1,10 +1,10 @@
 package dev.kvtier;
 
-import static dev.kvtier.index.BlockIndex.NONE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.tier.DramTier;
 import java.lang.management.ManagementFactory;
@@ -14,10 +14,11 @@ import org.junit.jupiter.api.Test;
  * Dropping a block with its descendants (a corrupt or mismatched read, a remote slot taken by
  * another writer) costs work in proportion to that subtree, not to the cache: on an index of a
  * million entries, dropping a 3-block subtree allocates (almost) nothing and leaves every other
- * entry alone. Before, each drop allocated a byte per index entry and scanned the index twice.
+ * block alone. Before, each drop allocated a byte per index entry and scanned the index twice.
  */
 class SubtreeDropTest {
     private static final int ENTRIES = 1 << 20;
+    private static final Namespace NS = Namespace.builder("drop").blockTokens(16).build();
 
     @Test
     void droppingASubtreeCostsItsSizeNotTheIndexSize() {
@@ -26,41 +27,40 @@ class SubtreeDropTest {
         try (DramTier dram = new DramTier(ENTRIES * 64L, 64)) {
             BlockTable r = new BlockTable(dram, null, null, new CacheMetrics(), 0.125, new CacheConfig.Policy(
                     CachePolicy.LRU, null, new double[3], System::nanoTime, null, 16));
-            r.lock.lock();
-            try {
-                // a root with two chains below it: root → a → a1, root → b; and an unrelated block
-                int root = insert(r, 1, NONE);
-                int a = insert(r, 2, root);
-                int a1 = insert(r, 3, a);
-                int b = insert(r, 4, root);
-                int other = insert(r, 5, NONE);
-                r.dropWithDescendants(a); // warm-up: the scratch stack may grow once
-                r.checkInvariants();
-                assertFalse(r.index.isLive(a) || r.index.isLive(a1));
-                assertTrue(r.index.isLive(root) && r.index.isLive(b) && r.index.isLive(other));
+            // root → a → a1, root → b, and an unrelated chain
+            BlockKey[] rootA = NS.keysFromHashes(new long[] {1, 2, 3});
+            BlockKey[] rootB = NS.keysFromHashes(new long[] {1, 4});
+            BlockKey[] other = NS.keysFromHashes(new long[] {5});
+            int[] a = store(r, rootA);
+            store(r, rootB);
+            store(r, other);
+            r.dropWithDescendants(a[1]); // warm-up: the scratch stack may grow once
+            r.checkInvariants();
+            assertEquals(1, r.readyPrefix(rootA), "a and a1 went, the root stayed");
+            assertEquals(2, r.readyPrefix(rootB));
+            assertEquals(1, r.readyPrefix(other));
 
-                int c = insert(r, 6, b);
-                int c1 = insert(r, 7, c);
-                long before = threads.getCurrentThreadAllocatedBytes();
-                r.dropWithDescendants(b);
-                long allocated = threads.getCurrentThreadAllocatedBytes() - before;
-                assertTrue(allocated < 1024, "dropping 3 blocks allocated " + allocated + " bytes");
-                assertFalse(r.index.isLive(b) || r.index.isLive(c) || r.index.isLive(c1));
-                assertTrue(r.index.isLive(root) && r.index.isLive(other));
-                assertEquals(0, r.index.children(root));
-                r.checkInvariants();
-            } finally {
-                r.lock.unlock();
-            }
+            BlockKey[] deeper = NS.keysFromHashes(new long[] {1, 4, 6, 7});
+            int[] b = store(r, deeper);
+            long before = threads.getCurrentThreadAllocatedBytes();
+            r.dropWithDescendants(b[1]);
+            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+            assertTrue(allocated < 1024, "dropping 3 blocks allocated " + allocated + " bytes");
+            assertEquals(1, r.readyPrefix(deeper), "b and its two descendants went");
+            assertEquals(1, r.readyPrefix(other));
+            r.checkInvariants();
         }
     }
 
-    /** A published DRAM block with key {@code id} under {@code parent}. */
-    private static int insert(BlockTable r, long id, int parent) {
-        int e = r.index.insert(id, id, parent, r.namespaceId(0, 0), 0);
-        r.addCopy(e, BlockTable.DRAM, r.dram.allocate());
-        r.publish(e);
-        r.unpin(e);
-        return e;
+    /** Stores {@code chain} (blocks already kept are skipped); the entries of the chain's blocks. */
+    private static int[] store(BlockTable r, BlockKey[] chain) {
+        int[] slots = new int[3 * chain.length];
+        int n = r.reserveStore(chain, 0, chain.length, slots);
+        r.publishStore(slots, n, true);
+        int[] entries = new int[chain.length];
+        PrefixMatch m = new PrefixMatch();
+        m.reset(chain);
+        r.matchPrefix(chain, m, entries);
+        return entries;
     }
 }

@@ -5,6 +5,7 @@ import static org.quicktheories.QuickTheory.qt;
 import static org.quicktheories.generators.SourceDSL.integers;
 import static org.quicktheories.generators.SourceDSL.lists;
 
+import dev.kvtier.format.DeviceLayout;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import java.io.IOException;
@@ -55,7 +56,7 @@ class WriteBudgetCacheTest {
             long intoDram;
             try (KvTierCache cache = KvTierCache.builder().blockTokens(4).blockBytes(BLOCK)
                     .dramCapacityBytes((long) DRAM_BLOCKS * BLOCK).localSsd(file,
-                            4096 + ((slotBytes + 4095) & -4096))
+                            DeviceLayout.METADATA_BYTES + ((slotBytes + 4095) & -4096))
                     .writeBudget(Tier.SSD, RATE).policyClock(now::get).build()) {
                 for (int op : ops) {
                     long[] ids = chain(op);

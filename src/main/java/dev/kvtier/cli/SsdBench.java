@@ -77,9 +77,9 @@ import picocli.CommandLine.Option;
         description = "SSD-tier demotion, load and restart against mmap/FileChannel copies of the same "
                 + "bytes on the same filesystem; prints one JSON object last.")
 final class SsdBench implements Callable<Integer> {
-    /** {@code SlotHeader.BYTES} and {@code DeviceLayout.SUPERBLOCK_BYTES} of the documented layout. */
+    /** {@code SlotHeader.BYTES}, and {@code DeviceLayout.METADATA_BYTES} (superblock and invalidation table) of the documented layout. */
     private static final int HEADER_BYTES = 128;
-    private static final int SUPERBLOCK_BYTES = 4096;
+    private static final int SUPERBLOCK_BYTES = 8192;
 
     @Option(names = "--path", required = true, paramLabel = "DIR",
             description = "Directory for the cache file and the baseline files (created when missing).")

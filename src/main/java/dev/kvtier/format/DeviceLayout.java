@@ -8,14 +8,15 @@ import java.util.zip.CRC32C;
  * The on-device layout shared by every persistent tier, defined in this one place:
  *
  * <pre>
- * [0, superblockBytes)                      superblock (below), zero-padded
- * [superblockBytes + i * slotBytes, ...)    slot i, for i in [0, slotCount):
+ * [0, 4096)                                superblock (below), zero-padded
+ * [4096, 8192)                             {@link InvalidationTable}: namespaces invalidated, each with an epoch
+ * [8192 + i * slotBytes, ...)              slot i, for i in [0, slotCount):
  *     [0, headerBytes)                      {@link SlotHeader}, zero-padded
  *     [headerBytes, slotBytes)              payload: stored length bytes, then unused
  * </pre>
  *
- * {@code headerBytes} is {@link SlotHeader#BYTES} and {@code superblockBytes} is
- * {@link #SUPERBLOCK_BYTES}, each rounded up to the device alignment; {@code slotBytes} is
+ * {@code headerBytes} is {@link SlotHeader#BYTES} rounded up to the device alignment (at most
+ * 4096, so the metadata pages stay aligned); {@code slotBytes} is
  * {@code headerBytes} plus the block size rounded up to the alignment, so every header and
  * payload starts aligned (as O_DIRECT needs).
  *
@@ -37,10 +38,12 @@ import java.util.zip.CRC32C;
  * </pre>
  */
 public final class DeviceLayout {
-    /** Version of the superblock and slot header layouts. */
-    public static final int FORMAT_VERSION = 1;
+    /** Version of the superblock, invalidation table and slot header layouts. 2: the invalidation table. */
+    public static final int FORMAT_VERSION = 2;
     public static final long MAGIC = 0x425352454954564BL;
     public static final int SUPERBLOCK_BYTES = 4096;
+    /** Where the slots begin: after the superblock and the invalidation table. */
+    public static final int METADATA_BYTES = SUPERBLOCK_BYTES + InvalidationTable.BYTES;
     private static final int SUPERBLOCK_USED = 64;
 
     private final int alignment;
@@ -67,13 +70,13 @@ public final class DeviceLayout {
     /** The most slots of this geometry that fit in {@code deviceBytes}. */
     public static long slotsThatFit(long deviceBytes, int alignment, int blockBytes) {
         long slot = align(SlotHeader.BYTES, alignment) + (long) align(blockBytes, alignment);
-        return Math.max(0, (deviceBytes - SUPERBLOCK_BYTES) / slot);
+        return Math.max(0, (deviceBytes - METADATA_BYTES) / slot);
     }
 
     /** The fewest device bytes that hold {@code slots} slots of this geometry. */
     public static long bytesFor(long slots, int alignment, int blockBytes) {
         long slot = align(SlotHeader.BYTES, alignment) + (long) align(blockBytes, alignment);
-        return SUPERBLOCK_BYTES + slots * slot;
+        return METADATA_BYTES + slots * slot;
     }
 
     public int alignment() {
@@ -106,12 +109,12 @@ public final class DeviceLayout {
 
     /** Bytes of the device this layout uses. */
     public long deviceBytes() {
-        return SUPERBLOCK_BYTES + slotCount * slotBytes;
+        return METADATA_BYTES + slotCount * slotBytes;
     }
 
     /** Device offset of slot {@code slot}'s header. */
     public long headerOffset(long slot) {
-        return SUPERBLOCK_BYTES + slot * slotBytes;
+        return METADATA_BYTES + slot * slotBytes;
     }
 
     /** Device offset of slot {@code slot}'s payload. */

@@ -67,14 +67,23 @@ public final class SharedSlotTier {
         return (int) Math.floorMod(h, (long) sets);
     }
 
-    /** The slot of the set of {@code (keyHi, keyLo)} whose header holds that key in that namespace, or -1. */
+    /** As {@link #find(long, long, long, long, long[], int)}, without the epoch. */
     public int find(long keyHi, long keyLo, long nsHi, long nsLo) throws IOException {
+        return find(keyHi, keyLo, nsHi, nsLo, new long[1], 0);
+    }
+
+    /**
+     * The slot of the set of {@code (keyHi, keyLo)} whose header holds that key in that namespace,
+     * or -1; its write epoch goes to {@code epochs[at]}.
+     */
+    public int find(long keyHi, long keyLo, long nsHi, long nsLo, long[] epochs, int at) throws IOException {
         SlotHeader[] h = headers.get();
         int first = setOf(keyHi, keyLo) * ways;
         long valid = slots.readHeaders(first, ways, h);
         for (int i = 0; i < ways; i++) {
             if ((valid & 1L << i) != 0 && h[i].keyHi == keyHi && h[i].keyLo == keyLo && h[i].namespaceHi == nsHi
                     && h[i].namespaceLo == nsLo) {
+                epochs[at] = h[i].epoch;
                 return first + i;
             }
         }

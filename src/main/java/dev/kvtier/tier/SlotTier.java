@@ -6,6 +6,7 @@ import dev.kvtier.device.BlockDevice;
 import dev.kvtier.device.NbdDevice;
 import dev.kvtier.format.DeviceLayout;
 import dev.kvtier.format.FormatException;
+import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.format.SlotHeader;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -95,8 +96,10 @@ public final class SlotTier implements AutoCloseable {
             throw new IOException(device.describe() + " cannot be used: " + problem
                     + ". Point kvtier at another file, or let it reinitialize the device (its blocks are lost)");
         }
-        wanted.encode(sb);
-        device.write(0, sb);
+        ByteBuffer metadata = alignedBuffer(DeviceLayout.METADATA_BYTES, align);
+        wanted.encode(metadata);
+        InvalidationTable.EMPTY.encode(metadata.duplicate().position(DeviceLayout.SUPERBLOCK_BYTES).slice());
+        device.write(0, metadata);
         device.flush();
         return new SlotTier(device, wanted, codec, true);
     }
@@ -188,9 +191,32 @@ public final class SlotTier implements AutoCloseable {
      * different writers sharing one device are then comparable, which set-associative placement
      * on a shared device uses to find the oldest block of a set.
      */
-    private long nextEpoch() {
+    public long nextEpoch() {
         long now = System.currentTimeMillis() << 12;
         return epoch.updateAndGet(prev -> Math.max(prev + 1, now));
+    }
+
+    /** The device's invalidation table, as it is on the device now. */
+    public InvalidationTable readInvalidations() throws IOException {
+        ByteBuffer page = alignedBuffer(InvalidationTable.BYTES, layout.alignment());
+        device.readSparse(DeviceLayout.SUPERBLOCK_BYTES, page);
+        return InvalidationTable.decode(page.clear());
+    }
+
+    /**
+     * Records on the device that namespace {@code (nsHi, nsLo)} is invalid up to {@code epoch}
+     * (see {@link InvalidationTable}; namespace (0, 0) raises the floor): reads the table, adds the record, writes the page back and
+     * flushes. Returns the table written. Serialised within this process; on a shared device two
+     * processes writing the table at once may lose one record, so callers reread and repeat.
+     */
+    public synchronized InvalidationTable recordInvalidation(long nsHi, long nsLo, long epoch) throws IOException {
+        InvalidationTable read = readInvalidations();
+        InvalidationTable t = nsHi == 0 && nsLo == 0 ? read.withFloor(epoch) : read.with(nsHi, nsLo, epoch);
+        ByteBuffer page = alignedBuffer(InvalidationTable.BYTES, layout.alignment());
+        t.encode(page);
+        device.write(DeviceLayout.SUPERBLOCK_BYTES, page.clear());
+        device.flush();
+        return t;
     }
 
     /**

@@ -23,6 +23,8 @@ import org.quicktheories.core.Gen;
 /** The superblock codec, the slot geometry derived from it, and the compatibility check. */
 class DeviceLayoutTest {
     private static final int SB = DeviceLayout.SUPERBLOCK_BYTES;
+    /** Where the slots begin: the superblock, then the invalidation table. */
+    private static final int META = DeviceLayout.METADATA_BYTES;
 
     static Gen<DeviceLayout> layouts() {
         return integers().between(0, 12).zip(longs().between(0, 1L << 40), integers().between(1, 65_536),
@@ -63,14 +65,14 @@ class DeviceLayoutTest {
         DeviceLayout mapped = new DeviceLayout(1, 10, 16, 4096, 1);
         assertEquals(128, mapped.headerBytes());
         assertEquals(4224, mapped.slotBytes());
-        assertEquals(SB + 3 * 4224L, mapped.headerOffset(3));
-        assertEquals(SB + 3 * 4224L + 128, mapped.payloadOffset(3));
-        assertEquals(SB + 10 * 4224L, mapped.deviceBytes());
+        assertEquals(META + 3 * 4224L, mapped.headerOffset(3));
+        assertEquals(META + 3 * 4224L + 128, mapped.payloadOffset(3));
+        assertEquals(META + 10 * 4224L, mapped.deviceBytes());
 
         DeviceLayout direct = new DeviceLayout(4096, 10, 16, 4097, 1);
         assertEquals(4096, direct.headerBytes());
         assertEquals(4096 + 8192, direct.slotBytes());
-        assertEquals(SB + 2L * 12288, direct.headerOffset(2));
+        assertEquals(META + 2L * 12288, direct.headerOffset(2));
         assertEquals(8192, direct.aligned(4097));
         assertEquals(0, direct.headerOffset(5) % 4096);
         assertEquals(0, direct.payloadOffset(5) % 4096);
@@ -79,11 +81,11 @@ class DeviceLayoutTest {
         assertEquals(512, sector.headerBytes());
         assertEquals(512 + 1024, sector.slotBytes());
 
-        assertEquals(10, DeviceLayout.slotsThatFit(SB + 10 * 4224L, 1, 4096));
-        assertEquals(9, DeviceLayout.slotsThatFit(SB + 10 * 4224L - 1, 1, 4096));
-        assertEquals(0, DeviceLayout.slotsThatFit(SB + 4223, 1, 4096));
+        assertEquals(10, DeviceLayout.slotsThatFit(META + 10 * 4224L, 1, 4096));
+        assertEquals(9, DeviceLayout.slotsThatFit(META + 10 * 4224L - 1, 1, 4096));
+        assertEquals(0, DeviceLayout.slotsThatFit(META + 4223, 1, 4096));
         assertEquals(0, DeviceLayout.slotsThatFit(100, 1, 4096), "smaller than the superblock: none, not negative");
-        assertEquals(1, DeviceLayout.slotsThatFit(SB + 8192, 4096, 4096));
+        assertEquals(1, DeviceLayout.slotsThatFit(META + 8192, 4096, 4096));
 
         for (int bad : new int[] {0, -4, 3, 8192}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -100,7 +102,7 @@ class DeviceLayoutTest {
         l.encode(buf);
         byte[] b = Arrays.copyOf(buf.array(), 64);
         assertEquals("KVTIERSB", new String(b, 0, 8, StandardCharsets.US_ASCII), "magic");
-        assertArrayEquals(le4(1), Arrays.copyOfRange(b, 8, 12), "format version");
+        assertArrayEquals(le4(2), Arrays.copyOfRange(b, 8, 12), "format version");
         assertArrayEquals(le4(512), Arrays.copyOfRange(b, 12, 16), "alignment");
         assertArrayEquals(le4(512), Arrays.copyOfRange(b, 16, 20), "header bytes");
         assertArrayEquals(le4(512 + 4608), Arrays.copyOfRange(b, 20, 24), "slot bytes");
@@ -194,8 +196,8 @@ class DeviceLayoutTest {
         assertEquals("no kvtier superblock (magic 0000000000000000)", message(ByteBuffer.allocate(SB)));
 
         l.encode(buf);
-        buf.putInt(8, 2).putInt(60, crc(buf.array()));
-        assertEquals("device format version 2, this kvtier reads version 1", message(buf));
+        buf.putInt(8, 1).putInt(60, crc(buf.array()));
+        assertEquals("device format version 1, this kvtier reads version 2", message(buf));
 
         l.encode(buf);
         buf.put(30, (byte) 1);

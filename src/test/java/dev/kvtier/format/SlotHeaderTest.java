@@ -105,8 +105,8 @@ class SlotHeaderTest {
         }
         byte[] b = Arrays.copyOfRange(raw, at, at + SlotHeader.BYTES);
         assertArrayEquals(new byte[] {'K', 'V', 'S', 'L'}, Arrays.copyOfRange(b, 0, 4), "magic");
-        assertArrayEquals(new byte[] {1, 0}, Arrays.copyOfRange(b, 4, 6), "format version 1, little-endian");
-        assertEquals(DeviceLayout.FORMAT_VERSION, 1);
+        assertArrayEquals(new byte[] {2, 0}, Arrays.copyOfRange(b, 4, 6), "format version 2, little-endian");
+        assertEquals(DeviceLayout.FORMAT_VERSION, 2);
         assertEquals(2, b[6], "codec id");
         assertEquals(0, b[7], "reserved");
         assertArrayEquals(le(0x0102030405060708L), Arrays.copyOfRange(b, 8, 16), "key hi");
@@ -234,9 +234,9 @@ class SlotHeaderTest {
         SlotHeader h = valid();
         ByteBuffer buf = ByteBuffer.allocate(SlotHeader.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         h.encode(buf, 0);
-        buf.putShort(4, (short) 2).putInt(124, crc(buf.array(), 0));
+        buf.putShort(4, (short) 3).putInt(124, crc(buf.array(), 0));
         FormatException v = assertThrows(FormatException.class, () -> new SlotHeader().decode(buf, 0, 4096));
-        assertEquals("slot header format version 2, expected 1", v.getMessage());
+        assertEquals("slot header format version 3, expected 2", v.getMessage());
 
         h.encode(buf, 0);
         buf.putInt(0, 0x12345678).putInt(124, crc(buf.array(), 0));

@@ -335,7 +335,7 @@ class SlotTierTest {
 
     @Test
     void aDeviceTooSmallForOneSlotIsRefused() {
-        MemoryDevice d = new MemoryDevice(DeviceLayout.SUPERBLOCK_BYTES + SlotHeader.BYTES + BLOCK - 1, 1);
+        MemoryDevice d = new MemoryDevice(DeviceLayout.METADATA_BYTES + SlotHeader.BYTES + BLOCK - 1, 1);
         IOException e = assertThrows(IOException.class, () -> SlotTier.open(d, TOKENS, BLOCK, null, false));
         assertTrue(e.getMessage().contains("holds 0 slots of 4999-byte blocks"), e.getMessage());
     }
