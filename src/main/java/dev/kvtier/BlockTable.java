@@ -29,9 +29,41 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntPredicate;
 
 /**
- * Which block is where: the index, one eviction order per tier, the DRAM page allocator, the
- * SSD slot allocator and the namespace ids, all guarded by one lock ({@link #lock}). Every
- * method here runs with the lock held; copies and device I/O never do.
+ * The owner of block state: the index, one eviction order per tier, the DRAM page allocator,
+ * the SSD slot allocator, remote slot ownership and claims, the namespace ids and the
+ * invalidations. Every change of a block's state is one of the named transitions below; each
+ * takes {@link #lock} itself (it guards every field here), and none does a copy or device I/O
+ * under it. Other classes hold tiers for bytes, never the index.
+ *
+ * <p><b>Life cycle of a block</b> (entry states of {@link BlockIndex}; copies per tier; pins;
+ * flags). Checked by {@link #checkInvariants} after every step of the model test.
+ *
+ * <pre>
+ * transition              from                        to
+ * reserveStore            absent                      WRITING, DRAM copy, pinned by the writer
+ * publishStore            WRITING (copied)            READY, unpinned  (not copied: dropped)
+ * enterDiscovered         absent, remote header       READY, REMOTE copy (unless invalidated)
+ * recover                 absent, SSD header          READY, SSD copy (unless invalidated)
+ * pinForLoad              READY                       READY, pinned (+ PROMOTING and a page)
+ * settleLoad              pinned                      unpinned; + DRAM copy (promoted);
+ *                                                     corrupt or mismatched: dropped with subtree
+ * beginNextDemotion       READY, copy above target    pinned, MOVING (+ SSD slot reserved)
+ * completeDemotion        MOVING                      + target copy; failed: NO_DEMOTE or
+ *                                                     FLUSH_REFUSED; left meanwhile: slot wiped
+ * eviction (a page or     READY, copy in tier t,      copy in t gone; the last copy: RETIRED
+ *   slot is needed)       unpinned, no child in t
+ * pinDramForHandle /      READY with a DRAM copy      pinned / unpinned; leaked: RETIRED, its
+ *   releaseHandle                                     page kept for the life of the cache
+ * invalidateNamespace,    WRITING or READY            RETIRED (slots wiped on release), the
+ *   applyRemoteInv.                                   namespace recorded on the devices
+ * dropWithDescendants     WRITING or READY            RETIRED, with every descendant
+ * last unpin              RETIRED                     FREE, copies freed
+ * </pre>
+ *
+ * <p>Invariants: a live block's parent is live; a WRITING, MOVING or PROMOTING block is pinned;
+ * a READY block has at least one copy; a RETIRED block is pinned (else it is FREE); every DRAM
+ * page and SSD slot is in exactly one of: a copy, the free set, a promotion or write in
+ * flight, a queued wipe, quarantine; each remote slot has at most one owner, whose copy it is.
  *
  * <p><b>Copies.</b> A block may have a copy in several tiers (a DRAM page and an SSD slot). A
  * DRAM copy with a copy below it is <i>clean</i>: evicting it loses nothing. A DRAM-only copy
@@ -1599,6 +1631,17 @@ final class BlockTable implements BlockFacts {
 
     private void checkInvariantsLocked() {
         index.checkInvariants();
+        for (int e = 0; e < index.capacity(); e++) {
+            byte st = index.state(e);
+            boolean pinned = index.pins(e) > 0;
+            if ((st == WRITING || (index.flags(e) & (MOVING | PROMOTING)) != 0 || st == RETIRED) && !pinned) {
+                throw new IllegalStateException("entry " + e + " in state " + st + " with flags " + index.flags(e)
+                        + " is not pinned");
+            }
+            if (st == READY && index.copies(e) == 0) {
+                throw new IllegalStateException("READY entry " + e + " has no copy");
+            }
+        }
         int slotsInUse = 0;
         int pagesInUse = 0;
         int leaves = 0;

@@ -11,8 +11,10 @@ import static org.quicktheories.generators.SourceDSL.lists;
 import dev.kvtier.format.DeviceLayout;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
+import dev.kvtier.nbd.NbdServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,14 +26,18 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * Random sequences of store / match / load / acquire / release / invalidate / reopen, run
  * against a real cache beside a simple model (which keys were ever stored and not invalidated
  * since, which handles are open), in several configurations, with and without an SSD tier
- * (and its background demoter). After every step it checks: loaded and pinned bytes are
+ * (and its background demoter), and with a remote tier on a real nbdkit export. After every
+ * step it checks: loaded and pinned bytes are
  * exactly the stored bytes; match reports only stored keys as one leading run; the whole chain
  * above a pinned block stays matchable; without an SSD tier, no block is in DRAM below one kept
  * nowhere (no orphan is admitted or left behind); DRAM residency never exceeds capacity; the index and
@@ -45,15 +51,38 @@ import org.junit.jupiter.api.Test;
  */
 class CacheModelPropertyTest {
     private static final int[][] CONFIGS = {
-        // blockTokens, blockBytes, DRAM blocks, SSD blocks (0: no SSD tier), compression ordinal
-        {4, 64, 4, 0, 0}, {4, 64, 16, 0, 0}, {16, 4099, 8, 0, 0}, {16, 256, 64, 0, 0},
-        {4, 64, 4, 6, 0}, {4, 512, 6, 10, 1}, {16, 4099, 8, 24, 2},
+        // blockTokens, blockBytes, DRAM blocks, SSD blocks (0: no SSD tier), compression ordinal,
+        // remote blocks (0: no remote tier; else on a shared nbdkit export, 4 ways)
+        {4, 64, 4, 0, 0, 0}, {4, 64, 16, 0, 0, 0}, {16, 4099, 8, 0, 0, 0}, {16, 256, 64, 0, 0, 0},
+        {4, 64, 4, 6, 0, 0}, {4, 512, 6, 10, 1, 0}, {16, 4099, 8, 24, 2, 0},
+        {4, 128, 4, 0, 0, 16}, {4, 256, 6, 10, 0, 24},
     };
+    /** One nbdkit export per block size of the remote configurations, shared by their runs (each in its own namespaces). */
+    private static final Map<Integer, NbdServer> REMOTES = new HashMap<>();
+    private static final AtomicInteger RUNS = new AtomicInteger();
+    /** Over all runs: blocks written to a remote tier, and found there by discovery (the remote paths ran). */
+    private static final AtomicLong REMOTE_WRITES = new AtomicLong();
+    private static final AtomicLong REMOTE_FOUND = new AtomicLong();
     /** Policies run: lru and write-limit admit every block into DRAM, so a store that fits keeps all. */
     private static final CachePolicy[] POLICIES = {CachePolicy.LRU, CachePolicy.COSTAWARE, CachePolicy.SECOND_HIT,
         CachePolicy.WRITE_LIMIT};
     private static final int PROMPTS = 12;
     private static final int MAX_BLOCKS = 10;
+
+    @AfterAll
+    static void stopRemotes() {
+        REMOTES.values().forEach(NbdServer::close);
+    }
+
+    private static URI remote(int blockBytes) {
+        return REMOTES.computeIfAbsent(blockBytes, b -> {
+            try {
+                return NbdServer.nbdkit("memory", "64M");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }).uri();
+    }
 
     @Test
     void randomOperationSequencesAgreeWithTheModel() {
@@ -61,6 +90,8 @@ class CacheModelPropertyTest {
                 .forAll(integers().between(0, CONFIGS.length - 1), integers().between(0, POLICIES.length - 1),
                         lists().of(integers().between(0, Integer.MAX_VALUE)).ofSizeBetween(1, 120))
                 .checkAssert((config, policy, ops) -> new Run(CONFIGS[config], POLICIES[policy]).execute(ops));
+        assertTrue(REMOTE_WRITES.get() > 0 && REMOTE_FOUND.get() > 0, "the remote tier was written "
+                + REMOTE_WRITES + " times and blocks found there " + REMOTE_FOUND + " times");
     }
 
     /** One cache, its workload and its model. */
@@ -68,6 +99,9 @@ class CacheModelPropertyTest {
         private final int blockBytes;
         private final int capacity;
         private final int ssdBlocks;
+        private final int remoteBlocks;
+        /** Whether a tier below DRAM exists (and with it the demoter). */
+        private final boolean devices;
         private final Compression compression;
         private final CachePolicy policy;
         private final Namespace[] namespaces = new Namespace[2];
@@ -87,8 +121,11 @@ class CacheModelPropertyTest {
             capacity = config[2];
             ssdBlocks = config[3];
             compression = Compression.values()[config[4]];
+            remoteBlocks = config[5];
+            devices = ssdBlocks > 0 || remoteBlocks > 0;
+            String model = "model-" + RUNS.incrementAndGet(); // runs share remote exports, never keys
             for (int n = 0; n < namespaces.length; n++) {
-                namespaces[n] = Namespace.builder("model").tenantSalt("tenant-" + n).blockTokens(blockTokens).build();
+                namespaces[n] = Namespace.builder(model).tenantSalt("tenant-" + n).blockTokens(blockTokens).build();
             }
             for (int p = 0; p < PROMPTS; p++) {
                 prompts[p] = namespaces[p % 2].blockKeys(tokens(p, blockTokens));
@@ -122,6 +159,8 @@ class CacheModelPropertyTest {
                 } finally {
                     closeHandles();
                     cache.close();
+                    REMOTE_WRITES.addAndGet(cache.stats().storedBlocks(Tier.REMOTE));
+                    REMOTE_FOUND.addAndGet(cache.stats().discoveredBlocks(Tier.REMOTE));
                 }
                 assertTrue(cache.offHeapReleased(), "off-heap memory freed at close");
             } catch (IOException e) {
@@ -139,6 +178,10 @@ class CacheModelPropertyTest {
                 b.localSsd(dir.resolve("ssd.slots"), DeviceLayout.METADATA_BYTES + ((slotBytes + 4095) & -4096))
                         .ssdCompression(compression);
             }
+            if (remoteBlocks > 0) {
+                b.remote(remote(blockBytes), KvTierCacheBuilder.deviceBytesFor(remoteBlocks, blockBytes)).remoteWays(4)
+                        .remoteRecheckMillis(0);
+            }
             return (TieredCache) b.build();
         }
 
@@ -149,7 +192,7 @@ class CacheModelPropertyTest {
             switch (op & 7) {
                 case 0 -> store(cache, keys, 1 + b % Math.min(keys.length, capacity));
                 case 1 -> {
-                    return b % 8 == 0 && ssdBlocks > 0 ? reopen(cache) : store(cache, keys, 1 + b % Math.min(keys.length, capacity));
+                    return b % 8 == 0 && devices ? reopen(cache) : store(cache, keys, 1 + b % Math.min(keys.length, capacity));
                 }
                 case 2 -> load(cache, keys);
                 case 3 -> acquire(cache, keys[b % keys.length]);
@@ -167,7 +210,7 @@ class CacheModelPropertyTest {
             }
             boolean admitsAll = policy == CachePolicy.LRU || policy == CachePolicy.WRITE_LIMIT;
             boolean fits = n <= capacity && handles.isEmpty() && (admitsAll || policy == CachePolicy.COSTAWARE);
-            if (fits && ssdBlocks > 0) {
+            if (fits && devices) {
                 cache.awaitIdle();
             }
             // costaware admits whatever finds a free page
@@ -197,7 +240,7 @@ class CacheModelPropertyTest {
                 fill(buffers[i], keys[from + i]);
             }
             int n = cache.store(keys, from, count, buffers);
-            if (!parentKept && ssdBlocks == 0) {
+            if (!parentKept && !devices) {
                 assertEquals(0, n, "blocks under a missing parent are declined");
             }
             for (int i = 0; i < count && (parentKept || n > 0); i++) {
@@ -212,7 +255,7 @@ class CacheModelPropertyTest {
                 buffers[i].put(0, (byte) ~buffers[i].get(0));
             }
             int n = cache.load(m, buffers).join();
-            if (ssdBlocks == 0) {
+            if (!devices) {
                 assertEquals(m.hitBlocks(), n, "DRAM only, one thread: nothing is evicted between match and load");
             }
             assertTrue(n <= m.hitBlocks());
@@ -269,14 +312,15 @@ class CacheModelPropertyTest {
             CacheStats s = cache.stats();
             assertTrue(s.residentBlocks(Tier.DRAM) <= capacity, "DRAM capacity exceeded: " + s);
             assertTrue(s.residentBlocks(Tier.SSD) <= s.capacityBlocks(Tier.SSD), "SSD capacity: " + s);
-            assertEquals(0, s.corruptBlocks(Tier.SSD) + s.mismatchedBlocks(Tier.SSD), "no read found corrupt: " + s);
+            assertEquals(0, s.corruptBlocks(Tier.SSD) + s.mismatchedBlocks(Tier.SSD) + s.corruptBlocks(Tier.REMOTE),
+                    "no read found corrupt: " + s);
             assertEquals(handles.size(), s.activePins(), "pins held = handles open");
             for (BlockKey[] keys : prompts) {
                 PrefixMatch m = cache.match(keys);
                 for (int i = 0; i < m.hitBlocks(); i++) {
                     assertTrue(stored.contains(keys[i]), "match reports a key never stored: " + keys[i]);
                 }
-                for (int i = m.hitBlocks() + 1; ssdBlocks == 0 && i < keys.length; i++) { // no blocks in transit
+                for (int i = m.hitBlocks() + 1; !devices && i < keys.length; i++) { // no blocks in transit
                     try (BlockHandle orphan = cache.acquire(keys[i])) {
                         assertNull(orphan, "block " + i + " is in DRAM though block " + m.hitBlocks()
                                 + " before it is kept nowhere");
