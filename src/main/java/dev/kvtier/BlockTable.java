@@ -895,13 +895,13 @@ final class BlockTable implements BlockFacts {
     }
 
     /**
-     * load, step 2, whatever happened: counts the {@code loaded} leading blocks, publishes the
-     * promoted copies of those (frees the other promotion pages), unpins, and handles the block
-     * that ended the load: a corrupt or mismatched one is dropped with its descendants (a
-     * corrupt remote slot is queued for a wipe, if it is still corrupt then); an I/O error is a
-     * miss only.
+     * load, step 2, once every read of it has finished: counts the {@code loaded} leading blocks
+     * delivered, publishes the promoted copies of those (frees the other promotion pages),
+     * unpins, and handles the first block that failed ({@code failedAt}, or -1): a corrupt or
+     * mismatched one is dropped with its descendants (a corrupt remote slot is queued for a
+     * wipe, if it is still corrupt then); an I/O error is a miss only.
      */
-    void settleLoad(int[] s, int w, int pinned, int loaded, boolean completed, ReadStatus failure) {
+    void settleLoad(int[] s, int w, int pinned, int loaded, int failedAt, ReadStatus failure) {
         if (pinned == 0) {
             return;
         }
@@ -913,12 +913,12 @@ final class BlockTable implements BlockFacts {
                     metrics.add(Counter.LOADED_BLOCKS, s[w + i], 1);
                     metrics.add(Counter.LOADED_BYTES, s[w + i], dram.blockBytes());
                 }
-                promoted += settlePromotion(s[i], s[3 * w + i], completed && i < loaded) ? 1 : 0;
+                promoted += settlePromotion(s[i], s[3 * w + i], i < loaded) ? 1 : 0;
                 unpin(s[i]);
             }
             metrics.add(Counter.PROMOTED_BLOCKS, promoted);
-            if (failure != ReadStatus.OK) {
-                loadFailed(s[loaded], s[w + loaded], s[2 * w + loaded], failure);
+            if (failedAt >= 0) {
+                loadFailed(s[failedAt], s[w + failedAt], s[2 * w + failedAt], failure);
             }
         } finally {
             activePins -= pinned;

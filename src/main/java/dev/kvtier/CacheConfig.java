@@ -7,7 +7,7 @@ import javax.net.ssl.SSLContext;
 /** A validated cache configuration, as the builder hands it to the engine. */
 record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path ssdPath, long ssdCapacityBytes,
         Compression ssdCompression, boolean ssdDirectIo, boolean reinitializeDevices, double demoteAhead,
-        long closeFlushNanos, Remote remote, Policy policy) {
+        long closeFlushNanos, java.util.concurrent.Executor loadCompletions, Remote remote, Policy policy) {
 
     /**
      * The admission and eviction policy and its settings: per-tier write budgets (bytes per
@@ -20,7 +20,7 @@ record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path
 
     /** The remote tier's settings; {@code tls} null means the JVM's default context for an nbds:// URI. */
     record Remote(URI uri, long capacityBytes, int connections, long timeoutMillis, int ways, long recheckMillis,
-            Compression compression, SSLContext tls) {
+            long lookupBudgetMillis, Compression compression, SSLContext tls) {
     }
 
     boolean hasSsd() {

@@ -47,19 +47,32 @@ public interface KvTierCache extends AutoCloseable {
     PrefixMatch match(BlockKey[] keys, PrefixMatch into);
 
     /**
-     * Copies the matched blocks into {@code dst[0..match.hitBlocks())}. The future completes with
-     * the number of leading blocks actually copied, which is smaller than the match when blocks
-     * left the cache in between or failed their checks on the way. Only that count is valid:
-     * the buffer of a block that failed its check may have been written. The blocks on devices
-     * are read in parallel; the future is complete when this method returns.
+     * Copies the matched blocks into {@code dst[0..match.hitBlocks())}, asynchronously: pins
+     * them and returns at once; blocks on devices are read in parallel, DRAM blocks (and blocks
+     * on a memory-mapped SSD) are copied before this returns. The future completes with the
+     * number of leading blocks delivered, which is smaller than the match when blocks left the
+     * cache in between or failed their reads or checks on the way: only that count is valid.
+     * Once the future is done nothing more is written into {@code dst}. Cancelling the future
+     * ends the load there; its pins go once the reads already issued finish. A load served from
+     * DRAM alone is complete when this returns.
      */
     CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst);
+
+    /**
+     * As {@link #load(PrefixMatch, ByteBuffer[])}, telling {@code listener} (may be null) of each
+     * growth of the leading run delivered, and completing by {@code deadline} (null: none) with
+     * the leading blocks delivered by then.
+     */
+    CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst, LoadListener listener, Duration deadline);
 
     /**
      * As {@link #load(PrefixMatch, ByteBuffer[])}, into native addresses (for example pinned host
      * memory registered with the GPU), each of at least {@link #blockBytes()} writable bytes.
      */
     CompletableFuture<Integer> load(PrefixMatch match, long[] dstAddresses);
+
+    /** As {@link #load(PrefixMatch, ByteBuffer[], LoadListener, Duration)}, into native addresses. */
+    CompletableFuture<Integer> load(PrefixMatch match, long[] dstAddresses, LoadListener listener, Duration deadline);
 
     /** Stores every block of the chain {@code keys}, {@code src[i]} holding block {@code i}. */
     int store(BlockKey[] keys, ByteBuffer[] src);

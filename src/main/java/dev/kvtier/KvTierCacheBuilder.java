@@ -44,6 +44,8 @@ public final class KvTierCacheBuilder {
     private long remoteTimeoutMillis = 2_000;
     private int remoteWays = 8;
     private long remoteRecheckMillis = 100;
+    private long remoteLookupBudgetMillis = 100;
+    private java.util.concurrent.Executor loadCompletions;
     private Compression remoteCompression = Compression.NONE;
     private SSLContext remoteTls;
     private CachePolicy policy = CachePolicy.COSTAWARE;
@@ -162,6 +164,24 @@ public final class KvTierCacheBuilder {
      */
     public KvTierCacheBuilder remoteRecheckMillis(long millis) {
         this.remoteRecheckMillis = millis;
+        return this;
+    }
+
+    /**
+     * The most a {@code match} waits for the remote tier's set headers after a local miss, in ms;
+     * what is not found by then is not matched (it may be the next time). Default 100.
+     */
+    public KvTierCacheBuilder remoteLookupBudgetMillis(long millis) {
+        this.remoteLookupBudgetMillis = millis;
+        return this;
+    }
+
+    /**
+     * Where the futures of loads are completed (so where their dependent actions run). Default:
+     * the thread that finished the load, often a kvtier I/O thread, which must not be blocked.
+     */
+    public KvTierCacheBuilder loadCompletionExecutor(java.util.concurrent.Executor executor) {
+        this.loadCompletions = Objects.requireNonNull(executor, "executor");
         return this;
     }
 
@@ -288,7 +308,7 @@ public final class KvTierCacheBuilder {
         JvmFlags.requireChronicleFlags();
         return new TieredCache(new CacheConfig(blockTokens, blockBytes, dramCapacityBytes, ssdPath,
                 ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize, demoteAhead,
-                TieredCache.saturatedNanos(flushOnClose), remote, p));
+                TieredCache.saturatedNanos(flushOnClose), loadCompletions, remote, p));
     }
 
     private CacheConfig.Policy checkPolicy() {
@@ -325,8 +345,9 @@ public final class KvTierCacheBuilder {
         require(remoteTimeoutMillis >= 1, "remoteTimeoutMillis must be positive, was " + remoteTimeoutMillis);
         require(remoteWays >= 1 && remoteWays <= 64, "remoteWays must be in [1, 64], was " + remoteWays);
         require(remoteRecheckMillis >= 0, "remoteRecheckMillis must be >= 0, was " + remoteRecheckMillis);
+        require(remoteLookupBudgetMillis >= 1, "remoteLookupBudgetMillis must be >= 1, was " + remoteLookupBudgetMillis);
         return new CacheConfig.Remote(remoteUri, remoteCapacityBytes, remoteConnections, remoteTimeoutMillis,
-                remoteWays, remoteRecheckMillis, remoteCompression, remoteTls);
+                remoteWays, remoteRecheckMillis, remoteLookupBudgetMillis, remoteCompression, remoteTls);
     }
 
     private void checkSsd(long pageBytes) {

@@ -15,7 +15,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Keeps the local index of the shared remote tier fresh enough to find blocks that other
@@ -45,10 +48,13 @@ final class RemoteLookup {
     private final BlockTable r;
     private final IoEngine io;
     private final long recheckNanos;
+    /** The most one match waits for set headers. */
+    private final long budgetNanos;
     /** Per set: {@code System.nanoTime()} of the last read that found nothing, 0 if none. Racy by design: a lost update costs one extra probe. */
     private final long[] fruitlessAt;
 
-    RemoteLookup(BlockTable r, IoEngine io, long recheckMillis) {
+    RemoteLookup(BlockTable r, IoEngine io, long recheckMillis, long budgetMillis) {
+        this.budgetNanos = budgetMillis * 1_000_000L;
         this.r = r;
         this.io = io;
         this.recheckNanos = recheckMillis * 1_000_000L;
@@ -118,9 +124,11 @@ final class RemoteLookup {
                 return 0;
             });
         }
-        int failed = await(reads, slots);
+        int[] found = new int[n];
+        long[] foundEpochs = new long[n];
+        int failed = await(reads, slots, epochs, found, foundEpochs);
         r.metrics.add(Counter.READ_ERRORS, REMOTE, failed);
-        return enter(keys, from, slots, epochs);
+        return enter(keys, from, found, foundEpochs);
     }
 
     /** How many keys from {@code from} to probe: up to the first set known fruitless. */
@@ -137,14 +145,29 @@ final class RemoteLookup {
     }
 
     /** Waits for every read; a failed one reads as not found. Returns the failures. */
-    private static int await(CompletableFuture<?>[] reads, int[] slots) {
+    /**
+     * Waits for the reads, within the lookup budget, and copies what they found to {@code found}
+     * and {@code foundEpochs}: a slot, -1 (not there, or the read failed) or -2 (no answer in
+     * time: not matched now, and its set not marked fruitless; the read is cancelled or its
+     * answer ignored). Returns the failed reads.
+     */
+    private int await(CompletableFuture<?>[] reads, int[] slots, long[] epochs, int[] found, long[] foundEpochs) {
+        long deadline = System.nanoTime() + budgetNanos;
         int failed = 0;
         for (int i = 0; i < reads.length; i++) {
             try {
-                reads[i].join();
-            } catch (CompletionException e) {
-                slots[i] = -1;
+                reads[i].get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                found[i] = slots[i];
+                foundEpochs[i] = epochs[i];
+            } catch (TimeoutException e) {
+                reads[i].cancel(false);
+                found[i] = -2;
+            } catch (ExecutionException | CancellationException e) {
+                found[i] = -1;
                 failed++;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                found[i] = -2;
             }
         }
         return failed;
@@ -153,7 +176,7 @@ final class RemoteLookup {
     /** Enters the leading found keys; marks the set of the first key not found fruitless. */
     private int enter(BlockKey[] keys, int from, int[] slots, long[] epochs) {
         int n = r.enterDiscovered(keys, from, slots, epochs);
-        if (n < slots.length && slots[n] < 0) {
+        if (n < slots.length && slots[n] == -1) {
             BlockKey missed = keys[from + n];
             fruitlessAt[r.remote.setOf(missed.hi(), missed.lo())] = System.nanoTime();
         }

@@ -16,18 +16,17 @@ import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
-import dev.kvtier.policy.AdmissionPolicy;
 import dev.kvtier.tier.DramTier;
-import dev.kvtier.tier.Memory;
 import dev.kvtier.tier.SharedSlotTier;
 import dev.kvtier.tier.SlotTier;
-import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,13 +35,12 @@ import org.slf4j.LoggerFactory;
  * and their copies. Where blocks are is {@link BlockTable}'s business; moving them down is the
  * {@link Demoter}'s.
  *
- * <p><b>Concurrency.</b> Metadata changes under the residency lock, held only for lookups and
- * bookkeeping, never for a copy or device I/O. A load pins the leading READY blocks, copies
- * (DRAM) or reads and verifies (SSD, REMOTE: all of one load at once, on the device's
- * {@link IoEngine}) them, then unpins; a store reserves each new key in state
- * WRITING with a DRAM page, copies, then publishes it READY. So no reader sees a half-written
- * block and no page or slot is recycled under a reader. {@code close()} waits for copies in
- * progress ({@code inFlight}) and the demoter before freeing memory and closing the device.
+ * <p><b>Concurrency.</b> Block state belongs to {@link BlockTable}, whose transitions take its
+ * lock, never for a copy or device I/O. A store reserves each new key in state WRITING with a
+ * DRAM page, copies, then publishes it READY; a load ({@link Load}) pins its blocks, copies or
+ * reads and verifies them, and settles when its reads are done. So no reader sees a half-written
+ * block and no page or slot is recycled under a reader. {@code close()} waits for copies and
+ * loads in progress and the demoter before freeing memory and closing the devices.
  *
  * <p><b>Fail closed.</b> A device read that fails its header, key or payload check ends the load
  * there (the rest are misses), and the block is dropped with its descendants; an I/O error or
@@ -56,8 +54,6 @@ import org.slf4j.LoggerFactory;
 final class TieredCache implements KvTierCache {
     private static final Logger LOG = LoggerFactory.getLogger(KvTierCache.class);
     private static final ThreadLocal<int[]> SCRATCH = ThreadLocal.withInitial(() -> new int[256]);
-    private static final ThreadLocal<CompletableFuture<?>[]> READS =
-            ThreadLocal.withInitial(() -> new CompletableFuture<?>[64]);
     /** Requests in flight on the SSD, and per connection on the remote device. */
     private static final int SSD_DEPTH = 4;
     private static final int REMOTE_DEPTH_PER_CONNECTION = 4;
@@ -77,13 +73,14 @@ final class TieredCache implements KvTierCache {
     private final RemoteLookup lookup;
     private final long recoveryMillis;
     private final long closeFlushNanos;
-    private final ThreadLocal<ByteBuffer> staging;
+    /** Deadlines of loads; one daemon thread per cache. */
+    private final ScheduledExecutorService timer;
+    private final Load.Paths loads;
 
     TieredCache(CacheConfig config) {
         this.blockTokens = config.blockTokens();
         this.blockBytes = config.blockBytes();
         this.closeFlushNanos = config.closeFlushNanos();
-        this.staging = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(blockBytes));
         DramTier dram = new DramTier(config.dramCapacityBytes(), blockBytes);
         SlotTier ssd = null;
         SharedSlotTier remote = null;
@@ -106,7 +103,16 @@ final class TieredCache implements KvTierCache {
         this.remoteIo = remote == null ? null : new IoEngine(remote.slots().device(),
                 REMOTE_DEPTH_PER_CONNECTION * config.remote().connections(), QUEUE, QUEUE,
                 config.remote().timeoutMillis());
-        this.lookup = remote == null ? null : new RemoteLookup(r, remoteIo, config.remote().recheckMillis());
+        this.lookup = remote == null ? null : new RemoteLookup(r, remoteIo, config.remote().recheckMillis(),
+                config.remote().lookupBudgetMillis());
+        this.timer = Executors.newSingleThreadScheduledExecutor(task -> {
+            Thread t = new Thread(task, "kvtier-load-deadlines");
+            t.setDaemon(true);
+            return t;
+        });
+        this.loads = new Load.Paths(r, ssdIo, remoteIo, metrics, blockBytes,
+                ssd != null && ssd.device().readsAreMemoryCopies(), config.loadCompletions(), timer,
+                new ConcurrentLinkedQueue<>(), new ConcurrentLinkedQueue<>());
         this.demoter = ssd == null && remote == null ? null : new Demoter(r, ssdIo, remoteIo);
         if (lookup != null) {
             demoter.every(REMOTE_INVALIDATION_REFRESH_MS, this::refreshRemoteInvalidations);
@@ -225,160 +231,38 @@ final class TieredCache implements KvTierCache {
 
     @Override
     public CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst) {
+        return load(match, dst, null, null);
+    }
+
+    @Override
+    public CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst, LoadListener listener, Duration deadline) {
         Args.requireNonNull(match, "match");
         Args.requireBuffers(dst, match.hitBlocks(), blockBytes, true);
-        return CompletableFuture.completedFuture(new Load(match, dst, null).run());
+        return Load.start(loads, match, dst, null, listener, deadlineNanos(deadline));
     }
 
     @Override
     public CompletableFuture<Integer> load(PrefixMatch match, long[] dstAddresses) {
+        return load(match, dstAddresses, null, null);
+    }
+
+    @Override
+    public CompletableFuture<Integer> load(PrefixMatch match, long[] dstAddresses, LoadListener listener,
+            Duration deadline) {
         Args.requireNonNull(match, "match");
         Args.requireAddresses(dstAddresses, match.hitBlocks());
-        return CompletableFuture.completedFuture(new Load(match, null, dstAddresses).run());
+        return Load.start(loads, match, null, dstAddresses, listener, deadlineNanos(deadline));
     }
 
-    /**
-     * One load: pin the leading blocks (and, for a block only on a device, take a DRAM page to
-     * promote it into when one can be had without losing a block), submit the device reads of
-     * all of them at once to their tiers' I/O engines, copy the DRAM blocks meanwhile, wait for
-     * every read, then publish the promoted copies, unpin, and drop a block that failed its
-     * checks with its descendants. The load ends at the first block not read intact. A block
-     * promoted is read and verified into its own new page first and copied to the caller from
-     * there, so nothing the caller does to its buffers can reach DRAM. Scratch layout (per
-     * thread, {@code w} = blocks wanted): entries, source tiers, source locations, promotion
-     * pages (-1: none), read outcomes ({@link ReadStatus} ordinals).
-     */
-    private final class Load {
-        private final BlockKey[] keys;
-        private final ByteBuffer[] buffers;
-        private final long[] addresses;
-        private final int w;
-        private final int[] s;
-        private int pinned;
-        private int loaded;
-        private ReadStatus failure = ReadStatus.OK;
-
-        Load(PrefixMatch match, ByteBuffer[] buffers, long[] addresses) {
-            this.keys = match.keys();
-            this.buffers = buffers;
-            this.addresses = addresses;
-            this.w = match.hitBlocks();
-            this.s = scratch(5 * w);
+    /** A deadline as nanoseconds from now, 0 for none; a negative one is bad input. */
+    private static long deadlineNanos(Duration deadline) {
+        if (deadline == null) {
+            return 0;
         }
-
-        int run() {
-            long t0 = System.nanoTime();
-            pin();
-            boolean completed = false;
-            try {
-                copyAll();
-                completed = true;
-            } finally {
-                finish(completed);
-            }
-            metrics.add(Counter.LOAD_CALLS, 1);
-            metrics.add(Counter.LOAD_LOST_BLOCKS, w - loaded);
-            metrics.record(Op.LOAD, System.nanoTime() - t0);
-            return loaded;
+        if (deadline.isNegative()) {
+            throw new IllegalArgumentException("deadline must not be negative, was " + deadline);
         }
-
-        private void pin() {
-            pinned = r.pinForLoad(keys, w, s);
-        }
-
-        private void copyAll() {
-            CompletableFuture<?>[] reads = submitReads();
-            loaded = pinned;
-            try {
-                for (int i = 0; i < pinned; i++) {
-                    if (s[w + i] == DRAM) {
-                        copyFromDram(s[2 * w + i], i);
-                    }
-                }
-            } finally {
-                if (reads != null) {
-                    awaitReads(reads);
-                }
-            }
-        }
-
-        /** Submits the reads of the blocks on devices; null when there are none. */
-        private CompletableFuture<?>[] submitReads() {
-            CompletableFuture<?>[] reads = null;
-            for (int i = 0; i < pinned; i++) {
-                if (s[w + i] != DRAM) {
-                    reads = reads == null ? readFutures(pinned) : reads;
-                    int block = i;
-                    s[4 * w + i] = ReadStatus.IO_ERROR.ordinal();
-                    reads[i] = engine(s[w + i]).submitRead(() -> {
-                        s[4 * w + block] = readBlock(block).ordinal();
-                        return blockBytes;
-                    });
-                }
-            }
-            return reads;
-        }
-
-        /** Waits for every read (a read still running may be writing into a page or buffer); sets loaded. */
-        private void awaitReads(CompletableFuture<?>[] reads) {
-            for (int i = 0; i < pinned; i++) {
-                if (reads[i] == null) {
-                    continue;
-                }
-                try {
-                    reads[i].join();
-                } catch (CompletionException e) {
-                    s[4 * w + i] = ReadStatus.IO_ERROR.ordinal();
-                }
-                reads[i] = null;
-                ReadStatus st = ReadStatus.values()[s[4 * w + i]];
-                if (st != ReadStatus.OK && i < loaded) {
-                    loaded = i;
-                    failure = st;
-                }
-            }
-        }
-
-        /** On an I/O thread: reads and verifies block {@code i} into its promotion page or the caller's buffer. */
-        private ReadStatus readBlock(int i) {
-            SlotTier tier = s[w + i] == SSD ? r.ssd : r.remote.slots();
-            int page = s[3 * w + i];
-            ByteBuffer dst = page >= 0 ? r.dram.pageBuffer(page) : buffers != null ? buffers[i] : staging.get().clear();
-            Namespace ns = keys[i].namespace();
-            ReadStatus st = tier.read(s[2 * w + i], keys[i].hi(), keys[i].lo(), ns.rootHi(), ns.rootLo(), dst);
-            if (st == ReadStatus.OK && page >= 0) {
-                copyFromDram(page, i);
-            } else if (st == ReadStatus.OK && buffers == null) {
-                Memory.copy(dst, addresses[i]);
-            }
-            return st;
-        }
-
-        private void copyFromDram(int page, int i) {
-            if (buffers != null) {
-                r.dram.copyOut(page, buffers[i]);
-            } else {
-                r.dram.copyOut(page, addresses[i]);
-            }
-        }
-
-        private void finish(boolean completed) {
-            r.settleLoad(s, w, pinned, loaded, completed, failure);
-        }
-    }
-
-    private IoEngine engine(int tier) {
-        return tier == SSD ? ssdIo : remoteIo;
-    }
-
-    /** This thread's array of read futures, at least {@code n} long, all null. */
-    private static CompletableFuture<?>[] readFutures(int n) {
-        CompletableFuture<?>[] f = READS.get();
-        if (f.length < n) {
-            f = new CompletableFuture<?>[Math.max(n, 2 * f.length)];
-            READS.set(f);
-        }
-        return f;
+        return Math.max(1, saturatedNanos(deadline));
     }
 
     // ---- store
@@ -557,6 +441,7 @@ final class TieredCache implements KvTierCache {
             demoter.stop();
         }
         closeEngines();
+        timer.shutdownNow();
         int pins = r.gauges().pins();
         if (pins > 0) {
             LOG.warn("kvtier cache closed with {} block handle(s) still open; their memory is freed "

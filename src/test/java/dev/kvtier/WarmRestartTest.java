@@ -181,11 +181,15 @@ class WarmRestartTest {
     }
 
     static int storeAll(KvTierCache cache, List<BlockKey[]> chains) {
+        return storeAll(cache, chains, BLOCK);
+    }
+
+    static int storeAll(KvTierCache cache, List<BlockKey[]> chains, int blockBytes) {
         int stored = 0;
         for (BlockKey[] chain : chains) {
             ByteBuffer[] src = new ByteBuffer[chain.length];
             for (int i = 0; i < chain.length; i++) {
-                src[i] = SsdFixtures.payload(chain[i], BLOCK);
+                src[i] = SsdFixtures.payload(chain[i], blockBytes);
             }
             stored += cache.store(chain, src);
         }

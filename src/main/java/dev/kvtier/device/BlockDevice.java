@@ -41,6 +41,11 @@ public interface BlockDevice extends AutoCloseable {
     }
 
     /** Whether {@link #readBatch} overlaps its reads, so that a speculative read costs no round trip. */
+    /** Whether a read is a memory copy (a mapped file): fast enough for the caller's thread, no I/O thread needed. */
+    default boolean readsAreMemoryCopies() {
+        return false;
+    }
+
     default boolean batchesReads() {
         return false;
     }

@@ -73,6 +73,11 @@ public final class MappedFileDevice implements BlockDevice {
     }
 
     @Override
+    public boolean readsAreMemoryCopies() {
+        return true;
+    }
+
+    @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         Devices.checkRange(this, offset, dst);
         requireDirect(dst);

@@ -1,0 +1,357 @@
+package dev.kvtier;
+
+import static dev.kvtier.BlockTable.DRAM;
+import static dev.kvtier.BlockTable.SSD;
+
+import dev.kvtier.io.IoEngine;
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.key.Namespace;
+import dev.kvtier.metrics.CacheMetrics;
+import dev.kvtier.metrics.CacheMetrics.Counter;
+import dev.kvtier.metrics.CacheMetrics.Op;
+import dev.kvtier.tier.Memory;
+import dev.kvtier.tier.SlotTier;
+import dev.kvtier.tier.SlotTier.ReadStatus;
+import java.nio.ByteBuffer;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One asynchronous load ({@link KvTierCache#load}), reused through a pool.
+ *
+ * <p><b>Steps.</b> {@link BlockTable#pinForLoad} pins the leading blocks (and plans promotion
+ * pages); the reads of blocks on devices that need real I/O are submitted to their
+ * {@link IoEngine}s at once; then, on the caller's thread, DRAM blocks are copied and blocks on
+ * a memory-mapped device are read, verified and copied, in order. A device read lands in the
+ * block's promotion page or a staging buffer of the cache, never in the caller's buffer
+ * directly, and is copied there on the I/O thread only while the load is open.
+ *
+ * <p><b>States.</b> OPEN: blocks are delivered as they arrive; the leading run of delivered
+ * blocks grows and the listener hears of it, in order. DONE: the leading run is final (every
+ * leading block arrived, one failed its read or check, the deadline passed, or the caller
+ * cancelled); nothing more is written into the caller's buffers. SETTLED: every read issued has
+ * finished, so {@link BlockTable#settleLoad} publishes promotions, unpins, and drops a block that
+ * failed its check; the load returns to the pool. The future completes when the load settles
+ * (so its pins are gone by then), or at its deadline, whichever is first. A load served entirely
+ * from DRAM or a mapped device completes before {@code load} returns.
+ *
+ * <p>The fields below {@code monitor} are guarded by it; I/O threads, the deadline timer, a
+ * cancelling caller and the loading thread all meet there.
+ */
+final class Load {
+    /** What the loads of one cache share. */
+    record Paths(BlockTable table, IoEngine ssdIo, IoEngine remoteIo, CacheMetrics metrics, int blockBytes,
+            boolean ssdReadsAreCopies, Executor completions, ScheduledExecutorService timer,
+            Queue<ByteBuffer> staging, Queue<Load> pool) {
+    }
+
+    private static final int PENDING = -1;
+
+    private final Paths p;
+    private final Object monitor = new Object();
+    private BlockKey[] keys;
+    private ByteBuffer[] buffers;
+    private long[] addresses;
+    private LoadListener listener;
+    private int w;
+    /** {@link BlockTable#pinForLoad}'s layout, then read outcomes ({@link ReadStatus} ordinals, or PENDING) at {@code [4w, 5w)}. */
+    private int[] s = new int[0];
+    /** Per block: the staging buffer its device read lands in, or null. */
+    private ByteBuffer[] stage = new ByteBuffer[0];
+    private int pinned;
+    private int pending;
+    private int delivered;
+    private int limit;
+    private int failedAt;
+    private ReadStatus failure;
+    private boolean open;
+    /** The future was completed (or cancelled). */
+    private boolean completed;
+    private boolean settled;
+    private long t0;
+    private CompletableFuture<Integer> future;
+    private ScheduledFuture<?> deadline;
+
+    private Load(Paths paths) {
+        this.p = paths;
+    }
+
+    /** Starts a load of {@code match} into buffers or addresses; returns its future. */
+    static CompletableFuture<Integer> start(Paths paths, PrefixMatch match, ByteBuffer[] buffers, long[] addresses,
+            LoadListener listener, long deadlineNanos) {
+        Load l = paths.pool().poll();
+        if (l == null) {
+            l = new Load(paths);
+        }
+        return l.run(match, buffers, addresses, listener, deadlineNanos);
+    }
+
+    private CompletableFuture<Integer> run(PrefixMatch match, ByteBuffer[] dst, long[] dstAddresses, LoadListener l,
+            long deadlineNanos) {
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        synchronized (monitor) {
+            t0 = System.nanoTime();
+            keys = match.keys();
+            buffers = dst;
+            addresses = dstAddresses;
+            listener = l;
+            w = match.hitBlocks();
+            if (s.length < 5 * w) {
+                s = new int[Math.max(5 * w, 2 * s.length)];
+                stage = new ByteBuffer[Math.max(w, 2 * stage.length)];
+            }
+            future = f;
+            open = true;
+            completed = false;
+            settled = false;
+            delivered = 0;
+            failedAt = -1;
+            failure = ReadStatus.OK;
+            deadline = null;
+        }
+        pinned = w == 0 ? 0 : p.table().pinForLoad(keys, w, s);
+        synchronized (monitor) {
+            limit = pinned;
+            pending = 1; // this thread's pass over the blocks, until readInOrder is done
+            for (int i = 0; i < pinned; i++) {
+                s[4 * w + i] = PENDING;
+            }
+        }
+        f.whenComplete((n, error) -> {
+            if (f.isCancelled()) {
+                synchronized (monitor) {
+                    if (future == f) { // not a later load of this pooled object
+                        completed = true;
+                        close();
+                        settleIfDone();
+                    }
+                }
+            }
+        });
+        submitDeviceReads();
+        readInOrder();
+        synchronized (monitor) {
+            pending--;
+            advance();
+            if (open && deadlineNanos > 0) {
+                deadline = p.timer().schedule(() -> expire(f), deadlineNanos, TimeUnit.NANOSECONDS);
+            }
+            settleIfDone();
+        }
+        return f;
+    }
+
+    /** Submits the reads of the blocks whose device needs real I/O. */
+    private void submitDeviceReads() {
+        for (int i = 0; i < pinned; i++) {
+            int tier = s[w + i];
+            if (tier == DRAM || tier == SSD && p.ssdReadsAreCopies()) {
+                continue;
+            }
+            if (s[3 * w + i] < 0) {
+                stage[i] = staging();
+            }
+            synchronized (monitor) {
+                pending++;
+            }
+            int block = i;
+            CompletableFuture<Void> read = engine(tier).submitRead(() -> {
+                onRead(block, readDevice(block, destination(block)));
+                return p.blockBytes();
+            });
+            read.whenComplete((v, error) -> {
+                if (error != null) {
+                    onRead(block, ReadStatus.IO_ERROR);
+                }
+            });
+        }
+    }
+
+    /** On the caller's thread, in order: DRAM copies, and reads of a mapped device (memory copies too). */
+    private void readInOrder() {
+        for (int i = 0; i < pinned && isOpen(); i++) {
+            int tier = s[w + i];
+            if (tier == DRAM) {
+                copyFromPage(s[2 * w + i], i);
+                done(i, ReadStatus.OK);
+            } else if (tier == SSD && p.ssdReadsAreCopies()) {
+                boolean direct = s[3 * w + i] < 0 && buffers != null;
+                ByteBuffer into = direct ? buffers[i] : destination(i);
+                ReadStatus st = readDevice(i, into);
+                if (st == ReadStatus.OK && !direct) {
+                    deliverFromStage(i);
+                }
+                done(i, st);
+            }
+        }
+    }
+
+    /** Where block {@code i}'s device read lands: its promotion page, or its staging buffer. */
+    private ByteBuffer destination(int i) {
+        int page = s[3 * w + i];
+        if (page >= 0) {
+            return p.table().dram.pageBuffer(page);
+        }
+        if (stage[i] == null) {
+            stage[i] = staging();
+        }
+        return stage[i].clear();
+    }
+
+    private ReadStatus readDevice(int i, ByteBuffer into) {
+        SlotTier tier = s[w + i] == SSD ? p.table().ssd : p.table().remote.slots();
+        Namespace ns = keys[i].namespace();
+        return tier.read(s[2 * w + i], keys[i].hi(), keys[i].lo(), ns.rootHi(), ns.rootLo(), into);
+    }
+
+    /** On an I/O thread: block {@code i} was read; it is copied to the caller while the load is open. */
+    private void onRead(int i, ReadStatus st) {
+        synchronized (monitor) {
+            if (s[4 * w + i] != PENDING) {
+                return; // a failed submission reported after the task ran
+            }
+            if (st == ReadStatus.OK && open && i < limit) {
+                deliverFromStage(i);
+            }
+            pending--;
+            done(i, st);
+            settleIfDone();
+        }
+    }
+
+    private void done(int i, ReadStatus st) {
+        synchronized (monitor) {
+            s[4 * w + i] = st.ordinal();
+            if (st != ReadStatus.OK && (failedAt < 0 || i < failedAt)) {
+                failedAt = i;
+                failure = st;
+            }
+            advance();
+        }
+    }
+
+    private boolean isOpen() {
+        synchronized (monitor) {
+            return open;
+        }
+    }
+
+    /** Under the monitor: grows the leading run, tells the listener, completes the future when the run is settled. */
+    private void advance() {
+        if (!open) {
+            return;
+        }
+        int before = delivered;
+        while (delivered < limit && s[4 * w + delivered] == ReadStatus.OK.ordinal()) {
+            delivered++;
+        }
+        if (delivered < limit && s[4 * w + delivered] != PENDING) {
+            limit = delivered;
+        }
+        if (listener != null && delivered > before) {
+            listener.loaded(delivered);
+        }
+        if (delivered == limit) {
+            close();
+        }
+    }
+
+    /** Under the monitor: nothing more is delivered; the leading run is final. */
+    private void close() {
+        if (!open) {
+            return;
+        }
+        open = false;
+        limit = delivered;
+        if (deadline != null) {
+            deadline.cancel(false);
+        }
+    }
+
+    /**
+     * Under the monitor: completes the future with the leading run, once: when the load settles
+     * (so that its pins are released and a failed block dropped by then), or at its deadline.
+     */
+    private void complete() {
+        if (completed) {
+            return;
+        }
+        completed = true;
+        p.metrics().add(Counter.LOAD_CALLS, 1);
+        p.metrics().add(Counter.LOAD_LOST_BLOCKS, w - delivered);
+        p.metrics().record(Op.LOAD, System.nanoTime() - t0);
+        int n = delivered;
+        CompletableFuture<Integer> f = future;
+        if (p.completions() == null) {
+            f.complete(n);
+        } else {
+            p.completions().execute(() -> f.complete(n));
+        }
+    }
+
+    /** The deadline passed: the load is DONE with what arrived. */
+    private void expire(CompletableFuture<Integer> of) {
+        synchronized (monitor) {
+            if (future != of) {
+                return; // this pooled object serves a later load now
+            }
+            close();
+            complete();
+            settleIfDone();
+        }
+    }
+
+    /** Under the monitor: once DONE and every read has finished, releases what the load held. */
+    private void settleIfDone() {
+        if (open || pending > 0 || settled) {
+            return;
+        }
+        settled = true;
+        p.table().settleLoad(s, w, pinned, delivered, failedAt, failure);
+        complete();
+        for (int i = 0; i < pinned; i++) {
+            if (stage[i] != null) {
+                p.staging().add(stage[i]);
+                stage[i] = null;
+            }
+        }
+        keys = null;
+        buffers = null;
+        addresses = null;
+        listener = null;
+        future = null;
+        p.pool().add(this);
+    }
+
+    private void deliverFromStage(int i) {
+        int page = s[3 * w + i];
+        if (page >= 0) {
+            copyFromPage(page, i);
+        } else if (buffers != null) {
+            buffers[i].duplicate().put(stage[i].clear());
+        } else {
+            Memory.copy(stage[i].clear(), addresses[i]);
+        }
+    }
+
+    private void copyFromPage(int page, int i) {
+        if (buffers != null) {
+            p.table().dram.copyOut(page, buffers[i]);
+        } else {
+            p.table().dram.copyOut(page, addresses[i]);
+        }
+    }
+
+    private ByteBuffer staging() {
+        ByteBuffer b = p.staging().poll();
+        return b != null ? b : ByteBuffer.allocateDirect(p.blockBytes());
+    }
+
+    private IoEngine engine(int tier) {
+        return tier == SSD ? p.ssdIo() : p.remoteIo();
+    }
+}
