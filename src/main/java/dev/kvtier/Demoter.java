@@ -439,7 +439,9 @@ final class Demoter implements Runnable {
         }
         f.whenComplete((v, error) -> {
             if (error != null) {
-                LOG.warn("kvtier: demotion to {} failed: {}", io.device().describe(), error.toString());
+                if (!io.device().failed()) { // a failed device logged its fault once
+                    LOG.warn("kvtier: demotion to {} failed: {}", io.device().describe(), error.toString());
+                }
                 w.failure = Counter.DEMOTE_FAILED_BLOCKS;
             }
             complete(w);
@@ -611,7 +613,9 @@ final class Demoter implements Runnable {
             r.ssd.wipe(slot);
             ok = true;
         } catch (IOException | RuntimeException | Error e) {
-            LOG.warn("kvtier: wiping slot {} of {} failed: {}", slot, r.ssd.device().describe(), e.toString());
+            if (!r.ssd.device().failed()) {
+                LOG.warn("kvtier: wiping slot {} of {} failed: {}", slot, r.ssd.device().describe(), e.toString());
+            }
             ok = false;
         }
         r.lock.lock();

@@ -10,8 +10,8 @@ import static dev.kvtier.index.BlockIndex.WRITING;
 import dev.kvtier.codec.Codecs;
 import dev.kvtier.codec.Lz4Codec;
 import dev.kvtier.device.BlockDevice;
+import dev.kvtier.device.BufferedFileDevice;
 import dev.kvtier.device.DirectFileDevice;
-import dev.kvtier.device.MappedFileDevice;
 import dev.kvtier.device.NbdDevice;
 import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
@@ -138,7 +138,7 @@ final class TieredCache implements KvTierCache {
         boolean resize = c.reinitializeDevices();
         BlockDevice device = c.ssdDirectIo()
                 ? DirectFileDevice.open(c.ssdPath(), c.ssdCapacityBytes(), resize)
-                : MappedFileDevice.open(c.ssdPath(), c.ssdCapacityBytes(), resize);
+                : BufferedFileDevice.open(c.ssdPath(), c.ssdCapacityBytes(), resize);
         try {
             return SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(c.ssdCompression()),
                     c.reinitializeDevices());
@@ -491,7 +491,8 @@ final class TieredCache implements KvTierCache {
         }
 
         /**
-         * Counts a failed read; a block that failed its checks is dropped with its descendants,
+         * Counts a failed read; a block that failed its checks, or whose device has failed (so
+         * that a store can put it back), is dropped with its descendants,
          * and a corrupt remote slot is queued for a wipe (if it is still corrupt when the demoter
          * reads it again) so that lookups do not find it again. A mismatched remote slot holds
          * another writer's block, or is being written.
@@ -503,7 +504,7 @@ final class TieredCache implements KvTierCache {
             if (failure == ReadStatus.CORRUPT && tier == REMOTE) {
                 r.wipeRemote(e, slot, true);
             }
-            if (failure != ReadStatus.IO_ERROR) {
+            if (failure != ReadStatus.IO_ERROR || engine(tier).device().failed()) {
                 r.dropWithDescendants(e);
             }
         }
