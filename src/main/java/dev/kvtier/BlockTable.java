@@ -949,8 +949,8 @@ final class BlockTable implements BlockFacts {
         if (failure == ReadStatus.CORRUPT && tier == REMOTE) {
             wipeRemote(e, slot, true);
         }
-        if (failure != ReadStatus.IO_ERROR) {
-            dropSubtree(e);
+        if (failure != ReadStatus.IO_ERROR || (tier == SSD ? ssd.device() : remote.slots().device()).failed()) {
+            dropSubtree(e); // a failed device's blocks are gone: dropped, a store can put them back
         }
     }
 

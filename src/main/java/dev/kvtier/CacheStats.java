@@ -24,15 +24,18 @@ public final class CacheStats {
      * What a tier's device did, measured by its I/O engine: request latency from submission to
      * completion (nanoseconds; a load's read of one block, a demotion's write of one block),
      * moving averages of bandwidth (bytes per second of device time, 0 before any request),
-     * writes declined because the queue was full, and requests that outwaited their deadline.
+     * writes declined because the queue was full or the device had failed, requests that
+     * outwaited their deadline, and whether the device has failed (for example its file was
+     * truncated): then its blocks are misses and its writes are declined until the cache is
+     * reopened.
      */
     public record DeviceIo(Histogram readLatency, Histogram writeLatency, double readBytesPerSecond,
-            double writeBytesPerSecond, long declinedWrites, long timedOutRequests) {
+            double writeBytesPerSecond, long declinedWrites, long timedOutRequests, boolean failed) {
 
         static DeviceIo of(IoEngine e) {
             return new DeviceIo(e.latency(IoEngine.Kind.READ), e.latency(IoEngine.Kind.WRITE),
                     e.bandwidth(IoEngine.Kind.READ), e.bandwidth(IoEngine.Kind.WRITE), e.declinedWrites(),
-                    e.timedOutRequests());
+                    e.timedOutRequests(), e.device().failed());
         }
     }
 

@@ -443,7 +443,9 @@ final class Demoter implements Runnable {
         }
         f.whenComplete((v, error) -> {
             if (error != null) {
-                LOG.warn("kvtier: demotion to {} failed: {}", io.device().describe(), error.toString());
+                if (!io.device().failed()) { // a failed device logged its fault once
+                    LOG.warn("kvtier: demotion to {} failed: {}", io.device().describe(), error.toString());
+                }
                 w.failure = Counter.DEMOTE_FAILED_BLOCKS;
             }
             complete(w);
@@ -553,7 +555,9 @@ final class Demoter implements Runnable {
             r.ssd.wipe(wipeSlot);
             ok = true;
         } catch (IOException | RuntimeException | Error e) {
-            LOG.warn("kvtier: wiping slot {} of {} failed: {}", wipeSlot, r.ssd.device().describe(), e.toString());
+            if (!r.ssd.device().failed()) {
+                LOG.warn("kvtier: wiping slot {} of {} failed: {}", wipeSlot, r.ssd.device().describe(), e.toString());
+            }
             ok = false;
         }
         r.ssdWipeDone(wipeSlot, ok);

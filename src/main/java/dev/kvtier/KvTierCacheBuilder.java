@@ -59,7 +59,7 @@ public final class KvTierCacheBuilder {
     }
 
     /**
-     * The capacity to give {@link #localSsd} (memory-mapped) or {@link #remote} so that the tier
+     * The capacity to give {@link #localSsd} or {@link #remote} so that the tier
      * holds at least {@code blocks} blocks of {@code blockBytes} (slot headers, the superblock
      * and page rounding included).
      */
@@ -91,7 +91,7 @@ public final class KvTierCacheBuilder {
 
     /**
      * Adds a local SSD tier: blocks evicted from DRAM are written to {@code file}, created
-     * sparse with {@code capacityBytes} where the filesystem allows, memory-mapped. The blocks
+     * sparse with {@code capacityBytes} where the filesystem allows, through the page cache. The blocks
      * on it survive a restart or a crash: the next cache opened on the same file with the same
      * block size finds them.
      */
@@ -109,7 +109,7 @@ public final class KvTierCacheBuilder {
 
     /**
      * Reach the SSD file (or a raw block device such as a kernel-attached NVMe-over-TCP
-     * namespace) with O_DIRECT instead of a memory mapping. Default false.
+     * namespace) with O_DIRECT instead of through the page cache. Default false.
      */
     public KvTierCacheBuilder ssdDirectIo(boolean direct) {
         this.ssdDirectIo = direct;

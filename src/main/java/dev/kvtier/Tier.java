@@ -4,7 +4,7 @@ package dev.kvtier;
 public enum Tier {
     /** Off-heap host memory of this process. */
     DRAM,
-    /** A memory-mapped file on local flash. */
+    /** A file (or raw device) on local flash. */
     SSD,
     /** A block device reached over the network, shared by many servers. */
     REMOTE;

@@ -7,8 +7,8 @@ import static dev.kvtier.BlockTable.SSD;
 import dev.kvtier.codec.Codecs;
 import dev.kvtier.codec.Lz4Codec;
 import dev.kvtier.device.BlockDevice;
+import dev.kvtier.device.BufferedFileDevice;
 import dev.kvtier.device.DirectFileDevice;
-import dev.kvtier.device.MappedFileDevice;
 import dev.kvtier.device.NbdDevice;
 import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
@@ -150,7 +150,7 @@ final class TieredCache implements KvTierCache {
         boolean resize = c.reinitializeDevices();
         BlockDevice device = c.ssdDirectIo()
                 ? DirectFileDevice.open(c.ssdPath(), c.ssdCapacityBytes(), resize)
-                : MappedFileDevice.open(c.ssdPath(), c.ssdCapacityBytes(), resize);
+                : BufferedFileDevice.open(c.ssdPath(), c.ssdCapacityBytes(), resize);
         try {
             return SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(c.ssdCompression()),
                     c.reinitializeDevices());

@@ -27,9 +27,10 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code kvtier bench ssd}: the SSD tier's demotion, load and restart beside plain file I/O of
- * the same bytes on the same filesystem, in the same run. The cache's SSD device is a
- * memory-mapped file, so the headline baselines are memcpys to and from a mapping; plain
- * {@link FileChannel} figures are reported beside them. All figures are medians over the
+ * the same bytes on the same filesystem, in the same run. The headline baselines are memcpys
+ * to and from a mapping of a file in the page cache, the fastest copy there is; plain
+ * {@link FileChannel} figures (the cache's SSD device uses pread and pwrite) are reported
+ * beside them. All figures are medians over the
  * measured rounds, which follow warm-up rounds; within a round the baselines and the cache run
  * back to back, so they see the same machine noise.
  *
@@ -364,7 +365,7 @@ final class SsdBench implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "kvtier bench ssd: %d rounds (after %d+ warm-up) of %d blocks of %s per phase,"
                     + " medians; files in %s (%s on %s)%n", rounds, warmup, blocks, Format.bytes(blockBytes),
                     dir.toAbsolutePath(), store.type(), store.name());
-            System.out.printf(Locale.ROOT, "  SSD tier: %d slots (%d MiB mapped file), compression %s, payload %s;"
+            System.out.printf(Locale.ROOT, "  SSD tier: %d slots (%d MiB file), compression %s, payload %s;"
                     + " DRAM %d blocks while demoting, %d while loading%n", slots, ssdBytes >> 20, compression,
                     payload.name().toLowerCase(Locale.ROOT), blocks, loadDramBlocks);
             Format.Table t = new Format.Table();

@@ -11,6 +11,10 @@ import java.nio.ByteBuffer;
  * buffer's position and limit unchanged. Buffers are direct. Offsets, lengths and buffer addresses must be
  * multiples of {@link #alignment()}. Implementations are thread-safe for accesses to disjoint
  * ranges; callers never access one range from two threads at once.
+ *
+ * <p>A device may <em>fail</em> ({@link #failed()}): a fault that leaves it unusable for good,
+ * such as its file truncated under the cache, is reported as an {@link IOException} by the
+ * access that finds it (never as a JVM error), and every later access throws at once.
  */
 public interface BlockDevice extends AutoCloseable {
     /** Usable bytes. */
@@ -53,7 +57,12 @@ public interface BlockDevice extends AutoCloseable {
     /** Writes {@code src} at {@code offset}. */
     void write(long offset, ByteBuffer src) throws IOException;
 
-    /** Makes every completed write durable (msync, fsync). */
+    /** True once the device has failed: every access throws an {@link IOException} at once. */
+    default boolean failed() {
+        return false;
+    }
+
+    /** Makes every completed write durable (fsync; NBD_CMD_FLUSH). */
     void flush() throws IOException;
 
     /** What this device is, for messages: kind and path or address. */

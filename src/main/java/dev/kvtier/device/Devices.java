@@ -41,22 +41,6 @@ final class Devices {
         }
     }
 
-    static void readFully(FileChannel ch, long offset, ByteBuffer dst, BlockDevice d) throws IOException {
-        ByteBuffer b = dst.duplicate();
-        while (b.hasRemaining()) {
-            if (ch.read(b, offset + (b.position() - dst.position())) < 0) {
-                throw new IOException(d.describe() + ": end of file at " + (offset + b.position() - dst.position()));
-            }
-        }
-    }
-
-    static void writeFully(FileChannel ch, long offset, ByteBuffer src) throws IOException {
-        ByteBuffer b = src.duplicate();
-        while (b.hasRemaining()) {
-            ch.write(b, offset + (b.position() - src.position()));
-        }
-    }
-
     static void checkRange(BlockDevice d, long offset, ByteBuffer b) throws IOException {
         long len = b.remaining();
         if (offset < 0 || offset > d.size() - len) {

@@ -14,13 +14,15 @@ import net.openhft.chronicle.core.Jvm;
  * with O_DIRECT through {@link FileChannel}: no page cache, so offsets, lengths and buffers
  * must be aligned to the device's logical block size. A regular file is created sparse with
  * the requested size; a block device keeps its own size. Anything else (a FIFO, a character
- * device such as /dev/null, a directory, a socket) is refused before it is opened.
+ * device such as /dev/null, a directory, a socket) is refused before it is opened. A file
+ * truncated under the cache fails the device ({@link FileFault}).
  */
 public final class DirectFileDevice implements BlockDevice {
     private final LockedFile file;
     private final FileChannel channel;
     private final long size;
     private final int alignment;
+    private final FileFault fault = new FileFault(this);
 
     private DirectFileDevice(LockedFile file, FileChannel channel, long size, int alignment) {
         this.file = file;
@@ -31,7 +33,7 @@ public final class DirectFileDevice implements BlockDevice {
 
     /**
      * Opens {@code path} with O_DIRECT, creating, resizing or refusing a regular file as
-     * {@link MappedFileDevice#open} does; a block device is used up to {@code size} bytes.
+     * {@link BufferedFileDevice#open} does; a block device is used up to {@code size} bytes.
      */
     public static DirectFileDevice open(Path path, long size, boolean resize) throws IOException {
         int alignment = blockSize(Files.exists(path) ? path : path.toAbsolutePath().getParent());
@@ -75,14 +77,19 @@ public final class DirectFileDevice implements BlockDevice {
     public void read(long offset, ByteBuffer dst) throws IOException {
         Devices.checkRange(this, offset, dst);
         Devices.checkAligned(this, offset, dst, Jvm.address(dst) + dst.position());
-        Devices.readFully(channel, offset, dst, this);
+        fault.readFully(channel, offset, dst);
     }
 
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
         Devices.checkRange(this, offset, src);
         Devices.checkAligned(this, offset, src, Jvm.address(src) + src.position());
-        Devices.writeFully(channel, offset, src);
+        fault.writeFully(channel, offset, src);
+    }
+
+    @Override
+    public boolean failed() {
+        return fault.failed();
     }
 
     @Override

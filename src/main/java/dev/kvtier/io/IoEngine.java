@@ -29,6 +29,11 @@ import org.HdrHistogram.Recorder;
  * whose future was cancelled is skipped. A request already on the device is bounded by the
  * device's own timeout (the NBD client's watchdog; local files do not hang).
  *
+ * <p><b>Failures.</b> Every request's future completes, whatever its task throws (an
+ * {@link Error} too, exceptionally), and no worker is lost to a throw. Once the device has
+ * {@linkplain BlockDevice#failed() failed}, reads fail at once and writes are declined, without
+ * being queued.
+ *
  * <p><b>Measurements</b> for the admission policy: latency from submission to completion per
  * kind (HdrHistogram), and an exponentially weighted moving average of bandwidth per kind
  * (bytes over device service time, weight 1/16 per completion).
@@ -105,7 +110,10 @@ public final class IoEngine implements AutoCloseable {
      */
     public CompletableFuture<Void> submitRead(IoTask task) {
         Request r = new Request(Kind.READ, task, System.nanoTime());
-        if (!offer(r, reads, readCapacity)) {
+        if (device.failed()) {
+            failedReads.incrementAndGet();
+            r.future.completeExceptionally(new IOException(device.describe() + " has failed"));
+        } else if (!offer(r, reads, readCapacity)) {
             failedReads.incrementAndGet();
             r.future.completeExceptionally(new IOException(device.describe() + ": read queue full ("
                     + readCapacity + ")"));
@@ -113,10 +121,13 @@ public final class IoEngine implements AutoCloseable {
         return r.future;
     }
 
-    /** Runs {@code task} as background write work, or returns null when the write queue is full. */
+    /**
+     * Runs {@code task} as background write work, or returns null when the write queue is full
+     * or the device has failed.
+     */
     public CompletableFuture<Void> tryWrite(IoTask task) {
         Request r = new Request(Kind.WRITE, task, System.nanoTime());
-        if (!offer(r, writes, writeCapacity)) {
+        if (device.failed() || !offer(r, writes, writeCapacity)) {
             declinedWrites.incrementAndGet();
             return null;
         }
@@ -142,12 +153,15 @@ public final class IoEngine implements AutoCloseable {
     }
 
     private void work() {
-        while (true) {
-            Request r = take();
-            if (r == null) {
-                return;
+        for (Request r; (r = take()) != null; ) {
+            try {
+                execute(r);
+            } catch (Throwable e) { // an Error too: a waiter must never wait forever, nor a worker die
+                if (r.kind == Kind.READ) {
+                    failedReads.incrementAndGet();
+                }
+                r.future.completeExceptionally(e);
             }
-            execute(r);
         }
     }
 
@@ -170,7 +184,7 @@ public final class IoEngine implements AutoCloseable {
         }
     }
 
-    private void execute(Request r) {
+    private void execute(Request r) throws IOException {
         long start = System.nanoTime();
         if (r.future.isDone()) {
             return;
@@ -181,18 +195,11 @@ public final class IoEngine implements AutoCloseable {
                     + " waited longer than its timeout in the queue"));
             return;
         }
-        try {
-            long bytes = r.task.run();
-            long end = System.nanoTime();
-            latency[r.kind.ordinal()].recordValue(Math.min(MAX_LATENCY_NS, end - r.submitted));
-            updateBandwidth(r.kind, bytes, end - start);
-            r.future.complete(null);
-        } catch (IOException | RuntimeException | Error e) {
-            if (r.kind == Kind.READ) {
-                failedReads.incrementAndGet();
-            }
-            r.future.completeExceptionally(e); // an Error too: a waiter must never wait forever
-        }
+        long bytes = r.task.run();
+        long end = System.nanoTime();
+        latency[r.kind.ordinal()].recordValue(Math.min(MAX_LATENCY_NS, end - r.submitted));
+        updateBandwidth(r.kind, bytes, end - start);
+        r.future.complete(null);
     }
 
     private void updateBandwidth(Kind kind, long bytes, long nanos) {

@@ -41,7 +41,7 @@ abstract class BlockDeviceContract {
 
     abstract BlockDevice open(Path path, long size, boolean resize) throws IOException;
 
-    /** "mapped" or "direct", for {@link DeviceOpener}. */
+    /** "buffered" or "direct", for {@link DeviceOpener}. */
     abstract String kind();
 
     /** A direct buffer of {@code n} bytes whose address is a multiple of {@code alignment}. */
@@ -129,6 +129,52 @@ abstract class BlockDeviceContract {
             }
             d.read(MIB - n, b); // the last block is inside
         }
+    }
+
+    /**
+     * The file truncated by another process under an open device: the first access past the new
+     * end (a read reaching it, or any write, checked against the file's length) is an IOException
+     * naming the device, the offset and the truncation; the device has failed for good, so every
+     * later access throws at once, and no write extends the file again.
+     */
+    @Test
+    void aFileTruncatedUnderTheDeviceFailsItAtTheFirstReadOrWrite() throws Exception {
+        for (boolean readFirst : new boolean[] {true, false}) {
+            Path file = dir.resolve("truncated-" + readFirst);
+            try (BlockDevice d = open(file, 4 * MIB, false)) {
+                int n = Math.max(d.alignment(), 4096);
+                ByteBuffer b = randomBlock(n, d.alignment(), 1);
+                d.write(3 * MIB, b);
+                d.write(0, b);
+                truncate(file, n);
+                assertTrue(!d.failed(), "nothing has found the truncation yet");
+                long at = readFirst ? 3 * MIB : 2 * MIB;
+                IOException first = assertThrows(IOException.class,
+                        () -> {
+                            if (readFirst) {
+                                d.read(at, aligned(n, d.alignment()));
+                            } else {
+                                d.write(at, b);
+                            }
+                        });
+                String m = first.getMessage();
+                assertTrue(m.startsWith(d.describe() + ": " + (readFirst ? "read" : "write") + " of " + n + " bytes at "
+                        + at) && m.contains("probably truncated"), m);
+                assertTrue(d.failed());
+                IOException later = assertThrows(IOException.class, () -> d.read(0, aligned(n, d.alignment())));
+                assertTrue(later.getMessage().startsWith(d.describe() + " has failed: "), later.getMessage());
+                assertThrows(IOException.class, () -> d.write(3 * MIB, b));
+                assertEquals(n, Files.size(file), "no write extended the truncated file");
+            }
+        }
+    }
+
+    /** Truncates {@code file} to {@code bytes} from another process, as an operator would. */
+    static void truncate(Path file, long bytes) throws Exception {
+        Process p = new ProcessBuilder("truncate", "-s", String.valueOf(bytes), file.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
     }
 
     @Test

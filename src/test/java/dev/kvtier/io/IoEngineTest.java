@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The I/O engine on an in-memory device whose operations can be held at a gate: round trips,
  * reads served before queued writes, bounded queues (declined writes, failed reads), requests
- * that outwait their deadline in the queue, cancellation, measurements, and close draining.
+ * that outwait their deadline in the queue, cancellation, measurements, tasks that throw
+ * errors, a failed device, and close draining.
  */
 class IoEngineTest {
     private static final long WAIT_S = 10;
@@ -125,6 +126,51 @@ class IoEngineTest {
         }
     }
 
+    /** Whatever a task throws, an Error too, its future completes and the one worker goes on to the next. */
+    @Test
+    void aTaskThatThrowsAnErrorFailsItsFutureAndTheWorkerGoesOn() throws Exception {
+        GatedDevice d = new GatedDevice(4096, false);
+        try (IoEngine io = new IoEngine(d, 1, 8, 8, 5_000)) {
+            List<Throwable> thrown = List.of(new InternalError("a fault occurred in an unsafe memory access operation"),
+                    new StackOverflowError(), new IllegalStateException("bug"));
+            for (Throwable t : thrown) {
+                CompletableFuture<Void> read = io.submitRead(() -> {
+                    throw sneaky(t);
+                });
+                ExecutionException e = assertThrows(ExecutionException.class, () -> read.get(WAIT_S, TimeUnit.SECONDS));
+                assertEquals(t, e.getCause());
+                CompletableFuture<Void> write = io.tryWrite(() -> {
+                    throw sneaky(t);
+                });
+                e = assertThrows(ExecutionException.class, () -> write.get(WAIT_S, TimeUnit.SECONDS));
+                assertEquals(t, e.getCause());
+            }
+            assertEquals(3, io.failedReads());
+            io.read(0, ByteBuffer.allocateDirect(16)).get(WAIT_S, TimeUnit.SECONDS);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable> RuntimeException sneaky(Throwable t) throws T {
+        throw (T) t;
+    }
+
+    @Test
+    void onAFailedDeviceReadsFailAtOnceAndWritesAreDeclinedWithoutReachingIt() throws Exception {
+        GatedDevice d = new GatedDevice(4096, true);
+        try (IoEngine io = new IoEngine(d, 1, 8, 8, 5_000)) {
+            d.failed = true;
+            CompletableFuture<Void> read = io.read(0, ByteBuffer.allocateDirect(16));
+            assertTrue(read.isCompletedExceptionally(), "failed before read() returned");
+            assertNull(io.tryWrite(0, filled(16, 1)));
+            assertEquals(1, io.failedReads());
+            assertEquals(1, io.declinedWrites());
+            assertEquals(0, io.queued(Kind.READ) + io.queued(Kind.WRITE));
+            d.open();
+            assertEquals(List.of(), d.log);
+        }
+    }
+
     @Test
     void closeFinishesQueuedWorkAndRefusesNewWork() throws Exception {
         GatedDevice d = new GatedDevice(1 << 20, true);
@@ -155,6 +201,7 @@ class IoEngineTest {
         private final ByteBuffer bytes;
         private final Semaphore arrivals = new Semaphore(0);
         private volatile boolean gated;
+        volatile boolean failed;
         private final Object gate = new Object();
 
         GatedDevice(int size, boolean gated) {
@@ -210,6 +257,11 @@ class IoEngineTest {
         public void write(long offset, ByteBuffer src) throws IOException {
             pass("W" + offset);
             bytes.duplicate().position((int) offset).put(src.duplicate());
+        }
+
+        @Override
+        public boolean failed() {
+            return failed;
         }
 
         @Override

@@ -13,7 +13,7 @@ import dev.kvtier.codec.BlockCodec;
 import dev.kvtier.codec.Lz4Codec;
 import dev.kvtier.device.BlockDevice;
 import dev.kvtier.device.DirectFileDevice;
-import dev.kvtier.device.MappedFileDevice;
+import dev.kvtier.device.BufferedFileDevice;
 import dev.kvtier.format.DeviceLayout;
 import dev.kvtier.format.SlotHeader;
 import dev.kvtier.tier.SlotTier.ReadStatus;
@@ -34,7 +34,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The slot tier on real devices (memory-mapped and O_DIRECT files) and on a memory device that
+ * The slot tier on real devices (files through the page cache and with O_DIRECT) and on a memory device that
  * fails or reorders writes: exact round trips with every codec, and every way a slot can be
  * wrong (key, namespace, payload, header, wiped, torn, from an earlier life) read as a miss.
  */
@@ -48,7 +48,7 @@ class SlotTierTest {
     @TempDir(factory = TargetTempDir.class)
     Path dir;
 
-    enum Dev { MAPPED, DIRECT }
+    enum Dev { BUFFERED, DIRECT }
 
     enum Codec {
         RAW(null), LZ4(new Lz4Codec(false)), LZ4_SHUFFLE2(new Lz4Codec(true));
@@ -76,7 +76,7 @@ class SlotTierTest {
 
     BlockDevice device(Dev d, String name, long size) throws IOException {
         Path file = dir.resolve(name);
-        return d == Dev.MAPPED ? MappedFileDevice.open(file, size, false) : DirectFileDevice.open(file, size, false);
+        return d == Dev.BUFFERED ? BufferedFileDevice.open(file, size, false) : DirectFileDevice.open(file, size, false);
     }
 
     /** Block {@code key}'s bytes: kind 0 random (stored raw), 1 runs (LZ4 shrinks it), 2 zeros. */
@@ -342,7 +342,7 @@ class SlotTierTest {
 
     static Stream<Arguments> torn() {
         List<Arguments> a = new ArrayList<>();
-        for (String dev : new String[] {"MAPPED", "DIRECT", "MEMORY_512"}) {
+        for (String dev : new String[] {"BUFFERED", "DIRECT", "MEMORY_512"}) {
             for (Codec c : Codec.values()) {
                 a.add(Arguments.of(dev, c));
             }
@@ -362,7 +362,7 @@ class SlotTierTest {
         for (int failing = 1; failing <= 3; failing++) {
             for (int prefix : new int[] {0, 1, 64, 127, 512, 2048, 4096, 1 << 20}) {
                 String name = "slots-" + failing + "-" + prefix;
-                BlockDevice raw = dev.equals("MAPPED") ? device(Dev.MAPPED, name, MIB)
+                BlockDevice raw = dev.equals("BUFFERED") ? device(Dev.BUFFERED, name, MIB)
                         : dev.equals("DIRECT") ? device(Dev.DIRECT, name, MIB) : new MemoryDevice((int) MIB, 512);
                 try (FaultyDevice d = new FaultyDevice(raw)) {
                     SlotTier t = SlotTier.open(d, TOKENS, BLOCK, codec.codec, false);
