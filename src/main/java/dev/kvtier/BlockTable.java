@@ -118,6 +118,8 @@ final class BlockTable implements BlockFacts {
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled when copies in flight reach zero. */
     private final Condition idle = lock.newCondition();
+    /** Signalled when a demotion completes: a DRAM page may have turned clean (see {@link #awaitCleanPage}). */
+    private final Condition cleaned = lock.newCondition();
     /** Wakes the demoter; called under the lock when DRAM falls below its watermark or a wipe is queued. Must not block. */
     private Runnable demoterWake = () -> { };
     private final BlockIndex index;
@@ -761,8 +763,10 @@ final class BlockTable implements BlockFacts {
      * WRITING and pinned by the writer. Entries go to {@code slots[0..n)}, their index in the
      * call to {@code slots[count..)}, their pages to {@code slots[2*count..)}. Stops at an orphan,
      * a block admission refuses, or when no page can be freed; an empty chain reserves nothing.
+     * When a page could be had only by dropping a block not yet written down, the store waits
+     * for the demoter to clean one, up to {@code waitNanos} in all (back-pressure; 0: never).
      */
-    int reserveStore(BlockKey[] keys, int from, int count, int[] slots) {
+    int reserveStore(BlockKey[] keys, int from, int count, int[] slots, long waitNanos) {
         lock.lock();
         try {
             checkOpen();
@@ -778,6 +782,7 @@ final class BlockTable implements BlockFacts {
             }
             int n = 0;
             double sample = -1;
+            long waitUntil = 0;
             for (int i = from; i < from + count; i++) {
                 BlockKey key = keys[i];
                 int e = index.find(key.hi(), key.lo());
@@ -787,6 +792,9 @@ final class BlockTable implements BlockFacts {
                     if (!admission.admitNew(key.hi(), key.lo(), key.position(), sample, victim)) {
                         metrics.add(Counter.REJECTED_BLOCKS, DRAM, from + count - i);
                         break;
+                    }
+                    if (victim == NONE && waitNanos > 0) {
+                        waitUntil = awaitCleanPage(waitUntil == 0 ? System.nanoTime() + waitNanos : waitUntil);
                     }
                     int page = allocatePage(parent, victim);
                     if (page < 0) {
@@ -815,6 +823,25 @@ final class BlockTable implements BlockFacts {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * While no DRAM page is free or clean and {@code until} has not passed, wakes the demoter and
+     * waits for it to clean one; the time waited is counted. Returns {@code until}.
+     */
+    private long awaitCleanPage(long until) {
+        long t0 = System.nanoTime();
+        while (dram.freePages() == 0 && cleanLeaves == 0 && !closed && until - System.nanoTime() > 0) {
+            demoterWake.run();
+            try {
+                cleaned.awaitNanos(until - System.nanoTime());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        metrics.add(Counter.STORE_WAIT_NANOS, System.nanoTime() - t0);
+        return until;
     }
 
     /** store, step 2: makes the {@code n} reserved blocks readable, deepest first, or drops them all. */
@@ -1249,6 +1276,7 @@ final class BlockTable implements BlockFacts {
             }
             demoterSlots -= to == SSD ? 1 : 0;
             index.setFlags(e, index.flags(e) & ~MOVING);
+            cleaned.signalAll();
             boolean live = false;
             if (failure == null) {
                 live = demoted(e, to, slot, header);

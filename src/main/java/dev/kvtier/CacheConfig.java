@@ -7,7 +7,8 @@ import javax.net.ssl.SSLContext;
 /** A validated cache configuration, as the builder hands it to the engine. */
 record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path ssdPath, long ssdCapacityBytes,
         Compression ssdCompression, boolean ssdDirectIo, boolean reinitializeDevices, double demoteAhead,
-        long closeFlushNanos, java.util.concurrent.Executor loadCompletions, Remote remote, Policy policy) {
+        long closeFlushNanos, long storeWaitNanos, java.util.concurrent.Executor loadCompletions, Remote remote,
+        Policy policy) {
 
     /**
      * The admission and eviction policy and its settings: per-tier write budgets (bytes per

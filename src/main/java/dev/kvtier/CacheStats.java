@@ -272,6 +272,11 @@ public final class CacheStats {
         return of(Counter.DISCOVERED_BLOCKS, tier);
     }
 
+    /** Milliseconds stores waited for a clean DRAM page ({@link KvTierCacheBuilder#storeWaitMillis}). */
+    public long storeWaitMillis() {
+        return one(Counter.STORE_WAIT_NANOS) / 1_000_000;
+    }
+
     /** Blocks written to {@code tier} by flushes ({@link KvTierCache#flush}, and on close). */
     public long flushedBlocks(Tier tier) {
         return of(Counter.FLUSHED_BLOCKS, tier);

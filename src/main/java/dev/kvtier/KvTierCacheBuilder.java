@@ -38,6 +38,7 @@ public final class KvTierCacheBuilder {
     private boolean reinitialize;
     private double demoteAhead = 0.125;
     private Duration flushOnClose = DEFAULT_FLUSH_ON_CLOSE;
+    private long storeWaitMillis;
     private URI remoteUri;
     private long remoteCapacityBytes;
     private int remoteConnections = 4;
@@ -225,6 +226,18 @@ public final class KvTierCacheBuilder {
     }
 
     /**
+     * Back-pressure: how long, in all, a store may wait for the background demoter to clean a
+     * DRAM page when the only way to make room would drop a block not yet written to a tier
+     * below (counted in {@link CacheStats#storeWaitMillis}). 0, the default, never waits: stores
+     * never block, and when they outrun the device the blocks not yet written are dropped
+     * (counted in {@link CacheStats#droppedBlocks}). With a device tier only.
+     */
+    public KvTierCacheBuilder storeWaitMillis(long millis) {
+        this.storeWaitMillis = millis;
+        return this;
+    }
+
+    /**
      * Which blocks are kept where (see {@link CachePolicy}). Default {@link CachePolicy#COSTAWARE};
      * {@link CachePolicy#OPT} also needs {@link #nextUseOracle}.
      */
@@ -300,6 +313,7 @@ public final class KvTierCacheBuilder {
                 + " blocks of " + pageBytes + " bytes; at most " + MAX_BLOCKS + " are supported");
         require(demoteAhead > 0 && demoteAhead <= 1, "demoteAhead must be in (0, 1], was " + demoteAhead);
         require(!flushOnClose.isNegative(), "flushOnClose must not be negative, was " + flushOnClose);
+        require(storeWaitMillis >= 0, "storeWaitMillis must not be negative, was " + storeWaitMillis);
         if (ssdPath != null) {
             checkSsd(pageBytes);
         }
@@ -308,7 +322,8 @@ public final class KvTierCacheBuilder {
         JvmFlags.requireChronicleFlags();
         return new TieredCache(new CacheConfig(blockTokens, blockBytes, dramCapacityBytes, ssdPath,
                 ssdCapacityBytes, ssdCompression, ssdDirectIo, reinitialize, demoteAhead,
-                TieredCache.saturatedNanos(flushOnClose), loadCompletions, remote, p));
+                TieredCache.saturatedNanos(flushOnClose), TieredCache.saturatedNanos(Duration.ofMillis(storeWaitMillis)),
+                loadCompletions, remote, p));
     }
 
     private CacheConfig.Policy checkPolicy() {

@@ -73,6 +73,7 @@ final class TieredCache implements KvTierCache {
     private final RemoteLookup lookup;
     private final long recoveryMillis;
     private final long closeFlushNanos;
+    private final long storeWaitNanos;
     /** Deadlines of loads; one daemon thread per cache. */
     private final ScheduledExecutorService timer;
     private final Load.Paths loads;
@@ -81,6 +82,7 @@ final class TieredCache implements KvTierCache {
         this.blockTokens = config.blockTokens();
         this.blockBytes = config.blockBytes();
         this.closeFlushNanos = config.closeFlushNanos();
+        this.storeWaitNanos = config.storeWaitNanos();
         DramTier dram = new DramTier(config.dramCapacityBytes(), blockBytes);
         SlotTier ssd = null;
         SharedSlotTier remote = null;
@@ -292,7 +294,7 @@ final class TieredCache implements KvTierCache {
     private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses) {
         long t0 = System.nanoTime();
         int[] slots = scratch(3 * count);
-        int reserved = r.reserveStore(keys, from, count, slots);
+        int reserved = r.reserveStore(keys, from, count, slots, storeWaitNanos);
         boolean copied = false;
         try {
             for (int j = 0; j < reserved; j++) {

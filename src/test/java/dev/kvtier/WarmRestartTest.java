@@ -198,11 +198,15 @@ class WarmRestartTest {
 
     /** Matches and loads every chain into poisoned buffers; every block loaded must be exact. Returns how many. */
     static int loadAll(KvTierCache cache, List<BlockKey[]> chains) {
+        return loadAll(cache, chains, BLOCK);
+    }
+
+    static int loadAll(KvTierCache cache, List<BlockKey[]> chains, int blockBytes) {
         int loaded = 0;
         for (BlockKey[] chain : chains) {
             ByteBuffer[] dst = new ByteBuffer[chain.length];
             for (int i = 0; i < dst.length; i++) {
-                dst[i] = ByteBuffer.allocateDirect(BLOCK);
+                dst[i] = ByteBuffer.allocateDirect(blockBytes);
                 while (dst[i].hasRemaining()) {
                     dst[i].put((byte) 0xA5);
                 }

@@ -38,7 +38,9 @@ public final class CacheMetrics {
         /** Blocks written to a tier by a flush (explicit, or on close). */
         FLUSHED_BLOCKS(true),
         /** Flushes run; those that ended with blocks left (time budget spent, no room, a failed write); their time. */
-        FLUSHES(false), INCOMPLETE_FLUSHES(false), FLUSH_NANOS(false);
+        FLUSHES(false), INCOMPLETE_FLUSHES(false), FLUSH_NANOS(false),
+        /** Time stores waited for the demoter to clean a DRAM page (back-pressure). */
+        STORE_WAIT_NANOS(false);
 
         final boolean perTier;
 
