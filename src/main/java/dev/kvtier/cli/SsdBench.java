@@ -17,6 +17,7 @@ import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -80,6 +81,14 @@ import picocli.CommandLine.Option;
 final class SsdBench implements Callable<Integer> {
     /** {@code SlotHeader.BYTES}, and {@code DeviceLayout.METADATA_BYTES} (superblock and invalidation table) of the documented layout. */
     private static final int HEADER_BYTES = 128;
+    /** One-block gets: prompts written down, gets per measured round, and their key ids. */
+    private static final int GET_BLOCKS = 64;
+    private static final int GETS_PER_ROUND = 32;
+    private static final long GET_IDS = 1L << 40;
+    /** The fill: DRAM blocks (it stores 4x as many), and the back-pressure wait of its second run. */
+    private static final int FILL_DRAM_BLOCKS = 8;
+    private static final long FILL_WAIT_MS = 10_000;
+    private static final long FILL_IDS = 2L << 40;
     private static final int SUPERBLOCK_BYTES = 8192;
 
     @Option(names = "--path", required = true, paramLabel = "DIR",
@@ -143,6 +152,11 @@ final class SsdBench implements Callable<Integer> {
     private int residentChains;
     // restart
     private final List<Long> recoveryMs = new ArrayList<>();
+    // one-block gets, and a fill of 4x DRAM
+    private double getMemcpy;
+    private double get;
+    private double getSsdShare;
+    private final long[][] fill = new long[2][];
     private final List<Double> openMs = new ArrayList<>();
     private long slots;
     private long recovered;
@@ -150,8 +164,8 @@ final class SsdBench implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         check(blockBytes >= 16, "--block-bytes must be at least 16 (each block carries a 16-byte stamp)");
-        check(blocks >= 1 && rounds >= 1 && warmup >= 0 && restarts >= 1 && loadDramBlocks >= 1,
-                "--blocks, --rounds, --restarts and --load-dram-blocks must be positive, --warmup not negative");
+        check(blocks >= 4 && rounds >= 1 && warmup >= 0 && restarts >= 1 && loadDramBlocks >= 1,
+                "--blocks must be at least 4, --rounds, --restarts and --load-dram-blocks positive, --warmup not negative");
         check(ssdChains >= 2, "--ssd-chains must be at least 2");
         slotBytes = HEADER_BYTES + (long) blockBytes;
         chainBytes = (long) blocks * blockBytes;
@@ -176,6 +190,9 @@ final class SsdBench implements Callable<Integer> {
             demotePhase(ssdBytes, mapFile, channelFile);
             loadPhase(ssdBytes);
             restarts(ssdBytes);
+            getsPhase(ssdBytes);
+            fill[0] = fillPhase(ssdBytes, 0);
+            fill[1] = fillPhase(ssdBytes, FILL_WAIT_MS);
         } finally {
             deleteAll(cacheFile, mapFile, channelFile);
         }
@@ -346,6 +363,98 @@ final class SsdBench implements Callable<Integer> {
         }
     }
 
+    /**
+     * One-block gets served from the SSD tier: single-block prompts written down and reopened with
+     * a 2-block DRAM, then gets of uniformly random ones (match + load of one block, every byte
+     * checked), interleaved per round with a memcpy of a random block among as many in memory.
+     */
+    private void getsPhase(long ssdBytes) {
+        int n = (int) Math.min(GET_BLOCKS, slots / 2);
+        BlockKey[] keys = new BlockKey[n];
+        ByteBuffer[] memory = new ByteBuffer[n];
+        deleteAll(cacheFile);
+        try (KvTierCache cache = open(ssdBytes, 2)) {
+            for (int k = 0; k < n; k++) {
+                keys[k] = ns.keysFromHashes(new long[] {GET_IDS + k})[0];
+                src[0].putLong(0, GET_IDS + k).putLong(8, 0);
+                memory[k] = ByteBuffer.allocateDirect(blockBytes).put(src[0].duplicate()).flip();
+                cache.store(new BlockKey[] {keys[k]}, new ByteBuffer[] {src[0]});
+                cache.awaitIdle();
+            }
+            cache.flush(Duration.ofMinutes(1));
+        }
+        java.util.Random rnd = new java.util.Random(42);
+        double[] gets = new double[rounds];
+        double[] copies = new double[rounds];
+        try (KvTierCache cache = open(ssdBytes, 2)) {
+            PrefixMatch m = new PrefixMatch();
+            BlockKey[] one = new BlockKey[1];
+            ByteBuffer[] into = {dst[0]};
+            for (int round = -warmup; round < rounds; round++) {
+                long t0 = System.nanoTime();
+                for (int g = 0; g < GETS_PER_ROUND; g++) {
+                    int k = rnd.nextInt(n);
+                    one[0] = keys[k];
+                    if (cache.load(cache.match(one, m), into).join() != 1 || dst[0].getLong(0) != GET_IDS + k
+                            || !dst[0].duplicate().position(16).equals(src[0].duplicate().position(16))) {
+                        throw new IllegalStateException("WRONG BYTES or a miss: get of block " + k + ": " + cache.stats());
+                    }
+                }
+                long t1 = System.nanoTime();
+                for (int g = 0; g < GETS_PER_ROUND; g++) {
+                    dst[0].clear().put(memory[rnd.nextInt(n)].duplicate());
+                }
+                long t2 = System.nanoTime();
+                if (round >= 0) {
+                    gets[round] = gibs((long) GETS_PER_ROUND * blockBytes, t1 - t0);
+                    copies[round] = gibs((long) GETS_PER_ROUND * blockBytes, t2 - t1);
+                }
+                dst[0].clear();
+            }
+            CacheStats s = cache.stats();
+            getSsdShare = (double) s.loadedBlocks(Tier.SSD) / Math.max(1, s.loadedBlocks());
+        }
+        get = median(gets);
+        getMemcpy = median(copies);
+    }
+
+    /**
+     * A fill of 4x DRAM in one pass (chains of 4, stores back to back, no waiting between them),
+     * then every chain loaded: kept, dropped (evicted before the demoter wrote them), refused for
+     * want of a page, and the time stores waited, with back-pressure of {@code waitMs} (0: none).
+     */
+    private long[] fillPhase(long ssdBytes, long waitMs) {
+        deleteAll(cacheFile);
+        int chainsToFill = FILL_DRAM_BLOCKS; // of 4 blocks: 4x DRAM
+        ByteBuffer[] four = java.util.Arrays.copyOf(src, 4);
+        try (KvTierCache cache = KvTierCache.builder().blockTokens(16).blockBytes(blockBytes)
+                .dramCapacityBytes((long) FILL_DRAM_BLOCKS * ((blockBytes + 63) & -64)).localSsd(cacheFile, ssdBytes)
+                .storeWaitMillis(waitMs).flushOnClose(Duration.ZERO).build()) {
+            BlockKey[][] fillChains = new BlockKey[chainsToFill][];
+            long t0 = System.nanoTime();
+            for (int c = 0; c < chainsToFill; c++) {
+                fillChains[c] = ns.keysFromHashes(new long[] {FILL_IDS + 4L * c, FILL_IDS + 4L * c + 1,
+                        FILL_IDS + 4L * c + 2, FILL_IDS + 4L * c + 3});
+                cache.store(fillChains[c], four);
+            }
+            long fillMs = (System.nanoTime() - t0) / 1_000_000;
+            cache.awaitIdle();
+            long kept = 0;
+            for (BlockKey[] c : fillChains) {
+                kept += cache.load(cache.match(c), dst).join();
+            }
+            CacheStats s = cache.stats();
+            return new long[] {4L * chainsToFill, kept, s.droppedBlocks(), s.storeNoSpaceBlocks(), s.storeWaitMillis(),
+                    fillMs};
+        } finally {
+            deleteAll(cacheFile);
+        }
+    }
+
+    private static double gibs(long bytes, long nanos) {
+        return bytes / (nanos / 1e9) / (1L << 30);
+    }
+
     private void recordOpen(KvTierCache cache, long startNanos) {
         openMs.add((System.nanoTime() - startNanos) / 1e6);
         CacheStats s = cache.stats();
@@ -380,6 +489,16 @@ final class SsdBench implements Callable<Integer> {
                     promotedPerLoad));
             t.row("restart", String.format(Locale.ROOT, "%.0f ms index rebuild, %.1f ms build() (medians of %d);"
                     + " %d blocks recovered of %d slots", restartMs, openMedian, openMs.size(), recovered, slots));
+            t.row("one-block gets", gib(get) + String.format(Locale.ROOT, "  %.2f of a memcpy of a random block among %d"
+                    + " in memory (%s, same rounds): match + load from a 2-block DRAM, every byte checked; %.0f%% from SSD",
+                    get / getMemcpy, GET_BLOCKS, gib(getMemcpy), 100 * getSsdShare));
+            for (int b = 0; b < 2; b++) {
+                long[] f = fill[b];
+                t.row(b == 0 ? "fill of 4x DRAM" : "  with back-pressure", String.format(Locale.ROOT,
+                        "%d of %d blocks kept, %d dropped before written, %d refused for want of a page; stores took"
+                        + " %d ms, waited %d ms%s", f[1], f[0], f[2], f[3], f[5], f[4],
+                        b == 0 ? " (stores never wait)" : " (storeWaitMillis " + FILL_WAIT_MS + ")"));
+            }
             if (compression != Compression.NONE) {
                 t.row("compression", String.format(Locale.ROOT, "%.2fx (block bytes / bytes written)", compressionRatio));
             }
@@ -396,7 +515,13 @@ final class SsdBench implements Callable<Integer> {
                 .put("baseline_write_gib_s", writeMap).put("baseline_write_channel_gib_s", writeChannel)
                 .put("demote_gib_s", demote).put("demote_ratio", demote / writeMap).put("demoter_gib_s", demoter)
                 .put("restart_ms", restartMs).put("restart_open_ms", openMedian).put("slots", slots)
-                .put("recovered_blocks", recovered).put("close_ms", closeMs);
+                .put("recovered_blocks", recovered).put("close_ms", closeMs)
+                .put("get_gib_s", get).put("get_memcpy_gib_s", getMemcpy).put("get_ratio", get / getMemcpy)
+                .put("get_ssd_share", getSsdShare)
+                .put("fill_blocks", fill[0][0]).put("fill_kept", fill[0][1]).put("fill_dropped", fill[0][2])
+                .put("fill_refused", fill[0][3]).put("fill_ms", fill[0][5])
+                .put("fill_backpressure_kept", fill[1][1]).put("fill_backpressure_dropped", fill[1][2])
+                .put("fill_backpressure_wait_ms", fill[1][4]).put("fill_backpressure_ms", fill[1][5]);
         if (compression != Compression.NONE) {
             j.put("compression_ratio", compressionRatio);
         }
