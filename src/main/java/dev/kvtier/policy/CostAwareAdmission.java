@@ -18,9 +18,11 @@ import java.util.function.IntToDoubleFunction;
  * out blocks that are about to be reused, and among equally new chains those admitted first
  * are kept until their reuse is due. With a device tier below, every new block enters DRAM:
  * the demoter keeps clean copies ahead, so making room loses nothing, and whether the block
- * deserves a write is decided when it leaves (Mooncake conversation trace, 500 DRAM and 10,000
- * SSD blocks: 0.226 with 104,208 SSD writes, against 0.218 with 57,387 when DRAM admission
- * compared densities there too).
+ * deserves a write is decided when it leaves (comparing densities there too lost hit rate on
+ * the Mooncake trace with a small DRAM beside a large SSD).
+ *
+ * <p><b>Flush.</b> A flush (explicit, or on close) spends only the tier's write budget: the
+ * share of new chains is for the steady state, and a block a flush does not write is lost.
  *
  * <p><b>Device writes.</b> A block seen before (sketch count of 2 or more) is written; a new
  * one is written when its chain sample is below the share the estimator picks for a quarter
@@ -31,9 +33,7 @@ import java.util.function.IntToDoubleFunction;
  *
  * <p><b>Worth of a hit.</b> By default every block's hit counts alike (token hit rate). Given
  * {@code hitWorth} from a prefill model, a hit is worth the block's recompute time relative to the
- * first block's, deeper blocks more: on the Mooncake conversation trace this saved 4.0% and
- * 1.9% more prefill seconds at 1,000 and 5,859 blocks and 0.7% less at 20,000, for 0.001 to
- * 0.008 less token hit rate.
+ * first block's, deeper blocks more (the README measures the trade).
  */
 public final class CostAwareAdmission implements AdmissionPolicy {
     /** Share of a device tier's slots spent on blocks not seen before. */
