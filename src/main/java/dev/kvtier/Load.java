@@ -24,11 +24,13 @@ import java.util.concurrent.TimeUnit;
  * One asynchronous load ({@link KvTierCache#load}), reused through a pool.
  *
  * <p><b>Steps.</b> {@link BlockTable#pinForLoad} pins the leading blocks (and plans promotion
- * pages); the reads of blocks on devices that need real I/O are submitted to their
- * {@link IoEngine}s at once; then, on the caller's thread, DRAM blocks are copied and blocks on
- * a memory-mapped device are read, verified and copied, in order. A device read lands in the
- * block's promotion page or a staging buffer of the cache, never in the caller's buffer
- * directly, and is copied there on the I/O thread only while the load is open.
+ * pages); the reads of blocks on devices are submitted to their {@link IoEngine}s at once, in
+ * parallel; then, on the caller's thread, DRAM blocks are copied in order, and a single block
+ * of a file in the page cache (a get) is read, verified and copied there, with no hand-off. A
+ * device read lands in the block's promotion page, or, with a deadline, in a staging buffer of
+ * the cache, and is copied into the caller's buffer only while the load is open; without a
+ * deadline it lands in the caller's buffer itself (so after a cancel, reads already issued may
+ * still write there until they finish).
  *
  * <p><b>States.</b> OPEN: blocks are delivered as they arrive; the leading run of delivered
  * blocks grows and the listener hears of it, in order. DONE: the leading run is final (every
@@ -63,6 +65,10 @@ final class Load {
     /** Per block: the staging buffer its device read lands in, or null. */
     private ByteBuffer[] stage = new ByteBuffer[0];
     private int pinned;
+    /** This load's SSD blocks are read on the loading thread (one block of a page-cache file), not on the I/O threads. */
+    private boolean ssdOnCaller;
+    /** Device reads land in the caller's buffers themselves (no deadline, buffers given): no staging copy. */
+    private boolean direct;
     private int pending;
     private int delivered;
     private int limit;
@@ -132,6 +138,8 @@ final class Load {
                 }
             }
         });
+        ssdOnCaller = p.ssdReadsAreCopies() && ssdBlocks() <= 1;
+        direct = deadlineNanos == 0 && dst != null;
         submitDeviceReads();
         readInOrder();
         synchronized (monitor) {
@@ -145,22 +153,28 @@ final class Load {
         return f;
     }
 
-    /** Submits the reads of the blocks whose device needs real I/O. */
+    private int ssdBlocks() {
+        int n = 0;
+        for (int i = 0; i < pinned; i++) {
+            n += s[w + i] == SSD ? 1 : 0;
+        }
+        return n;
+    }
+
+    /** Submits the reads of the blocks on devices, but for one read on this thread (see {@link #ssdOnCaller}). */
     private void submitDeviceReads() {
         for (int i = 0; i < pinned; i++) {
             int tier = s[w + i];
-            if (tier == DRAM || tier == SSD && p.ssdReadsAreCopies()) {
+            if (tier == DRAM || tier == SSD && ssdOnCaller) {
                 continue;
-            }
-            if (s[3 * w + i] < 0) {
-                stage[i] = staging();
             }
             synchronized (monitor) {
                 pending++;
             }
             int block = i;
+            ByteBuffer into = s[3 * w + i] < 0 && direct ? buffers[i] : destination(i);
             CompletableFuture<Void> read = engine(tier).submitRead(() -> {
-                onRead(block, readDevice(block, destination(block)));
+                onRead(block, readDevice(block, into));
                 return p.blockBytes();
             });
             read.whenComplete((v, error) -> {
@@ -178,7 +192,7 @@ final class Load {
             if (tier == DRAM) {
                 copyFromPage(s[2 * w + i], i);
                 done(i, ReadStatus.OK);
-            } else if (tier == SSD && p.ssdReadsAreCopies()) {
+            } else if (tier == SSD && ssdOnCaller) {
                 boolean direct = s[3 * w + i] < 0 && buffers != null;
                 ByteBuffer into = direct ? buffers[i] : destination(i);
                 ReadStatus st = readDevice(i, into);
@@ -214,7 +228,7 @@ final class Load {
             if (s[4 * w + i] != PENDING) {
                 return; // a failed submission reported after the task ran
             }
-            if (st == ReadStatus.OK && open && i < limit) {
+            if (st == ReadStatus.OK && open && i < limit && (s[3 * w + i] >= 0 || !direct)) {
                 deliverFromStage(i);
             }
             pending--;
