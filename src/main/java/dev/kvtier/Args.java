@@ -84,7 +84,7 @@ final class Args {
     static void requireFits(int count, int capacityBlocks) {
         if (count > capacityBlocks) {
             throw new IllegalArgumentException("a store of " + count + " blocks exceeds the DRAM tier's "
-                    + capacityBlocks + " blocks");
+                    + capacityBlocks + " blocks (with a tier below DRAM, storeWaitMillis lets it stream through)");
         }
     }
 }

@@ -20,6 +20,7 @@ import dev.kvtier.tier.SharedSlotTier;
 import dev.kvtier.tier.SlotTier;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.util.ArrayDeque;
+import org.roaringbitmap.RoaringBitmap;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -152,6 +153,9 @@ final class BlockTable implements BlockFacts {
     private long[] namespaceRoots = new long[16];
     private final int demoteAheadPages;
     private int cleanLeaves;
+    /** Entries marked NO_DEMOTE, and FLUSH_REFUSED (see {@link #markFlag}). */
+    private final RoaringBitmap setAside = new RoaringBitmap();
+    private final RoaringBitmap flushRefused = new RoaringBitmap();
     /** Scratch for {@link #dropWithDescendants}: a subtree in breadth-first order. */
     private int[] subtree = new int[64];
     /** During {@link #allocatePage}: the block whose last copy must not be evicted. */
@@ -504,13 +508,17 @@ final class BlockTable implements BlockFacts {
         }
     }
 
-    /** Clears {@code flag} on every entry. */
-    void clearFlag(int flag) {
-        for (int e = 0; e < index.capacity(); e++) {
-            if ((index.flags(e) & flag) != 0) {
-                index.setFlags(e, index.flags(e) & ~flag);
-            }
-        }
+    /** Sets NO_DEMOTE or FLUSH_REFUSED on {@code e}, noting it so that clearing costs only the entries marked. */
+    private void markFlag(int e, int flag) {
+        index.setFlags(e, index.flags(e) | flag);
+        (flag == NO_DEMOTE ? setAside : flushRefused).add(e);
+    }
+
+    /** Clears NO_DEMOTE or FLUSH_REFUSED on the entries marked with it (a recycled entry's was cleared already). */
+    private void clearMarked(int flag) {
+        RoaringBitmap marked = flag == NO_DEMOTE ? setAside : flushRefused;
+        marked.forEach((org.roaringbitmap.IntConsumer) e -> index.setFlags(e, index.flags(e) & ~flag));
+        marked.clear();
     }
 
     void wakeDemoterIfNeeded() {
@@ -765,11 +773,13 @@ final class BlockTable implements BlockFacts {
      * a block admission refuses, or when no page can be freed; an empty chain reserves nothing.
      * When a page could be had only by dropping a block not yet written down, the store waits
      * for the demoter to clean one, up to {@code waitNanos} in all (back-pressure; 0: never).
+     * The keys it went through (stored or already kept) go to {@code slots[3*count]}.
      */
     int reserveStore(BlockKey[] keys, int from, int count, int[] slots, long waitNanos) {
         lock.lock();
         try {
             checkOpen();
+            slots[3 * count] = 0;
             if (count == 0) {
                 return 0;
             }
@@ -780,6 +790,7 @@ final class BlockTable implements BlockFacts {
                 metrics.add(Counter.STORE_ORPHAN_BLOCKS, count);
                 return 0;
             }
+            int through = 0;
             int n = 0;
             double sample = -1;
             long waitUntil = 0;
@@ -802,6 +813,7 @@ final class BlockTable implements BlockFacts {
                         break;
                     }
                     e = index.insert(key.hi(), key.lo(), parent, nsId, key.position());
+                    through++;
                     setChainSample(e, sample);
                     addCopy(e, DRAM, page);
                     slots[n] = e;
@@ -809,6 +821,7 @@ final class BlockTable implements BlockFacts {
                     slots[count + n++] = i - from;
                 } else {
                     metrics.add(Counter.STORE_DUPLICATE_BLOCKS, 1);
+                    through++;
                     if (index.state(e) == READY) {
                         touch(e);
                     }
@@ -818,6 +831,7 @@ final class BlockTable implements BlockFacts {
             if (n > 0) {
                 inFlight++;
             }
+            slots[3 * count] = through;
             wakeDemoterIfNeeded();
             return n;
         } finally {
@@ -1157,7 +1171,7 @@ final class BlockTable implements BlockFacts {
                 return e;
             }
             if (flush) {
-                index.setFlags(e, index.flags(e) | FLUSH_REFUSED);
+                markFlag(e, FLUSH_REFUSED);
             } else {
                 setRejected(e, true);
             }
@@ -1286,7 +1300,7 @@ final class BlockTable implements BlockFacts {
                 if (to == SSD) {
                     ssd.release(slot);
                 }
-                index.setFlags(e, index.flags(e) | (flushing ? FLUSH_REFUSED : NO_DEMOTE));
+                markFlag(e, flushing ? FLUSH_REFUSED : NO_DEMOTE);
             }
             unpin(e);
             return live;
@@ -1319,7 +1333,7 @@ final class BlockTable implements BlockFacts {
     void setAside(int e) {
         lock.lock();
         try {
-            index.setFlags(e, index.flags(e) | NO_DEMOTE);
+            markFlag(e, NO_DEMOTE);
         } finally {
             lock.unlock();
         }
@@ -1329,7 +1343,7 @@ final class BlockTable implements BlockFacts {
     void clearSetAside() {
         lock.lock();
         try {
-            clearFlag(NO_DEMOTE);
+            clearMarked(NO_DEMOTE);
         } finally {
             lock.unlock();
         }
@@ -1339,7 +1353,7 @@ final class BlockTable implements BlockFacts {
     void endFlush() {
         lock.lock();
         try {
-            clearFlag(FLUSH_REFUSED);
+            clearMarked(FLUSH_REFUSED);
         } finally {
             lock.unlock();
         }

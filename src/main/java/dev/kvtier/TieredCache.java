@@ -279,27 +279,52 @@ final class TieredCache implements KvTierCache {
     public int store(BlockKey[] keys, int from, int count, ByteBuffer[] src) {
         Args.requireChain(keys, from, count, blockTokens);
         Args.requireBuffers(src, count, blockBytes, false);
-        Args.requireFits(count, r.dram.pageCount());
-        return storeBlocks(keys, from, count, src, null);
+        return storeStreaming(keys, from, count, src, null);
     }
 
     @Override
     public int store(BlockKey[] keys, int from, int count, long[] srcAddresses) {
         Args.requireChain(keys, from, count, blockTokens);
         Args.requireAddresses(srcAddresses, count);
-        Args.requireFits(count, r.dram.pageCount());
-        return storeBlocks(keys, from, count, null, srcAddresses);
+        return storeStreaming(keys, from, count, null, srcAddresses);
     }
 
-    private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses) {
+    /**
+     * A store of at most DRAM's blocks is one step; a longer one (a long prompt beside a small
+     * DRAM) streams through in pieces of half of DRAM, each waiting (back-pressure) for the blocks
+     * before it to be written down, when there is a tier below and {@code storeWaitMillis} is
+     * set; otherwise it is refused. Stops at the first piece that could not be stored whole.
+     */
+    private int storeStreaming(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses) {
+        int pages = r.dram.pageCount();
+        if (count <= pages) {
+            return storeBlocks(keys, from, count, buffers, addresses, 0);
+        }
+        if (demoter == null || storeWaitNanos == 0) {
+            Args.requireFits(count, pages);
+        }
+        int piece = Math.max(1, pages / 2);
+        int stored = 0;
+        for (int o = 0; o < count; o += piece) {
+            int n = Math.min(piece, count - o);
+            stored += storeBlocks(keys, from + o, n, buffers, addresses, o);
+            if (SCRATCH.get()[3 * n] < n) {
+                break; // the rest would be orphans
+            }
+        }
+        return stored;
+    }
+
+    /** Stores {@code keys[from, from+count)}, block {@code from+j} from source {@code srcOffset+j}. */
+    private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses, int srcOffset) {
         long t0 = System.nanoTime();
-        int[] slots = scratch(3 * count);
+        int[] slots = scratch(3 * count + 1);
         int reserved = r.reserveStore(keys, from, count, slots, storeWaitNanos);
         boolean copied = false;
         try {
             for (int j = 0; j < reserved; j++) {
                 int page = slots[2 * count + j];
-                int src = slots[count + j];
+                int src = srcOffset + slots[count + j];
                 if (buffers != null) {
                     r.dram.copyIn(buffers[src], page);
                 } else {

@@ -52,4 +52,30 @@ class BackPressureTest {
                     + 4 * CHAINS + " kept, " + s.droppedBlocks() + " dropped, " + s.storeNoSpaceBlocks() + " refused");
         }
     }
+
+    /** A prompt of 4x DRAM in one store streams through to the SSD with back-pressure; without it the store is refused. */
+    @Test
+    void aStoreLongerThanDramStreamsThroughWithBackPressure() {
+        int blocks = 4 * DRAM_BLOCKS;
+        long[] ids = new long[blocks];
+        for (int i = 0; i < blocks; i++) {
+            ids[i] = 7_000 + i;
+        }
+        BlockKey[] prompt = SsdFixtures.namespace("long-prompt").keysFromHashes(ids);
+        try (KvTierCache refusing = SsdFixtures.builder(dir.resolve("refuse.slots"), BLOCK, DRAM_BLOCKS, 2 * blocks,
+                false, Compression.NONE).flushOnClose(Duration.ZERO).build()) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> WarmRestartTest.storeAll(refusing, List.<BlockKey[]>of(prompt), BLOCK));
+            assertTrue(e.getMessage().contains("storeWaitMillis"), e.getMessage());
+        }
+        try (KvTierCache cache = SsdFixtures.builder(dir.resolve("stream.slots"), BLOCK, DRAM_BLOCKS, 2 * blocks,
+                false, Compression.NONE).storeWaitMillis(30_000).flushOnClose(Duration.ZERO).build()) {
+            assertEquals(blocks, WarmRestartTest.storeAll(cache, List.<BlockKey[]>of(prompt), BLOCK));
+            cache.awaitIdle();
+            CacheStats s = cache.stats();
+            assertEquals(0, s.droppedBlocks(), s.toString());
+            assertEquals(blocks, WarmRestartTest.loadAll(cache, List.<BlockKey[]>of(prompt), BLOCK),
+                    "the whole prompt is kept, most of it on the SSD: " + s);
+        }
+    }
 }
