@@ -154,6 +154,8 @@ final class BlockTable implements BlockFacts {
     private final int demoteAheadPages;
     private int cleanLeaves;
     /** Entries marked NO_DEMOTE, and FLUSH_REFUSED (see {@link #markFlag}). */
+    /** The SSD device failed and its copies were forgotten ({@link #forgetFailedSsd}); read without the lock by the demoter. */
+    private volatile boolean ssdFailed;
     private final RoaringBitmap setAside = new RoaringBitmap();
     private final RoaringBitmap flushRefused = new RoaringBitmap();
     /** Scratch for {@link #dropWithDescendants}: a subtree in breadth-first order. */
@@ -254,7 +256,7 @@ final class BlockTable implements BlockFacts {
 
     /** The tier a block leaving DRAM is written to: SSD, else REMOTE, else -1. */
     int belowDram() {
-        return ssd != null ? SSD : remote != null ? REMOTE : -1;
+        return ssd != null && !ssdFailed ? SSD : remote != null ? REMOTE : -1;
     }
 
     // ---- namespaces
@@ -990,8 +992,32 @@ final class BlockTable implements BlockFacts {
         if (failure == ReadStatus.CORRUPT && tier == REMOTE) {
             wipeRemote(e, slot, true);
         }
-        if (failure != ReadStatus.IO_ERROR || (tier == SSD ? ssd.device() : remote.slots().device()).failed()) {
+        if (tier == SSD && ssd.device().failed()) {
+            forgetFailedSsd();
+        } else if (failure != ReadStatus.IO_ERROR || tier == REMOTE && remote.slots().device().failed()) {
             dropSubtree(e); // a failed device's blocks are gone: dropped, a store can put them back
+        }
+    }
+
+    /**
+     * The SSD device has failed for good (see {@link dev.kvtier.device.BlockDevice#failed}): every
+     * SSD copy is forgotten at once (blocks kept nowhere else leave, with their descendants), and
+     * from now on DRAM writes down to the remote tier if there is one. Its slots are not reused.
+     */
+    private void forgetFailedSsd() {
+        if (ssdFailed) {
+            return;
+        }
+        ssdFailed = true;
+        for (int e = 0; e < index.capacity(); e++) {
+            if (index.isLive(e) && index.hasCopy(e, SSD) && index.copies(e) == 1 << SSD) {
+                dropSubtree(e);
+            }
+        }
+        for (int e = 0; e < index.capacity(); e++) {
+            if (index.isLive(e) && index.hasCopy(e, SSD) && index.state(e) == READY) {
+                removeCopy(e, SSD, false);
+            }
         }
     }
 
@@ -1127,7 +1153,7 @@ final class BlockTable implements BlockFacts {
     boolean ssdBelowWatermark(int ahead) {
         lock.lock();
         try {
-            return remote != null && ssd != null && ssd.freeSlots() < ahead;
+            return remote != null && ssd != null && !ssdFailed && ssd.freeSlots() < ahead;
         } finally {
             lock.unlock();
         }
@@ -1297,6 +1323,9 @@ final class BlockTable implements BlockFacts {
             } else {
                 metrics.add(failure, 1);
                 admission.onWriteDeclined(to);
+                if (to == SSD && ssd.device().failed()) {
+                    forgetFailedSsd();
+                }
                 if (to == SSD) {
                     ssd.release(slot);
                 }

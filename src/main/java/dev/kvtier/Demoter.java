@@ -364,6 +364,9 @@ final class Demoter implements Runnable {
 
     /** Picks and reserves the next block of {@code kind} to write to {@code to}; IDLE when there is none. */
     private Kind plan(DemotionKind kind, int to) {
+        if (to < 0) {
+            return Kind.IDLE; // no tier below DRAM is left (the SSD failed, no remote tier)
+        }
         IoEngine io = to == SSD ? ssdIo : remoteIo;
         Write w;
         int n;

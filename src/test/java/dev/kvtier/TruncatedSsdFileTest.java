@@ -16,6 +16,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import dev.kvtier.nbd.NbdServer;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -25,8 +27,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * 100 blocks on the SSD only, a chain in DRAM and a chain whose first blocks were promoted to
  * DRAM: a failed tier, not a hung cache. Loads complete (a preemptive timeout would fail a
  * hang) with the leading blocks delivered before the first SSD block, every one exact; the
- * DRAM chain loads whole; chains the SSD lost can be stored again and load whole from DRAM; new
- * stores succeed while demotions to the SSD are declined; {@code flush}, {@code awaitIdle} and
+ * first failed read forgets every SSD copy at once (the other chains then miss without a read);
+ * the DRAM chain loads whole; chains the SSD lost can be stored again and load whole from DRAM; new
+ * stores succeed and nothing more is written to the SSD; {@code flush}, {@code awaitIdle} and
  * {@code close} return; the counters and the SSD's failed flag show it, the file is never
  * extended again, and the fault is logged once. On a page-cache file and an O_DIRECT one.
  * Before the fix, on JDK 17 the mapped file's I/O threads died of {@code InternalError} (SIGBUS,
@@ -83,8 +86,8 @@ class TruncatedSsdFileTest {
                 cache.flush(Duration.ofSeconds(5));
                 cache.close();
                 CacheStats s = cache.stats();
-                assertTrue(s.readErrors(Tier.SSD) >= onSsd.size(), s.readErrors(Tier.SSD) + " read errors");
-                assertTrue(s.demoteDeclinedBlocks() + s.demoteFailedBlocks() > 0, "demotions to the SSD were declined");
+                assertEquals(1, s.readErrors(Tier.SSD), "one failed read: then the tier's copies were forgotten");
+                assertEquals(0, s.residentBlocks(Tier.SSD), "no block is believed to be on the failed SSD");
                 assertEquals(storedOnSsd, s.storedBlocks(Tier.SSD), "nothing was written to the truncated file");
             });
         } finally {
@@ -97,6 +100,32 @@ class TruncatedSsdFileTest {
     }
 
     /** Matches and loads {@code chain} into poisoned buffers; every block delivered must be exact. */
+    /** With a remote tier beside the failed SSD, DRAM writes down to the remote tier from then on. */
+    @Test
+    void afterTheSsdFailsDramWritesDownToTheRemoteTier() throws Exception {
+        Path file = dir.resolve("failing.slots");
+        List<BlockKey[]> first = WarmRestartTest.chains("before");
+        try (NbdServer server = NbdServer.nbdkit("memory", "64M");
+                KvTierCache cache = WarmRestartTest.builder(file, 32, false)
+                        .remote(server.uri(), KvTierCacheBuilder.deviceBytesFor(256, WarmRestartTest.BLOCK)).build()) {
+            assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+                WarmRestartTest.storeAll(cache, first);
+                cache.flush(Duration.ofSeconds(10));
+                truncate(file, DeviceLayout.SUPERBLOCK_BYTES);
+                for (BlockKey[] chain : first) {
+                    load(cache, chain); // the first SSD read fails the tier
+                }
+                assertEquals(0, cache.stats().residentBlocks(Tier.SSD));
+                long remoteBefore = cache.stats().storedBlocks(Tier.REMOTE);
+                List<BlockKey[]> after = WarmRestartTest.chains("after");
+                WarmRestartTest.storeAll(cache, after);
+                assertTrue(cache.flush(Duration.ofSeconds(10)) > 0, "the flush writes to the remote tier now");
+                assertTrue(cache.stats().storedBlocks(Tier.REMOTE) > remoteBefore, cache.stats().toString());
+                ((TieredCache) cache).checkInvariants();
+            });
+        }
+    }
+
     private static int load(KvTierCache cache, BlockKey[] chain) {
         return WarmRestartTest.loadAll(cache, List.<BlockKey[]>of(chain));
     }
