@@ -42,6 +42,8 @@ import java.util.function.IntPredicate;
  * <pre>
  * transition              from                        to
  * reserveStore            absent                      WRITING, DRAM copy, pinned by the writer
+ *                                                     (after a wait for a page: key and parent
+ *                                                     looked up again)
  * publishStore            WRITING (copied)            READY, unpinned  (not copied: dropped)
  * enterDiscovered         absent, remote header       READY, REMOTE copy (unless invalidated)
  * recover                 absent, SSD header          READY, SSD copy (unless invalidated)
@@ -119,8 +121,10 @@ final class BlockTable implements BlockFacts {
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled when copies in flight reach zero. */
     private final Condition idle = lock.newCondition();
-    /** Signalled when a demotion completes: a DRAM page may have turned clean (see {@link #awaitCleanPage}). */
+    /** Signalled when a DRAM page may have been freed or turned droppable, or the demoter went idle (see {@link #awaitCleanPage}). */
     private final Condition cleaned = lock.newCondition();
+    /** Idle rounds of the demoter, for {@link #awaitCleanPage}. */
+    private long demoterIdleRounds;
     /** Wakes the demoter; called under the lock when DRAM falls below its watermark or a wipe is queued. Must not block. */
     private Runnable demoterWake = () -> { };
     private final BlockIndex index;
@@ -348,6 +352,7 @@ final class BlockTable implements BlockFacts {
     private void freeLocation(int e, int tier, int loc, boolean wipe) {
         if (tier == DRAM) {
             dram.free(loc);
+            cleaned.signalAll();
         } else if (tier == REMOTE) {
             if (remoteOwner[loc] == e) {
                 remoteOwner[loc] = NONE;
@@ -405,6 +410,9 @@ final class BlockTable implements BlockFacts {
         int was = cleanLeaves(e, p);
         index.setFlags(e, rejected ? index.flags(e) | REJECTED : index.flags(e) & ~REJECTED);
         cleanLeaves += cleanLeaves(e, p) - was;
+        if (rejected) {
+            cleaned.signalAll();
+        }
     }
 
     /** Whether the copy of {@code e} in {@code tier} may be evicted now (see the class comment). */
@@ -681,8 +689,12 @@ final class BlockTable implements BlockFacts {
     }
 
     void unpin(int e) {
-        if (index.unpin(e) == 0 && index.state(e) == RETIRED) {
+        int left = index.unpin(e);
+        if (left == 0 && index.state(e) == RETIRED) {
             release(e);
+        }
+        if (left == 0) {
+            cleaned.signalAll();
         }
     }
 
@@ -774,10 +786,11 @@ final class BlockTable implements BlockFacts {
      * call to {@code slots[count..)}, their pages to {@code slots[2*count..)}. Stops at an orphan,
      * a block admission refuses, or when no page can be freed; an empty chain reserves nothing.
      * When a page could be had only by dropping a block not yet written down, the store waits
-     * for the demoter to clean one, up to {@code waitNanos} in all (back-pressure; 0: never).
+     * for the demoter to clean one until {@code waitUntil} ({@link System#nanoTime}; 0: never):
+     * back-pressure. The store counts as a copy in flight from the start, so close() waits for it.
      * The keys it went through (stored or already kept) go to {@code slots[3*count]}.
      */
-    int reserveStore(BlockKey[] keys, int from, int count, int[] slots, long waitNanos) {
+    int reserveStore(BlockKey[] keys, int from, int count, int[] slots, long waitUntil) {
         lock.lock();
         try {
             checkOpen();
@@ -785,37 +798,45 @@ final class BlockTable implements BlockFacts {
             if (count == 0) {
                 return 0;
             }
+            inFlight++; // from here: close() waits for this store, also while it waits for a page
             Namespace ns = keys[from].namespace();
             int nsId = namespaceId(ns.rootHi(), ns.rootLo());
             int parent = keys[from].isFirst() ? NONE : index.find(keys[from].parentHi(), keys[from].parentLo());
-            if (!keys[from].isFirst() && parent == NONE) {
-                metrics.add(Counter.STORE_ORPHAN_BLOCKS, count);
-                return 0;
-            }
             int through = 0;
             int n = 0;
             double sample = -1;
-            long waitUntil = 0;
-            for (int i = from; i < from + count; i++) {
+            for (int i = from; i < from + count && !closed; i++) {
                 BlockKey key = keys[i];
+                int victim = NONE;
+                if (!key.isFirst() && parent == NONE) {
+                    metrics.add(Counter.STORE_ORPHAN_BLOCKS, from + count - i);
+                    break;
+                }
                 int e = index.find(key.hi(), key.lo());
                 if (e == NONE) {
                     sample = sample < 0 ? AdmissionPolicy.chainSample(key.hi(), key.lo()) : sample;
-                    int victim = admission.wantsVictim() ? dramVictim(parent) : NONE;
+                    victim = admission.wantsVictim() ? dramVictim(parent) : NONE;
                     if (!admission.admitNew(key.hi(), key.lo(), key.position(), sample, victim)) {
                         metrics.add(Counter.REJECTED_BLOCKS, DRAM, from + count - i);
                         break;
                     }
-                    if (victim == NONE && waitNanos > 0) {
-                        waitUntil = awaitCleanPage(waitUntil == 0 ? System.nanoTime() + waitNanos : waitUntil);
+                    if (victim == NONE && waitUntil != 0 && awaitCleanPage(waitUntil)) {
+                        // the lock was released: the key may be kept now, the parent gone or recycled
+                        e = index.find(key.hi(), key.lo());
+                        parent = key.isFirst() ? NONE : index.find(key.parentHi(), key.parentLo());
+                        if (closed || e == NONE && !key.isFirst() && parent == NONE) {
+                            metrics.add(Counter.STORE_ORPHAN_BLOCKS, closed ? 0 : from + count - i);
+                            break;
+                        }
                     }
+                }
+                if (e == NONE) {
                     int page = allocatePage(parent, victim);
                     if (page < 0) {
                         metrics.add(Counter.STORE_NO_SPACE_BLOCKS, from + count - i);
                         break;
                     }
                     e = index.insert(key.hi(), key.lo(), parent, nsId, key.position());
-                    through++;
                     setChainSample(e, sample);
                     addCopy(e, DRAM, page);
                     slots[n] = e;
@@ -823,15 +844,15 @@ final class BlockTable implements BlockFacts {
                     slots[count + n++] = i - from;
                 } else {
                     metrics.add(Counter.STORE_DUPLICATE_BLOCKS, 1);
-                    through++;
                     if (index.state(e) == READY) {
                         touch(e);
                     }
                 }
+                through++;
                 parent = e;
             }
-            if (n > 0) {
-                inFlight++;
+            if (n == 0) {
+                endCopy();
             }
             slots[3 * count] = through;
             wakeDemoterIfNeeded();
@@ -842,12 +863,18 @@ final class BlockTable implements BlockFacts {
     }
 
     /**
-     * While no DRAM page is free or clean and {@code until} has not passed, wakes the demoter and
-     * waits for it to clean one; the time waited is counted. Returns {@code until}.
+     * Waits, releasing the lock, while no DRAM page is free or droppable, a tier below DRAM
+     * exists, the cache is open, {@code until} has not passed and the demoter has not looked
+     * and found nothing to write since the wait began (two of its idle rounds). The time waited
+     * is counted. Returns whether it waited at all.
      */
-    private long awaitCleanPage(long until) {
+    private boolean awaitCleanPage(long until) {
         long t0 = System.nanoTime();
-        while (dram.freePages() == 0 && cleanLeaves == 0 && !closed && until - System.nanoTime() > 0) {
+        long rounds = demoterIdleRounds;
+        boolean waited = false;
+        while (dram.freePages() == 0 && cleanDramVictim() == NONE && belowDram() >= 0 && !closed
+                && demoterIdleRounds < rounds + 2 && until - System.nanoTime() > 0) {
+            waited = true;
             demoterWake.run();
             try {
                 cleaned.awaitNanos(until - System.nanoTime());
@@ -857,7 +884,18 @@ final class BlockTable implements BlockFacts {
             }
         }
         metrics.add(Counter.STORE_WAIT_NANOS, System.nanoTime() - t0);
-        return until;
+        return waited;
+    }
+
+    /** The demoter found nothing to do: a store waiting for a clean page stops waiting. */
+    void demoterWentIdle() {
+        lock.lock();
+        try {
+            demoterIdleRounds++;
+            cleaned.signalAll();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** store, step 2: makes the {@code n} reserved blocks readable, deepest first, or drops them all. */
@@ -994,6 +1032,9 @@ final class BlockTable implements BlockFacts {
         }
         if (tier == SSD && ssd.device().failed()) {
             forgetFailedSsd();
+            if (index.isLive(e) && index.hasCopy(e, SSD)) {
+                dropSubtree(e); // an SSD copy the forgetting could not see (a write that completed late)
+            }
         } else if (failure != ReadStatus.IO_ERROR || tier == REMOTE && remote.slots().device().failed()) {
             dropSubtree(e); // a failed device's blocks are gone: dropped, a store can put them back
         }
@@ -1339,6 +1380,9 @@ final class BlockTable implements BlockFacts {
     }
 
     private boolean demoted(int e, int to, int slot, SlotHeader header) {
+        if (to == SSD && ssdFailed) {
+            return false; // written before the device failed; its copies are forgotten
+        }
         boolean live = index.isLive(e);
         if (to == REMOTE) {
             addRemoteCopy(e, slot);
@@ -1639,6 +1683,7 @@ final class BlockTable implements BlockFacts {
                 return false;
             }
             closed = true;
+            cleaned.signalAll();
             while (inFlight > 0) {
                 idle.awaitUninterruptibly();
             }

@@ -60,8 +60,9 @@ import org.slf4j.LoggerFactory;
  * wipes.
  *
  * <p><b>Concurrency.</b> {@link #lock} guards this class's own state (writes in flight,
- * backoff, flush, idle rounds); it is never held while calling the block table, whose
- * transitions take the table's lock. The table wakes the thread through {@link #wake}, which
+ * backoff, flush, idle rounds). It may be held while calling the block table (whose
+ * transitions take the table's lock), never the other way round: the table takes no lock of
+ * this class. The table wakes the thread through {@link #wake}, which
  * takes no lock. {@link #awaitIdle} waits for an idle round that began after it woke the thread,
  * so a store made before the call is always seen.
  */
@@ -275,14 +276,19 @@ final class Demoter implements Runnable {
 
     /** Nothing to do now: an idle round (when no write is in flight), then sleep until woken. */
     private void idle(long seen) {
+        boolean round;
         lock.lock();
         try {
-            if (inFlight == 0) {
+            round = inFlight == 0;
+            if (round) {
                 idleSince = seen;
                 changed.signalAll();
             }
         } finally {
             lock.unlock();
+        }
+        if (round) {
+            r.demoterWentIdle();
         }
         if (wakeups.get() == seen) {
             LockSupport.parkNanos(this, IDLE_WAIT_NS);
@@ -378,7 +384,20 @@ final class Demoter implements Runnable {
         } finally {
             lock.unlock();
         }
-        int e = r.beginNextDemotion(kind, to, io.writePressure(), ssdWrites, n, w.header, w.source);
+        int e;
+        try {
+            e = r.beginNextDemotion(kind, to, io.writePressure(), ssdWrites, n, w.header, w.source);
+        } catch (RuntimeException | Error t) { // a policy's error: the write slot must not leak
+            lock.lock();
+            try {
+                w.active = false;
+                spare.add(w);
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+            throw t;
+        }
         lock.lock();
         try {
             if (e == NONE || w.source[2] == -2) {

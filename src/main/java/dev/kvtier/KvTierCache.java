@@ -52,16 +52,20 @@ public interface KvTierCache extends AutoCloseable {
      * on a memory-mapped SSD) are copied before this returns. The future completes with the
      * number of leading blocks delivered, which is smaller than the match when blocks left the
      * cache in between or failed their reads or checks on the way: only that count is valid.
-     * Once the future is done nothing more is written into {@code dst}. Cancelling the future
-     * ends the load there; its pins go once the reads already issued finish. A load served from
-     * DRAM alone is complete when this returns.
+     * The future completes once every read has finished, so nothing more is written into
+     * {@code dst} after it. Cancelling the future ends the load there, but reads already issued
+     * may still write into {@code dst} until they finish (within the device's timeout); its pins
+     * go then. The keys of {@code match} may be reused once this returns. A load served from DRAM
+     * alone is complete when this returns.
      */
     CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst);
 
     /**
      * As {@link #load(PrefixMatch, ByteBuffer[])}, telling {@code listener} (may be null) of each
      * growth of the leading run delivered, and completing by {@code deadline} (null: none) with
-     * the leading blocks delivered by then.
+     * the leading blocks delivered by then. With a deadline, device reads land in buffers of the
+     * cache and are copied into {@code dst} only while the load is open: nothing is written into
+     * {@code dst} once the future is done, after a deadline or a cancel.
      */
     CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst, LoadListener listener, Duration deadline);
 

@@ -19,6 +19,8 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One asynchronous load ({@link KvTierCache#load}), reused through a pool.
@@ -45,6 +47,7 @@ import java.util.concurrent.TimeUnit;
  * cancelling caller and the loading thread all meet there.
  */
 final class Load {
+    private static final Logger LOG = LoggerFactory.getLogger(Load.class);
     /** What the loads of one cache share. */
     record Paths(BlockTable table, IoEngine ssdIo, IoEngine remoteIo, CacheMetrics metrics, int blockBytes,
             boolean ssdReadsAreCopies, Executor completions, ScheduledExecutorService timer,
@@ -64,6 +67,10 @@ final class Load {
     private int[] s = new int[0];
     /** Per block: the staging buffer its device read lands in, or null. */
     private ByteBuffer[] stage = new ByteBuffer[0];
+    /** Per block: key hi, key lo, namespace hi, namespace lo, copied at the start (the caller may reuse its keys). */
+    private long[] keyWords = new long[0];
+    /** Which run of this pooled object the I/O callbacks belong to; a late callback of an earlier one is ignored. */
+    private int runId;
     private int pinned;
     /** This load's SSD blocks are read on the loading thread (one block of a page-cache file), not on the I/O threads. */
     private boolean ssdOnCaller;
@@ -110,6 +117,17 @@ final class Load {
                 s = new int[Math.max(5 * w, 2 * s.length)];
                 stage = new ByteBuffer[Math.max(w, 2 * stage.length)];
             }
+            if (keyWords.length < 4 * w) {
+                keyWords = new long[8 * w];
+            }
+            for (int i = 0; i < w; i++) {
+                Namespace ns = keys[i].namespace();
+                keyWords[4 * i] = keys[i].hi();
+                keyWords[4 * i + 1] = keys[i].lo();
+                keyWords[4 * i + 2] = ns.rootHi();
+                keyWords[4 * i + 3] = ns.rootLo();
+            }
+            runId++;
             future = f;
             open = true;
             completed = false;
@@ -140,8 +158,17 @@ final class Load {
         });
         ssdOnCaller = p.ssdReadsAreCopies() && ssdBlocks() <= 1;
         direct = deadlineNanos == 0 && dst != null;
-        submitDeviceReads();
-        readInOrder();
+        try {
+            submitDeviceReads();
+            readInOrder();
+        } finally {
+            finishCallerPass(f, deadlineNanos);
+        }
+        return f;
+    }
+
+    /** The loading thread's pass is over, whatever happened: the load may settle without it now. */
+    private void finishCallerPass(CompletableFuture<Integer> f, long deadlineNanos) {
         synchronized (monitor) {
             pending--;
             advance();
@@ -150,7 +177,6 @@ final class Load {
             }
             settleIfDone();
         }
-        return f;
     }
 
     private int ssdBlocks() {
@@ -168,18 +194,20 @@ final class Load {
             if (tier == DRAM || tier == SSD && ssdOnCaller) {
                 continue;
             }
+            int block = i;
+            int token;
+            ByteBuffer into = s[3 * w + i] < 0 && direct ? buffers[i] : destination(i);
             synchronized (monitor) {
                 pending++;
+                token = runId;
             }
-            int block = i;
-            ByteBuffer into = s[3 * w + i] < 0 && direct ? buffers[i] : destination(i);
             CompletableFuture<Void> read = engine(tier).submitRead(() -> {
-                onRead(block, readDevice(block, into));
+                onRead(token, block, readDevice(block, into));
                 return p.blockBytes();
             });
             read.whenComplete((v, error) -> {
                 if (error != null) {
-                    onRead(block, ReadStatus.IO_ERROR);
+                    onRead(token, block, ReadStatus.IO_ERROR);
                 }
             });
         }
@@ -218,22 +246,30 @@ final class Load {
 
     private ReadStatus readDevice(int i, ByteBuffer into) {
         SlotTier tier = s[w + i] == SSD ? p.table().ssd : p.table().remote.slots();
-        Namespace ns = keys[i].namespace();
-        return tier.read(s[2 * w + i], keys[i].hi(), keys[i].lo(), ns.rootHi(), ns.rootLo(), into);
+        try {
+            return tier.read(s[2 * w + i], keyWords[4 * i], keyWords[4 * i + 1], keyWords[4 * i + 2],
+                    keyWords[4 * i + 3], into);
+        } catch (RuntimeException e) {
+            LOG.warn("kvtier: reading a block from {} failed: {}", tier.device().describe(), e.toString());
+            return ReadStatus.IO_ERROR;
+        }
     }
 
     /** On an I/O thread: block {@code i} was read; it is copied to the caller while the load is open. */
-    private void onRead(int i, ReadStatus st) {
+    private void onRead(int token, int i, ReadStatus st) {
         synchronized (monitor) {
-            if (s[4 * w + i] != PENDING) {
-                return; // a failed submission reported after the task ran
+            if (token != runId || s[4 * w + i] != PENDING) {
+                return; // a failed submission reported after the task ran, or a callback of an earlier run
             }
-            if (st == ReadStatus.OK && open && i < limit && (s[3 * w + i] >= 0 || !direct)) {
-                deliverFromStage(i);
+            try {
+                if (st == ReadStatus.OK && open && i < limit && (s[3 * w + i] >= 0 || !direct)) {
+                    deliverFromStage(i);
+                }
+            } finally {
+                pending--;
+                done(i, st);
+                settleIfDone();
             }
-            pending--;
-            done(i, st);
-            settleIfDone();
         }
     }
 
@@ -267,7 +303,12 @@ final class Load {
             limit = delivered;
         }
         if (listener != null && delivered > before) {
-            listener.loaded(delivered);
+            try {
+                listener.loaded(delivered);
+            } catch (RuntimeException e) {
+                LOG.warn("kvtier: a LoadListener threw; it is not called again for this load", e);
+                listener = null;
+            }
         }
         if (delivered == limit) {
             close();

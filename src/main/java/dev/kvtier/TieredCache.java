@@ -10,6 +10,7 @@ import dev.kvtier.device.BlockDevice;
 import dev.kvtier.device.BufferedFileDevice;
 import dev.kvtier.device.DirectFileDevice;
 import dev.kvtier.device.NbdDevice;
+import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
@@ -74,6 +75,8 @@ final class TieredCache implements KvTierCache {
     private final long recoveryMillis;
     private final long closeFlushNanos;
     private final long storeWaitNanos;
+    /** A refresh of the remote invalidation table is under way. */
+    private final java.util.concurrent.atomic.AtomicBoolean refreshing = new java.util.concurrent.atomic.AtomicBoolean();
     /** Deadlines of loads; one daemon thread per cache. */
     private final ScheduledExecutorService timer;
     private final Load.Paths loads;
@@ -297,8 +300,9 @@ final class TieredCache implements KvTierCache {
      */
     private int storeStreaming(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses) {
         int pages = r.dram.pageCount();
+        long waitUntil = storeWaitNanos == 0 ? 0 : System.nanoTime() + storeWaitNanos; // one budget for the whole store
         if (count <= pages) {
-            return storeBlocks(keys, from, count, buffers, addresses, 0);
+            return storeBlocks(keys, from, count, buffers, addresses, 0, waitUntil);
         }
         if (demoter == null || storeWaitNanos == 0) {
             Args.requireFits(count, pages);
@@ -307,7 +311,7 @@ final class TieredCache implements KvTierCache {
         int stored = 0;
         for (int o = 0; o < count; o += piece) {
             int n = Math.min(piece, count - o);
-            stored += storeBlocks(keys, from + o, n, buffers, addresses, o);
+            stored += storeBlocks(keys, from + o, n, buffers, addresses, o, waitUntil);
             if (SCRATCH.get()[3 * n] < n) {
                 break; // the rest would be orphans
             }
@@ -316,10 +320,11 @@ final class TieredCache implements KvTierCache {
     }
 
     /** Stores {@code keys[from, from+count)}, block {@code from+j} from source {@code srcOffset+j}. */
-    private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses, int srcOffset) {
+    private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses, int srcOffset,
+            long waitUntil) {
         long t0 = System.nanoTime();
         int[] slots = scratch(3 * count + 1);
-        int reserved = r.reserveStore(keys, from, count, slots, storeWaitNanos);
+        int reserved = r.reserveStore(keys, from, count, slots, waitUntil);
         boolean copied = false;
         try {
             for (int j = 0; j < reserved; j++) {
@@ -406,15 +411,26 @@ final class TieredCache implements KvTierCache {
         }
     }
 
-    /** On the demoter thread: applies other servers' invalidations from the remote device. */
+    /**
+     * Every second, from the demoter thread: applies other servers' invalidations from the remote
+     * device, on the remote device's I/O engine (a slow device must not stall the demoter), one
+     * refresh at a time.
+     */
     private void refreshRemoteInvalidations() {
-        try {
-            recordOnSsd(lookup.refreshInvalidations());
-        } catch (IOException e) {
-            metrics.add(Counter.READ_ERRORS, REMOTE, 1);
-            LOG.warn("kvtier: reading the invalidation table of {} failed: {}", r.remote.slots().device().describe(),
-                    e.toString());
+        if (!refreshing.compareAndSet(false, true)) {
+            return;
         }
+        remoteIo.submitRead(() -> {
+            recordOnSsd(lookup.refreshInvalidations());
+            return InvalidationTable.BYTES;
+        }).whenComplete((v, e) -> {
+            refreshing.set(false);
+            if (e != null) {
+                metrics.add(Counter.READ_ERRORS, REMOTE, 1);
+                LOG.warn("kvtier: reading the invalidation table of {} failed: {}",
+                        r.remote.slots().device().describe(), e.toString());
+            }
+        });
     }
 
     private void deviceWriteFailed(int tier, String what, IOException e) {

@@ -106,7 +106,7 @@ class TruncatedSsdFileTest {
         Path file = dir.resolve("failing.slots");
         List<BlockKey[]> first = WarmRestartTest.chains("before");
         try (NbdServer server = NbdServer.nbdkit("memory", "64M");
-                KvTierCache cache = WarmRestartTest.builder(file, 32, false)
+                KvTierCache cache = WarmRestartTest.builder(file, 32, false).storeWaitMillis(30_000) // nothing dropped
                         .remote(server.uri(), KvTierCacheBuilder.deviceBytesFor(256, WarmRestartTest.BLOCK)).build()) {
             assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
                 WarmRestartTest.storeAll(cache, first);
@@ -115,12 +115,14 @@ class TruncatedSsdFileTest {
                 for (BlockKey[] chain : first) {
                     load(cache, chain); // the first SSD read fails the tier
                 }
-                assertEquals(0, cache.stats().residentBlocks(Tier.SSD));
+                assertTrue(cache.stats().deviceIo(Tier.SSD).failed(), "the truncation failed the SSD: " + cache.stats());
+                assertEquals(0, cache.stats().residentBlocks(Tier.SSD), "its copies are forgotten: " + cache.stats());
                 long remoteBefore = cache.stats().storedBlocks(Tier.REMOTE);
                 List<BlockKey[]> after = WarmRestartTest.chains("after");
                 WarmRestartTest.storeAll(cache, after);
-                assertTrue(cache.flush(Duration.ofSeconds(10)) > 0, "the flush writes to the remote tier now");
-                assertTrue(cache.stats().storedBlocks(Tier.REMOTE) > remoteBefore, cache.stats().toString());
+                cache.flush(Duration.ofSeconds(10));
+                assertTrue(cache.stats().storedBlocks(Tier.REMOTE) > remoteBefore,
+                        "the blocks stored after the failure went to the remote tier: " + cache.stats());
                 ((TieredCache) cache).checkInvariants();
             });
         }
