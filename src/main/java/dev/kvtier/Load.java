@@ -82,6 +82,9 @@ final class Load {
     private int failedAt;
     private ReadStatus failure;
     private boolean open;
+    /** A completion decided under the monitor, to fire once it is released (see {@link #fire}). */
+    private CompletableFuture<Integer> toComplete;
+    private int completeWith;
     /** The future was completed (or cancelled). */
     private boolean completed;
     private boolean settled;
@@ -169,6 +172,8 @@ final class Load {
 
     /** The loading thread's pass is over, whatever happened: the load may settle without it now. */
     private void finishCallerPass(CompletableFuture<Integer> f, long deadlineNanos) {
+        CompletableFuture<Integer> done;
+        int n;
         synchronized (monitor) {
             pending--;
             advance();
@@ -176,7 +181,11 @@ final class Load {
                 deadline = p.timer().schedule(() -> expire(f), deadlineNanos, TimeUnit.NANOSECONDS);
             }
             settleIfDone();
+            done = toComplete;
+            n = completeWith;
+            toComplete = null;
         }
+        fire(done, n);
     }
 
     private int ssdBlocks() {
@@ -257,6 +266,8 @@ final class Load {
 
     /** On an I/O thread: block {@code i} was read; it is copied to the caller while the load is open. */
     private void onRead(int token, int i, ReadStatus st) {
+        CompletableFuture<Integer> f;
+        int n;
         synchronized (monitor) {
             if (token != runId || s[4 * w + i] != PENDING) {
                 return; // a failed submission reported after the task ran, or a callback of an earlier run
@@ -270,7 +281,11 @@ final class Load {
                 done(i, st);
                 settleIfDone();
             }
+            f = toComplete;
+            n = completeWith;
+            toComplete = null;
         }
+        fire(f, n);
     }
 
     private void done(int i, ReadStatus st) {
@@ -339,8 +354,20 @@ final class Load {
         p.metrics().add(Counter.LOAD_CALLS, 1);
         p.metrics().add(Counter.LOAD_LOST_BLOCKS, w - delivered);
         p.metrics().record(Op.LOAD, System.nanoTime() - t0);
-        int n = delivered;
-        CompletableFuture<Integer> f = future;
+        toComplete = future;
+        completeWith = delivered;
+    }
+
+    /**
+     * Completes the future {@link #complete} decided on, after the monitor is released: its
+     * dependent actions may run here and call the cache (close it, even). {@code f} and {@code n}
+     * are taken under the same hold of the monitor that decided, as a pooled object may serve
+     * another load right after.
+     */
+    private void fire(CompletableFuture<Integer> f, int n) {
+        if (f == null) {
+            return;
+        }
         if (p.completions() == null) {
             f.complete(n);
         } else {
@@ -350,6 +377,8 @@ final class Load {
 
     /** The deadline passed: the load is DONE with what arrived. */
     private void expire(CompletableFuture<Integer> of) {
+        CompletableFuture<Integer> f;
+        int n;
         synchronized (monitor) {
             if (future != of) {
                 return; // this pooled object serves a later load now
@@ -357,7 +386,11 @@ final class Load {
             close();
             complete();
             settleIfDone();
+            f = toComplete;
+            n = completeWith;
+            toComplete = null;
         }
+        fire(f, n);
     }
 
     /** Under the monitor: once DONE and every read has finished, releases what the load held. */

@@ -97,6 +97,17 @@ class AsyncLoadTest {
         }
     }
 
+    /** A dependent action of a load's future may close the cache: futures complete outside the load's lock. */
+    @Test
+    void aDependentOfADeadlineCompletionMayCloseTheCache() throws Exception {
+        KvTierCache reader = builder(server.uri(), 10_000).build();
+        PrefixMatch m = reader.match(CHAIN);
+        CompletableFuture<Void> closed = reader.load(m, poisoned(), null, Duration.ofMillis(100))
+                .thenRun(reader::close);
+        closed.get(10, TimeUnit.SECONDS); // hung before: close waited for the load, the load for the lock of the thread closing
+        assertTrue(((TieredCache) reader).isClosed());
+    }
+
     @Test
     void matchStopsLookingOnTheRemoteTierAtItsBudget() {
         try (KvTierCache reader = builder(server.uri(), 100).build()) {
