@@ -14,7 +14,6 @@ import dev.kvtier.key.Namespace;
 import dev.kvtier.nbd.NbdServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,14 +28,13 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * Random sequences of store / match / load / acquire / release / invalidate / reopen, run
  * against a real cache beside a simple model (which keys were ever stored and not invalidated
  * since, which handles are open), in several configurations, with and without an SSD tier
- * (and its background demoter), and with a remote tier on a real nbdkit export. After every
+ * (and its background demoter), and with a remote tier on a real nbdkit export (one per run). After every
  * step it checks: loaded and pinned bytes are
  * exactly the stored bytes; match reports only stored keys as one leading run; the whole chain
  * above a pinned block stays matchable; without an SSD tier, no block is in DRAM below one kept
@@ -58,8 +56,6 @@ class CacheModelPropertyTest {
         {4, 64, 4, 6, 0, 0}, {4, 512, 6, 10, 1, 0}, {16, 4099, 8, 24, 2, 0},
         {4, 128, 4, 0, 0, 16}, {4, 256, 6, 10, 0, 24},
     };
-    /** One nbdkit export per block size of the remote configurations, shared by their runs (each in its own namespaces). */
-    private static final Map<Integer, NbdServer> REMOTES = new HashMap<>();
     private static final AtomicInteger RUNS = new AtomicInteger();
     /** Over all runs: blocks written to a remote tier, and found there by discovery (the remote paths ran). */
     private static final AtomicLong REMOTE_WRITES = new AtomicLong();
@@ -69,21 +65,6 @@ class CacheModelPropertyTest {
         CachePolicy.WRITE_LIMIT};
     private static final int PROMPTS = 12;
     private static final int MAX_BLOCKS = 10;
-
-    @AfterAll
-    static void stopRemotes() {
-        REMOTES.values().forEach(NbdServer::close);
-    }
-
-    private static URI remote(int blockBytes) {
-        return REMOTES.computeIfAbsent(blockBytes, b -> {
-            try {
-                return NbdServer.nbdkit("memory", "64M");
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }).uri();
-    }
 
     @Test
     void randomOperationSequencesAgreeWithTheModel() {
@@ -114,6 +95,8 @@ class CacheModelPropertyTest {
         private final Set<BlockHandle> detached = new HashSet<>();
         private final ByteBuffer[] buffers;
         private Path dir;
+        /** This run's own export (its invalidation table must not fill with other runs' records), or null. */
+        private NbdServer remote;
 
         Run(int[] config, CachePolicy policy) {
             this.policy = policy;
@@ -124,7 +107,7 @@ class CacheModelPropertyTest {
             compression = Compression.values()[config[4]];
             remoteBlocks = config[5];
             devices = ssdBlocks > 0 || remoteBlocks > 0;
-            String model = "model-" + RUNS.incrementAndGet(); // runs share remote exports, never keys
+            String model = "model-" + RUNS.incrementAndGet();
             for (int n = 0; n < namespaces.length; n++) {
                 namespaces[n] = Namespace.builder(model).tenantSalt("tenant-" + n).blockTokens(blockTokens).build();
             }
@@ -168,7 +151,21 @@ class CacheModelPropertyTest {
                 throw new UncheckedIOException(e);
             } finally {
                 deleteDir();
+                if (remote != null) {
+                    remote.close();
+                }
             }
+        }
+
+        private NbdServer remote() {
+            if (remote == null) {
+                try {
+                    remote = NbdServer.nbdkit("memory", "16M");
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+            return remote;
         }
 
         private TieredCache open() {
@@ -180,7 +177,7 @@ class CacheModelPropertyTest {
                         .ssdCompression(compression);
             }
             if (remoteBlocks > 0) {
-                b.remote(remote(blockBytes), KvTierCacheBuilder.deviceBytesFor(remoteBlocks, blockBytes)).remoteWays(4)
+                b.remote(remote().uri(), KvTierCacheBuilder.deviceBytesFor(remoteBlocks, blockBytes)).remoteWays(4)
                         .remoteRecheckMillis(0);
             }
             return (TieredCache) b.build();
