@@ -532,14 +532,14 @@ final class BlockTable implements BlockFacts {
     }
 
     void wakeDemoterIfNeeded() {
-        if (belowDram() >= 0 && reclaimablePages() < demoteAhead()) {
+        if (belowDram() >= 0 && belowWatermark()) {
             demoterWake.run();
         }
     }
 
-    /** How many DRAM pages the demoter keeps reclaimable (the configured share, at least one). */
-    int demoteAhead() {
-        return demoteAheadPages;
+    /** Fewer DRAM pages can be had without losing a block than the demoter keeps ahead (the configured share, at least one). */
+    private boolean belowWatermark() {
+        return reclaimablePages() < demoteAheadPages;
     }
 
     // ---- remote slots
@@ -1184,7 +1184,7 @@ final class BlockTable implements BlockFacts {
     boolean dramBelowWatermark() {
         lock.lock();
         try {
-            return reclaimablePages() < demoteAheadPages;
+            return belowWatermark();
         } finally {
             lock.unlock();
         }
@@ -1727,10 +1727,6 @@ final class BlockTable implements BlockFacts {
         } finally {
             lock.unlock();
         }
-    }
-
-    int resident(int tier) {
-        return resident[tier];
     }
 
     /** Verifies the invariants of the class comment; O(capacity). For tests; nothing once closed. */

@@ -230,10 +230,10 @@ final class Load {
                 copyFromPage(s[2 * w + i], i);
                 done(i, ReadStatus.OK);
             } else if (tier == SSD && ssdOnCaller) {
-                boolean direct = s[3 * w + i] < 0 && buffers != null;
-                ByteBuffer into = direct ? buffers[i] : destination(i);
+                boolean intoCaller = s[3 * w + i] < 0 && buffers != null;
+                ByteBuffer into = intoCaller ? buffers[i] : destination(i);
                 ReadStatus st = readDevice(i, into);
-                if (st == ReadStatus.OK && !direct) {
+                if (st == ReadStatus.OK && !intoCaller) {
                     deliverFromStage(i);
                 }
                 done(i, st);
