@@ -17,6 +17,7 @@ import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -211,6 +212,27 @@ class BadInputTest {
                 Map.entry("dramCapacityBytes (100) must hold at least one block of 128 bytes", settings(16, 100, 100L)),
                 Map.entry("holds 4294967296 blocks of 64 bytes; at most 536870912", settings(16, 1, 64L << 32)));
         for (Map.Entry<String, KvTierCacheBuilder> b : bad) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b.getValue()::build, b.getKey());
+            assertTrue(e.getMessage().contains(b.getKey()), e.getMessage());
+        }
+    }
+
+    /** This round's entry points: flush, load with a deadline, and their builder settings. */
+    @Test
+    void flushLoadDeadlinesAndTheirSettingsRejectBadArguments() {
+        rejects(NullPointerException.class, "timeout must not be null", () -> cache.flush(null));
+        rejects(IllegalArgumentException.class, "timeout must not be negative", () -> cache.flush(Duration.ofMillis(-1)));
+        rejects(IllegalArgumentException.class, "deadline must not be negative",
+                () -> cache.load(match, directBuffers(3, BYTES), null, Duration.ofMillis(-1)));
+        rejects(IllegalArgumentException.class, "deadline must not be negative",
+                () -> cache.load(match, new long[] {1, 2, 3}, null, Duration.ofMillis(-1)));
+        assertThrows(NullPointerException.class, () -> settings(16, 64, 1024L).flushOnClose(null));
+        assertThrows(NullPointerException.class, () -> settings(16, 64, 1024L).loadCompletionExecutor(null));
+        for (Map.Entry<String, KvTierCacheBuilder> b : List.of(
+                Map.entry("flushOnClose must not be negative", settings(16, 64, 1024L).flushOnClose(Duration.ofSeconds(-1))),
+                Map.entry("storeWaitMillis must not be negative", settings(16, 64, 1024L).storeWaitMillis(-1)),
+                Map.entry("remoteLookupBudgetMillis must be >= 1, was 0", settings(16, 64, 1024L)
+                        .remote(java.net.URI.create("nbd://127.0.0.1:1/"), 1 << 20).remoteLookupBudgetMillis(0)))) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b.getValue()::build, b.getKey());
             assertTrue(e.getMessage().contains(b.getKey()), e.getMessage());
         }
