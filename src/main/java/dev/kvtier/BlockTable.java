@@ -17,7 +17,6 @@ import dev.kvtier.policy.BlockFacts;
 import dev.kvtier.policy.EvictionPolicy;
 import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.SharedSlotTier;
-import dev.kvtier.tier.SlotTier;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.util.ArrayDeque;
 import org.roaringbitmap.RoaringBitmap;
@@ -34,7 +33,9 @@ import java.util.function.IntPredicate;
  * the SSD slot allocator, remote slot ownership and claims, the namespace ids and the
  * invalidations. Every change of a block's state is one of the named transitions below; each
  * takes {@link #lock} itself (it guards every field here), and none does a copy or device I/O
- * under it. Other classes hold tiers for bytes, never the index.
+ * under it. Other classes hold tiers for bytes, never the index: the device tiers below DRAM
+ * are {@link DeviceTier} objects (device, I/O engine, placement) found by tier number through
+ * {@link #device}; the SSD is the one with local placement, the remote tier the shared one.
  *
  * <p><b>Life cycle of a block</b> (entry states of {@link BlockIndex}; copies per tier; pins;
  * flags). Checked by {@link #checkInvariants} after every step of the model test.
@@ -94,9 +95,9 @@ import java.util.function.IntPredicate;
  * {@link SharedSlotTier}'s.
  */
 final class BlockTable implements BlockFacts {
-    static final int DRAM = 0;
-    static final int SSD = 1;
-    static final int REMOTE = 2;
+    static final int DRAM = Tier.DRAM.ordinal();
+    static final int SSD = Tier.SSD.ordinal();
+    static final int REMOTE = Tier.REMOTE.ordinal();
     /** Index flag: a write of this block to a lower tier is in flight. */
     private static final int MOVING = 1;
     /** Index flag: a demotion of this block failed or was refused; do not retry it. */
@@ -129,9 +130,14 @@ final class BlockTable implements BlockFacts {
     private Runnable demoterWake = () -> { };
     private final BlockIndex index;
     final DramTier dram;
-    final SlotTier ssd;
+    /** The local SSD tier, or null. */
+    final DeviceTier ssd;
     /** The shared remote tier, or null. */
-    final SharedSlotTier remote;
+    final DeviceTier remote;
+    /** The device tiers present, fastest first. */
+    private final DeviceTier[] devices;
+    /** Each tier's device tier by {@link Tier#ordinal()}, or null (DRAM, an absent tier). */
+    private final DeviceTier[] byId = new DeviceTier[BlockIndex.TIERS];
     /** Remote slot → entry believed to hold it, or NONE (see the class comment). */
     private final int[] remoteOwner;
     /**
@@ -207,20 +213,29 @@ final class BlockTable implements BlockFacts {
     private record NamespaceId(long hi, long lo) {
     }
 
-    BlockTable(DramTier dram, SlotTier ssd, SharedSlotTier remote, CacheMetrics metrics, double demoteAhead,
+    /**
+     * @param devices the device tiers, fastest first: at most one {@link DeviceTier.Placement#LOCAL}
+     *     SSD tier and one {@link DeviceTier.Placement#SHARED} remote tier
+     */
+    BlockTable(DramTier dram, DeviceTier[] devices, CacheMetrics metrics, double demoteAhead,
             CacheConfig.Policy policy) {
         this.demoteAheadPages = Math.max(1, (int) Math.ceil(dram.pageCount() * demoteAhead));
         this.dram = dram;
-        this.ssd = ssd;
-        this.remote = remote;
+        this.devices = devices.clone();
+        this.ssd = device(devices, Tier.SSD, DeviceTier.Placement.LOCAL);
+        this.remote = device(devices, Tier.REMOTE, DeviceTier.Placement.SHARED);
         this.metrics = metrics;
-        int remoteSlots = remote == null ? 0 : remote.slots().slotCount();
-        int capacity = dram.pageCount() + (ssd == null ? 0 : ssd.slotCount()) + remoteSlots;
+        long[] slots = new long[BlockIndex.TIERS];
+        slots[DRAM] = dram.pageCount();
+        for (DeviceTier d : devices) {
+            slots[d.id()] = d.slotCount();
+            byId[d.id()] = d;
+        }
+        int capacity = Math.toIntExact(slots[DRAM] + slots[SSD] + slots[REMOTE]);
         this.index = new BlockIndex(capacity);
-        this.remoteOwner = new int[remoteSlots];
+        this.remoteOwner = new int[(int) slots[REMOTE]];
         Arrays.fill(remoteOwner, NONE);
         this.chainSamples = new byte[capacity];
-        long[] slots = {dram.pageCount(), ssd == null ? 0 : ssd.slotCount(), remoteSlots};
         PolicySuite suite = PolicySuite.create(policy, this, slots, capacity, dram.blockBytes());
         this.orders = suite.orders();
         this.admission = suite.admission();
@@ -256,6 +271,30 @@ final class BlockTable implements BlockFacts {
     /** Entry {@code e}'s chain sample: the middle of its 8-bit bucket. */
     double chainSample(int e) {
         return ((chainSamples[e] & 0xFF) + 0.5) / 256;
+    }
+
+    private static DeviceTier device(DeviceTier[] devices, Tier tier, DeviceTier.Placement placement) {
+        DeviceTier found = null;
+        for (DeviceTier d : devices) {
+            if (d.tier() == tier) {
+                if (found != null || d.placement() != placement) {
+                    throw new IllegalArgumentException("one " + placement + " " + tier + " tier is supported, got "
+                            + java.util.Arrays.toString(devices));
+                }
+                found = d;
+            }
+        }
+        return found;
+    }
+
+    /** The device tier {@code tier} ({@link Tier#ordinal()}); it must be present. */
+    DeviceTier device(int tier) {
+        return byId[tier];
+    }
+
+    /** The device tiers present, fastest first. */
+    DeviceTier[] devices() {
+        return devices.clone();
     }
 
     /** The tier a block leaving DRAM is written to: SSD, else REMOTE, else -1. */
@@ -1030,12 +1069,12 @@ final class BlockTable implements BlockFacts {
         if (failure == ReadStatus.CORRUPT && tier == REMOTE) {
             wipeRemote(e, slot, true);
         }
-        if (tier == SSD && ssd.device().failed()) {
+        if (tier == SSD && ssd.failed()) {
             forgetFailedSsd();
             if (index.isLive(e) && index.hasCopy(e, SSD)) {
                 dropSubtree(e); // an SSD copy the forgetting could not see (a write that completed late)
             }
-        } else if (failure != ReadStatus.IO_ERROR || tier == REMOTE && remote.slots().device().failed()) {
+        } else if (failure != ReadStatus.IO_ERROR || tier == REMOTE && remote.failed()) {
             dropSubtree(e); // a failed device's blocks are gone: dropped, a store can put them back
         }
     }
@@ -1364,7 +1403,7 @@ final class BlockTable implements BlockFacts {
             } else {
                 metrics.add(failure, 1);
                 admission.onWriteDeclined(to);
-                if (to == SSD && ssd.device().failed()) {
+                if (to == SSD && ssd.failed()) {
                     forgetFailedSsd();
                 }
                 if (to == SSD) {

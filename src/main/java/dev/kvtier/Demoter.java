@@ -5,11 +5,10 @@ import static dev.kvtier.BlockTable.SSD;
 import static dev.kvtier.index.BlockIndex.NONE;
 
 import dev.kvtier.BlockTable.DemotionKind;
+import dev.kvtier.DeviceTier.Placement;
 import dev.kvtier.format.SlotHeader;
 import dev.kvtier.io.IoEngine;
 import dev.kvtier.metrics.CacheMetrics.Counter;
-import dev.kvtier.tier.SharedSlotTier;
-import dev.kvtier.tier.SlotTier;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -77,8 +76,6 @@ final class Demoter implements Runnable {
     private enum Kind { IDLE, WRITE, WIPE, REMOTE_WIPE, EXIT }
 
     private final BlockTable r;
-    private final IoEngine ssdIo;
-    private final IoEngine remoteIo;
     private final Thread thread;
     private final SlotHeader found = new SlotHeader();
     private final int ssdAhead;
@@ -120,10 +117,8 @@ final class Demoter implements Runnable {
     private long periodNanos;
     private long nextPeriodic;
 
-    Demoter(BlockTable table, IoEngine ssdIo, IoEngine remoteIo) {
+    Demoter(BlockTable table) {
         this.r = table;
-        this.ssdIo = ssdIo;
-        this.remoteIo = remoteIo;
         this.ssdAhead = r.ssd == null ? 0 : Math.max(1, r.ssd.slotCount() / 8);
         for (int i = 0; i < WRITES_IN_FLIGHT; i++) {
             writes[i] = new Write();
@@ -373,7 +368,7 @@ final class Demoter implements Runnable {
         if (to < 0) {
             return Kind.IDLE; // no tier below DRAM is left (the SSD failed, no remote tier)
         }
-        IoEngine io = to == SSD ? ssdIo : remoteIo;
+        IoEngine io = r.device(to).io();
         Write w;
         int n;
         lock.lock();
@@ -448,10 +443,10 @@ final class Demoter implements Runnable {
 
     /** Hands a planned write to its device's engine; it completes on an I/O thread. */
     private void submit(Write w) {
-        IoEngine io = w.target == SSD ? ssdIo : remoteIo;
+        DeviceTier to = r.device(w.target);
         CompletableFuture<Void> f;
         try {
-            f = io.tryWrite(w::run);
+            f = to.io().tryWrite(w::run);
         } catch (RuntimeException | Error e) {
             LOG.error("kvtier: submitting a demotion failed", e);
             w.failure = Counter.DEMOTE_FAILED_BLOCKS;
@@ -465,8 +460,8 @@ final class Demoter implements Runnable {
         }
         f.whenComplete((v, error) -> {
             if (error != null) {
-                if (!io.device().failed()) { // a failed device logged its fault once
-                    LOG.warn("kvtier: demotion to {} failed: {}", io.device().describe(), error.toString());
+                if (!to.failed()) { // a failed device logged its fault once
+                    LOG.warn("kvtier: demotion to {} failed: {}", to, error.toString());
                 }
                 w.failure = Counter.DEMOTE_FAILED_BLOCKS;
             }
@@ -544,12 +539,12 @@ final class Demoter implements Runnable {
                 failure = Counter.DEMOTE_FAILED_BLOCKS;
                 return 0;
             }
-            if (target == REMOTE && !claimRemoteSlot()) {
+            if (r.device(target).placement() == Placement.SHARED && !claimRemoteSlot()) {
                 unplaceable = true;
                 failure = Counter.DEMOTE_DECLINED_BLOCKS;
                 return 0;
             }
-            (target == SSD ? r.ssd : r.remote.slots()).write(slot, block, header);
+            r.device(target).write(slot, block, header);
             return header.storedLength;
         }
 
@@ -577,8 +572,8 @@ final class Demoter implements Runnable {
             r.ssd.wipe(wipeSlot);
             ok = true;
         } catch (IOException | RuntimeException | Error e) {
-            if (!r.ssd.device().failed()) {
-                LOG.warn("kvtier: wiping slot {} of {} failed: {}", wipeSlot, r.ssd.device().describe(), e.toString());
+            if (!r.ssd.failed()) {
+                LOG.warn("kvtier: wiping slot {} of {} failed: {}", wipeSlot, r.ssd, e.toString());
             }
             ok = false;
         }
@@ -598,7 +593,7 @@ final class Demoter implements Runnable {
         boolean wiped = false;
         try {
             if (stillToWipe(w)) {
-                r.remote.slots().wipe(w.slot());
+                r.remote.wipe(w.slot());
                 wiped = true;
             }
         } catch (IOException | RuntimeException | Error e) {
@@ -610,7 +605,7 @@ final class Demoter implements Runnable {
 
     /** Whether the slot still holds the key (and, for a corrupt block, still fails its check). */
     private boolean stillToWipe(BlockTable.RemoteWipe w) throws IOException {
-        SlotTier t = r.remote.slots();
+        DeviceTier t = r.remote;
         if (!w.onlyIfCorrupt()) {
             return t.readHeader(w.slot(), found) && found.keyHi == w.keyHi() && found.keyLo == w.keyLo();
         }

@@ -1,7 +1,6 @@
 package dev.kvtier;
 
 import static dev.kvtier.BlockTable.DRAM;
-import static dev.kvtier.BlockTable.SSD;
 
 import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
@@ -10,7 +9,6 @@ import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
 import dev.kvtier.tier.Memory;
-import dev.kvtier.tier.SlotTier;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.nio.ByteBuffer;
 import java.util.Queue;
@@ -49,9 +47,8 @@ import org.slf4j.LoggerFactory;
 final class Load {
     private static final Logger LOG = LoggerFactory.getLogger(Load.class);
     /** What the loads of one cache share. */
-    record Paths(BlockTable table, IoEngine ssdIo, IoEngine remoteIo, CacheMetrics metrics, int blockBytes,
-            boolean ssdReadsAreCopies, Executor completions, ScheduledExecutorService timer,
-            Queue<ByteBuffer> staging, Queue<Load> pool) {
+    record Paths(BlockTable table, CacheMetrics metrics, int blockBytes, Executor completions,
+            ScheduledExecutorService timer, Queue<ByteBuffer> staging, Queue<Load> pool) {
     }
 
     private static final int PENDING = -1;
@@ -72,8 +69,8 @@ final class Load {
     /** Which run of this pooled object the I/O callbacks belong to; a late callback of an earlier one is ignored. */
     private int runId;
     private int pinned;
-    /** This load's SSD blocks are read on the loading thread (one block of a page-cache file), not on the I/O threads. */
-    private boolean ssdOnCaller;
+    /** The tier whose one block this load reads on the loading thread (a memory copy, see {@link #onCaller}), or -1. */
+    private int tierOnCaller;
     /** Device reads land in the caller's buffers themselves (no deadline, buffers given): no staging copy. */
     private boolean direct;
     private int pending;
@@ -159,7 +156,7 @@ final class Load {
                 }
             }
         });
-        ssdOnCaller = p.ssdReadsAreCopies() && ssdBlocks() <= 1;
+        tierOnCaller = onCaller();
         direct = deadlineNanos == 0 && dst != null;
         try {
             submitDeviceReads();
@@ -188,19 +185,31 @@ final class Load {
         fire(done, n);
     }
 
-    private int ssdBlocks() {
-        int n = 0;
+    /**
+     * The device tier of this load's only device block, when reading it is a memory copy (a
+     * mapped or page-cached file, a get): done on the loading thread, as a hand-off to an I/O
+     * thread would cost more than the copy. Otherwise -1: every device read goes to its engine,
+     * in parallel.
+     */
+    private int onCaller() {
+        int found = -1;
         for (int i = 0; i < pinned; i++) {
-            n += s[w + i] == SSD ? 1 : 0;
+            int tier = s[w + i];
+            if (tier != DRAM) {
+                if (found >= 0) {
+                    return -1;
+                }
+                found = tier;
+            }
         }
-        return n;
+        return found >= 0 && p.table().device(found).readsAreMemoryCopies() ? found : -1;
     }
 
-    /** Submits the reads of the blocks on devices, but for one read on this thread (see {@link #ssdOnCaller}). */
+    /** Submits the reads of the blocks on devices, but for one read on this thread (see {@link #onCaller}). */
     private void submitDeviceReads() {
         for (int i = 0; i < pinned; i++) {
             int tier = s[w + i];
-            if (tier == DRAM || tier == SSD && ssdOnCaller) {
+            if (tier == DRAM || tier == tierOnCaller) {
                 continue;
             }
             int block = i;
@@ -210,7 +219,7 @@ final class Load {
                 pending++;
                 token = runId;
             }
-            CompletableFuture<Void> read = engine(tier).submitRead(() -> {
+            CompletableFuture<Void> read = p.table().device(tier).io().submitRead(() -> {
                 onRead(token, block, readDevice(block, into));
                 return p.blockBytes();
             });
@@ -229,7 +238,7 @@ final class Load {
             if (tier == DRAM) {
                 copyFromPage(s[2 * w + i], i);
                 done(i, ReadStatus.OK);
-            } else if (tier == SSD && ssdOnCaller) {
+            } else if (tier == tierOnCaller) {
                 boolean intoCaller = s[3 * w + i] < 0 && buffers != null;
                 ByteBuffer into = intoCaller ? buffers[i] : destination(i);
                 ReadStatus st = readDevice(i, into);
@@ -254,12 +263,12 @@ final class Load {
     }
 
     private ReadStatus readDevice(int i, ByteBuffer into) {
-        SlotTier tier = s[w + i] == SSD ? p.table().ssd : p.table().remote.slots();
+        DeviceTier tier = p.table().device(s[w + i]);
         try {
             return tier.read(s[2 * w + i], keyWords[4 * i], keyWords[4 * i + 1], keyWords[4 * i + 2],
                     keyWords[4 * i + 3], into);
         } catch (RuntimeException e) {
-            LOG.warn("kvtier: reading a block from {} failed: {}", tier.device().describe(), e.toString());
+            LOG.warn("kvtier: reading a block from {} failed: {}", tier, e.toString());
             return ReadStatus.IO_ERROR;
         }
     }
@@ -437,9 +446,5 @@ final class Load {
     private ByteBuffer staging() {
         ByteBuffer b = p.staging().poll();
         return b != null ? b : ByteBuffer.allocateDirect(p.blockBytes());
-    }
-
-    private IoEngine engine(int tier) {
-        return tier == SSD ? p.ssdIo() : p.remoteIo();
     }
 }

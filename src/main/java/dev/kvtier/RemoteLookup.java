@@ -8,7 +8,6 @@ import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.tier.SharedSlotTier;
-import dev.kvtier.tier.SlotTier;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -53,10 +52,10 @@ final class RemoteLookup {
     /** Per set: {@code System.nanoTime()} of the last read that found nothing, 0 if none. Racy by design: a lost update costs one extra probe. */
     private final long[] fruitlessAt;
 
-    RemoteLookup(BlockTable r, IoEngine io, long recheckMillis, long budgetMillis) {
+    RemoteLookup(BlockTable r, long recheckMillis, long budgetMillis) {
         this.budgetNanos = budgetMillis * 1_000_000L;
         this.r = r;
-        this.io = io;
+        this.io = r.remote.io();
         this.recheckNanos = recheckMillis * 1_000_000L;
         this.fruitlessAt = new long[r.remote.sets()];
     }
@@ -69,7 +68,7 @@ final class RemoteLookup {
         synchronized (ownInvalidations) {
             ownInvalidations.merge(List.of(hi, lo), epoch, Math::max);
         }
-        r.remote.slots().recordInvalidation(hi, lo, epoch);
+        r.remote.recordInvalidation(hi, lo, epoch);
     }
 
     /**
@@ -79,7 +78,7 @@ final class RemoteLookup {
      * {@link BlockTable#applyRemoteInvalidations}).
      */
     List<long[]> refreshInvalidations() throws IOException {
-        SlotTier device = r.remote.slots();
+        DeviceTier device = r.remote;
         InvalidationTable t = device.readInvalidations();
         List<Map.Entry<List<Long>, Long>> own;
         synchronized (ownInvalidations) {

@@ -23,6 +23,7 @@ import dev.kvtier.tier.SlotTier;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -69,8 +70,6 @@ final class TieredCache implements KvTierCache {
     private final CacheMetrics metrics = new CacheMetrics();
     private final BlockTable r;
     private final Demoter demoter;
-    private final IoEngine ssdIo;
-    private final IoEngine remoteIo;
     private final RemoteLookup lookup;
     private final long recoveryMillis;
     private final long closeFlushNanos;
@@ -87,38 +86,37 @@ final class TieredCache implements KvTierCache {
         this.closeFlushNanos = config.closeFlushNanos();
         this.storeWaitNanos = config.storeWaitNanos();
         DramTier dram = new DramTier(config.dramCapacityBytes(), blockBytes);
-        SlotTier ssd = null;
-        SharedSlotTier remote = null;
+        List<DeviceTier> devices = new ArrayList<>();
         try {
-            ssd = config.hasSsd() ? openSsd(config) : null;
-            remote = config.hasRemote() ? openRemote(config) : null;
-            this.r = new BlockTable(dram, ssd, remote, metrics, config.demoteAhead(), config.policy());
-            this.recoveryMillis = ssd == null ? 0 : SsdRecovery.recover(r);
-            if (remote != null) {
-                recordOnSsd(r.applyRemoteInvalidations(remote.slots().readInvalidations()));
+            if (config.hasSsd()) {
+                devices.add(openSsd(config));
+            }
+            if (config.hasRemote()) {
+                devices.add(openRemote(config));
+            }
+            this.r = new BlockTable(dram, devices.toArray(new DeviceTier[0]), metrics, config.demoteAhead(),
+                    config.policy());
+            this.recoveryMillis = r.ssd == null ? 0 : SsdRecovery.recover(r);
+            if (r.remote != null) {
+                recordOnSsd(r.applyRemoteInvalidations(r.remote.readInvalidations()));
             }
         } catch (IOException e) {
-            closeQuietly(dram, ssd, remote);
+            closeQuietly(dram, devices);
             throw new IllegalStateException("KvTierCache: " + e.getMessage(), e);
         } catch (RuntimeException | Error e) {
-            closeQuietly(dram, ssd, remote);
+            closeQuietly(dram, devices);
             throw e;
         }
-        this.ssdIo = ssd == null ? null : new IoEngine(ssd.device(), SSD_DEPTH, QUEUE, QUEUE, SSD_TIMEOUT_MS);
-        this.remoteIo = remote == null ? null : new IoEngine(remote.slots().device(),
-                REMOTE_DEPTH_PER_CONNECTION * config.remote().connections(), QUEUE, QUEUE,
-                config.remote().timeoutMillis());
-        this.lookup = remote == null ? null : new RemoteLookup(r, remoteIo, config.remote().recheckMillis(),
+        this.lookup = r.remote == null ? null : new RemoteLookup(r, config.remote().recheckMillis(),
                 config.remote().lookupBudgetMillis());
         this.timer = Executors.newSingleThreadScheduledExecutor(task -> {
             Thread t = new Thread(task, "kvtier-load-deadlines");
             t.setDaemon(true);
             return t;
         });
-        this.loads = new Load.Paths(r, ssdIo, remoteIo, metrics, blockBytes,
-                ssd != null && ssd.device().readsAreMemoryCopies(), config.loadCompletions(), timer,
+        this.loads = new Load.Paths(r, metrics, blockBytes, config.loadCompletions(), timer,
                 new ConcurrentLinkedQueue<>(), new ConcurrentLinkedQueue<>());
-        this.demoter = ssd == null && remote == null ? null : new Demoter(r, ssdIo, remoteIo);
+        this.demoter = devices.isEmpty() ? null : new Demoter(r);
         if (lookup != null) {
             demoter.every(REMOTE_INVALIDATION_REFRESH_MS, this::refreshRemoteInvalidations);
         }
@@ -126,39 +124,40 @@ final class TieredCache implements KvTierCache {
             try {
                 demoter.start();
             } catch (RuntimeException | Error e) {
-                closeEngines();
-                closeQuietly(dram, ssd, remote);
+                timer.shutdownNow();
+                closeQuietly(dram, devices);
                 throw e;
             }
         }
     }
 
-    private static SharedSlotTier openRemote(CacheConfig c) throws IOException {
+    private static DeviceTier openRemote(CacheConfig c) throws IOException {
         CacheConfig.Remote rc = c.remote();
         NbdDevice device = NbdDevice.open(rc.uri(), rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls());
         try {
             SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(rc.compression()),
                     c.reinitializeDevices());
             if (slots.slotCount() < rc.ways()) {
-                slots.close();
                 throw new IOException(device.describe() + " holds " + slots.slotCount() + " slots, fewer than one set of "
                         + rc.ways());
             }
-            return new SharedSlotTier(slots, rc.ways());
+            return DeviceTier.shared(Tier.REMOTE, new SharedSlotTier(slots, rc.ways()), new IoEngine(device,
+                    REMOTE_DEPTH_PER_CONNECTION * rc.connections(), QUEUE, QUEUE, rc.timeoutMillis()));
         } catch (IOException | RuntimeException e) {
             device.close();
             throw e;
         }
     }
 
-    private static SlotTier openSsd(CacheConfig c) throws IOException {
+    private static DeviceTier openSsd(CacheConfig c) throws IOException {
         boolean resize = c.reinitializeDevices();
         BlockDevice device = c.ssdDirectIo()
                 ? DirectFileDevice.open(c.ssdPath(), c.ssdCapacityBytes(), resize)
                 : BufferedFileDevice.open(c.ssdPath(), c.ssdCapacityBytes(), resize);
         try {
-            return SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(c.ssdCompression()),
+            SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(c.ssdCompression()),
                     c.reinitializeDevices());
+            return DeviceTier.local(Tier.SSD, slots, new IoEngine(device, SSD_DEPTH, QUEUE, QUEUE, SSD_TIMEOUT_MS));
         } catch (IOException | RuntimeException e) {
             device.close();
             throw e;
@@ -176,26 +175,16 @@ final class TieredCache implements KvTierCache {
         }
     }
 
-    private static void closeQuietly(DramTier dram, SlotTier ssd, SharedSlotTier remote) {
-        dram.close();
-        for (SlotTier t : new SlotTier[] {ssd, remote == null ? null : remote.slots()}) {
-            if (t != null) {
-                try {
-                    t.close();
-                } catch (IOException e) {
-                    LOG.warn("kvtier: closing {} failed", t.device().describe(), e);
-                }
+    /** Closes each device tier (its I/O engine, then its device), then DRAM. */
+    private static void closeQuietly(DramTier dram, List<DeviceTier> devices) {
+        for (DeviceTier d : devices) {
+            try {
+                d.close();
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("kvtier: closing {} failed", d, e);
             }
         }
-    }
-
-    private void closeEngines() {
-        if (ssdIo != null) {
-            ssdIo.close();
-        }
-        if (remoteIo != null) {
-            remoteIo.close();
-        }
+        dram.close();
     }
 
     @Override
@@ -383,7 +372,7 @@ final class TieredCache implements KvTierCache {
         }
         long remoteEpoch = 0;
         if (r.remote != null) {
-            remoteEpoch = r.remote.slots().nextEpoch();
+            remoteEpoch = r.remote.nextEpoch();
             try {
                 lookup.recordInvalidation(hi, lo, remoteEpoch);
             } catch (IOException e) {
@@ -420,7 +409,7 @@ final class TieredCache implements KvTierCache {
         if (!refreshing.compareAndSet(false, true)) {
             return;
         }
-        remoteIo.submitRead(() -> {
+        r.remote.io().submitRead(() -> {
             recordOnSsd(lookup.refreshInvalidations());
             return InvalidationTable.BYTES;
         }).whenComplete((v, e) -> {
@@ -428,7 +417,7 @@ final class TieredCache implements KvTierCache {
             if (e != null) {
                 metrics.add(Counter.READ_ERRORS, REMOTE, 1);
                 LOG.warn("kvtier: reading the invalidation table of {} failed: {}",
-                        r.remote.slots().device().describe(), e.toString());
+                        r.remote.describe(), e.toString());
             }
         });
     }
@@ -456,12 +445,14 @@ final class TieredCache implements KvTierCache {
     @Override
     public CacheStats stats() {
         long[] capacity = new long[CacheMetrics.TIERS];
+        IoEngine[] io = new IoEngine[CacheMetrics.TIERS];
         BlockTable.Gauges g = r.gauges();
         capacity[DRAM] = r.dram.pageCount();
-        capacity[SSD] = r.ssd == null ? 0 : r.ssd.slotCount();
-        capacity[REMOTE] = r.remote == null ? 0 : r.remote.slots().slotCount();
-        return new CacheStats(metrics, g.resident(), capacity, g.pins(), recoveryMillis,
-                new IoEngine[] {null, ssdIo, remoteIo}, g.admitShares());
+        for (DeviceTier d : r.devices()) {
+            capacity[d.id()] = d.slotCount();
+            io[d.id()] = d.io();
+        }
+        return new CacheStats(metrics, g.resident(), capacity, g.pins(), recoveryMillis, io, g.admitShares());
     }
 
     @Override
@@ -483,14 +474,13 @@ final class TieredCache implements KvTierCache {
             }
             demoter.stop();
         }
-        closeEngines();
         timer.shutdownNow();
         int pins = r.gauges().pins();
         if (pins > 0) {
             LOG.warn("kvtier cache closed with {} block handle(s) still open; their memory is freed "
                     + "now and must not be read", pins);
         }
-        closeQuietly(r.dram, r.ssd, r.remote);
+        closeQuietly(r.dram, List.of(r.devices()));
     }
 
     /** True once all off-heap memory has been returned. For tests. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.device.BufferedFileDevice;
+import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
@@ -34,7 +35,8 @@ class BackPressureRaceTest {
         DramTier dram = new DramTier((long) pages * BLOCK, BLOCK);
         SlotTier ssd = SlotTier.open(BufferedFileDevice.open(dir.resolve("t.slots"),
                 SsdFixtures.ssdBytes(16, BLOCK, false), true), SsdFixtures.TOKENS, BLOCK, null, true);
-        return new BlockTable(dram, ssd, null, new CacheMetrics(), 0.125, new CacheConfig.Policy(CachePolicy.LRU,
+        DeviceTier device = DeviceTier.local(Tier.SSD, ssd, new IoEngine(ssd.device(), 1, 16, 16, 10_000));
+        return new BlockTable(dram, new DeviceTier[] {device}, new CacheMetrics(), 0.125, new CacheConfig.Policy(CachePolicy.LRU,
                 null, new double[3], System::nanoTime, null, SsdFixtures.TOKENS));
     }
 

@@ -25,7 +25,7 @@ class SubtreeDropTest {
         com.sun.management.ThreadMXBean threads =
                 (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         try (DramTier dram = new DramTier(ENTRIES * 64L, 64)) {
-            BlockTable r = new BlockTable(dram, null, null, new CacheMetrics(), 0.125, new CacheConfig.Policy(
+            BlockTable r = new BlockTable(dram, new DeviceTier[0], new CacheMetrics(), 0.125, new CacheConfig.Policy(
                     CachePolicy.LRU, null, new double[3], System::nanoTime, null, 16));
             // root → a → a1, root → b, and an unrelated chain
             BlockKey[] rootA = NS.keysFromHashes(new long[] {1, 2, 3});
