@@ -9,11 +9,11 @@ import dev.kvtier.DeviceTier.Placement;
 import dev.kvtier.format.SlotHeader;
 import dev.kvtier.io.IoEngine;
 import dev.kvtier.metrics.CacheMetrics.Counter;
+import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
@@ -81,8 +81,10 @@ final class Demoter implements Runnable {
     private final int ssdAhead;
     private final AtomicLong wakeups = new AtomicLong();
     private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled when an idle round ends or a flush ends. */
+    /** Signalled when a write completes or a flush ends. */
     private final Condition changed = lock.newCondition();
+    /** Signalled when an idle round begins (see {@link #awaitIdle}); a waiter is not woken by every write. */
+    private final Condition idleRound = lock.newCondition();
     private final ArrayDeque<Write> spare = new ArrayDeque<>();
     private final Write[] writes = new Write[WRITES_IN_FLIGHT];
     /** Entries being written to the SSD, for {@link BlockTable#beginNextDemotion}; the demoter thread's. */
@@ -170,7 +172,7 @@ final class Demoter implements Runnable {
         lock.lock();
         try {
             while (idleSince < asked && thread.isAlive()) {
-                changed.awaitNanos(IDLE_WAIT_NS);
+                idleRound.awaitNanos(IDLE_WAIT_NS);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -277,7 +279,7 @@ final class Demoter implements Runnable {
             round = inFlight == 0;
             if (round) {
                 idleSince = seen;
-                changed.signalAll();
+                idleRound.signalAll();
             }
         } finally {
             lock.unlock();
@@ -441,32 +443,21 @@ final class Demoter implements Runnable {
         backoffUntil = System.nanoTime() + Math.min(MAX_BACKOFF_NS, TimeUnit.MILLISECONDS.toNanos(100) << (failures - 1));
     }
 
-    /** Hands a planned write to its device's engine; it completes on an I/O thread. */
+    /** Hands a planned write to its device's engine; it completes on an I/O thread ({@link Write#done}). */
     private void submit(Write w) {
-        DeviceTier to = r.device(w.target);
-        CompletableFuture<Void> f;
+        boolean queued;
         try {
-            f = to.io().tryWrite(w::run);
+            queued = r.device(w.target).io().tryWrite(w);
         } catch (RuntimeException | Error e) {
             LOG.error("kvtier: submitting a demotion failed", e);
             w.failure = Counter.DEMOTE_FAILED_BLOCKS;
             complete(w);
             return;
         }
-        if (f == null) {
+        if (!queued) {
             w.failure = Counter.DEMOTE_DECLINED_BLOCKS;
             complete(w);
-            return;
         }
-        f.whenComplete((v, error) -> {
-            if (error != null) {
-                if (!to.failed()) { // a failed device logged its fault once
-                    LOG.warn("kvtier: demotion to {} failed: {}", to, error.toString());
-                }
-                w.failure = Counter.DEMOTE_FAILED_BLOCKS;
-            }
-            complete(w);
-        });
     }
 
     /** Settles a write whatever happened; its write slot is free again after. */
@@ -500,9 +491,11 @@ final class Demoter implements Runnable {
         wake();
     }
 
-    /** One demotion write: its block, its target and, once chosen, its slot. */
-    private final class Write {
+    /** One demotion write: its block, its target and, once chosen, its slot. Reused. */
+    private final class Write implements IoEngine.Request {
         private final SlotHeader header = new SlotHeader();
+        /** Views the DRAM page written down, without allocating. */
+        private final DramTier.Window window = r.dram.window();
         private final int[] ranked = new int[r.remote == null ? 0 : r.remote.ways()];
         /** The block's DRAM page, or -1 and its SSD slot; then its target slot (see {@link BlockTable#beginNextDemotion}). */
         private final int[] source = new int[3];
@@ -533,8 +526,9 @@ final class Demoter implements Runnable {
         }
 
         /** On an I/O thread: reads the source if needed, places a remote block, writes. */
-        long run() throws IOException {
-            ByteBuffer block = source[0] >= 0 ? r.dram.view(source[0]) : readSource();
+        @Override
+        public long run() throws IOException {
+            ByteBuffer block = source[0] >= 0 ? window.of(source[0]) : readSource();
             if (block == null) {
                 failure = Counter.DEMOTE_FAILED_BLOCKS;
                 return 0;
@@ -546,6 +540,19 @@ final class Demoter implements Runnable {
             }
             r.device(target).write(slot, block, header);
             return header.storedLength;
+        }
+
+        /** On an I/O thread: the write is over, done or not. */
+        @Override
+        public void done(Throwable error) {
+            if (error != null) {
+                DeviceTier to = r.device(target);
+                if (!to.failed()) { // a failed device logged its fault once
+                    LOG.warn("kvtier: demotion to {} failed: {}", to, error.toString());
+                }
+                failure = Counter.DEMOTE_FAILED_BLOCKS;
+            }
+            complete(this);
         }
 
         /** The block's bytes from its SSD slot, verified, or null when they cannot be read. */

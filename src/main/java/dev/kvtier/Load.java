@@ -8,6 +8,7 @@ import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
+import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.Memory;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.nio.ByteBuffer;
@@ -64,6 +65,8 @@ final class Load {
     private int[] s = new int[0];
     /** Per block: the staging buffer its device read lands in, or null. */
     private ByteBuffer[] stage = new ByteBuffer[0];
+    /** Per block: its device read, reused by later runs (an engine is done with it once it reported). */
+    private BlockRead[] reads = new BlockRead[0];
     /** Per block: key hi, key lo, namespace hi, namespace lo, copied at the start (the caller may reuse its keys). */
     private long[] keyWords = new long[0];
     /** Which run of this pooled object the I/O callbacks belong to; a late callback of an earlier one is ignored. */
@@ -116,6 +119,13 @@ final class Load {
             if (s.length < 5 * w) {
                 s = new int[Math.max(5 * w, 2 * s.length)];
                 stage = new ByteBuffer[Math.max(w, 2 * stage.length)];
+            }
+            if (reads.length < w) {
+                int from = reads.length;
+                reads = java.util.Arrays.copyOf(reads, Math.max(w, 2 * reads.length));
+                for (int i = from; i < reads.length; i++) {
+                    reads[i] = new BlockRead(i);
+                }
             }
             if (keyWords.length < 4 * w) {
                 keyWords = new long[8 * w];
@@ -212,22 +222,47 @@ final class Load {
             if (tier == DRAM || tier == tierOnCaller) {
                 continue;
             }
-            int block = i;
-            int token;
-            ByteBuffer into = s[3 * w + i] < 0 && direct ? buffers[i] : destination(i);
+            BlockRead read = reads[i];
+            read.into = s[3 * w + i] < 0 && direct ? buffers[i] : destination(i);
             synchronized (monitor) {
                 pending++;
-                token = runId;
+                read.token = runId;
             }
-            CompletableFuture<Void> read = p.table().device(tier).io().submitRead(() -> {
-                onRead(token, block, readDevice(block, into));
-                return p.blockBytes();
-            });
-            read.whenComplete((v, error) -> {
-                if (error != null) {
-                    onRead(token, block, ReadStatus.IO_ERROR);
-                }
-            });
+            p.table().device(tier).io().submitRead(read);
+        }
+    }
+
+    /** The device read of one block of this load: the block's bytes into its destination. */
+    private final class BlockRead implements IoEngine.Request {
+        private final int block;
+        /** The run this read belongs to; guarded by the monitor. */
+        private int token;
+        private ByteBuffer into;
+        private ReadStatus status;
+        /** Views promotion pages without allocating; made on first use. */
+        private DramTier.Window window;
+
+        BlockRead(int block) {
+            this.block = block;
+        }
+
+        DramTier.Window window() {
+            if (window == null) {
+                window = p.table().dram.window();
+            }
+            return window;
+        }
+
+        @Override
+        public long run() {
+            status = readDevice(block, into);
+            return p.blockBytes();
+        }
+
+        @Override
+        public void done(Throwable failure) {
+            into = null;
+            onRead(token, block, failure == null ? status : ReadStatus.IO_ERROR);
         }
     }
 
@@ -254,7 +289,7 @@ final class Load {
     private ByteBuffer destination(int i) {
         int page = s[3 * w + i];
         if (page >= 0) {
-            return p.table().dram.pageBuffer(page);
+            return reads[i].window().of(page);
         }
         if (stage[i] == null) {
             stage[i] = staging();
@@ -279,7 +314,7 @@ final class Load {
         int n;
         synchronized (monitor) {
             if (token != runId || s[4 * w + i] != PENDING) {
-                return; // a failed submission reported after the task ran, or a callback of an earlier run
+                return; // a callback of an earlier run
             }
             try {
                 if (st == ReadStatus.OK && open && i < limit && (s[3 * w + i] >= 0 || !direct)) {

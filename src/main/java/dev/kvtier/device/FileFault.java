@@ -31,13 +31,17 @@ final class FileFault {
 
     void readFully(FileChannel ch, long offset, ByteBuffer dst) throws IOException {
         check();
-        ByteBuffer b = dst.duplicate();
-        while (b.hasRemaining()) {
-            long at = offset + (b.position() - dst.position());
-            if (ch.read(b, at) < 0) {
-                throw fail("read of " + dst.remaining() + " bytes at " + offset + " reached the end of the file at "
-                        + at, ch.size());
+        int start = dst.position();
+        try {
+            while (dst.hasRemaining()) {
+                long at = offset + (dst.position() - start);
+                if (ch.read(dst, at) < 0) {
+                    throw fail("read of " + (dst.limit() - start) + " bytes at " + offset
+                            + " reached the end of the file at " + at, ch.size());
+                }
             }
+        } finally {
+            dst.position(start);
         }
     }
 
@@ -47,9 +51,13 @@ final class FileFault {
         if (length < device.size()) {
             throw fail("write of " + src.remaining() + " bytes at " + offset + " refused", length);
         }
-        ByteBuffer b = src.duplicate();
-        while (b.hasRemaining()) {
-            ch.write(b, offset + (b.position() - src.position()));
+        int start = src.position();
+        try {
+            while (src.hasRemaining()) {
+                ch.write(src, offset + (src.position() - start));
+            }
+        } finally {
+            src.position(start);
         }
     }
 

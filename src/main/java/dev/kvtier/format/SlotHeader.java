@@ -125,19 +125,26 @@ public final class SlotHeader {
         payloadCrc = b.getInt(at + 68);
         epoch = b.getLong(at + 72);
         deviceId = b.getLong(at + 80);
-        requireRange(position >= 0, "position " + position);
-        requireRange(blockLength > 0 && blockLength <= maxBlockLength, "block length " + blockLength);
-        requireRange(storedLength > 0 && storedLength <= blockLength, "stored length " + storedLength);
-        requireRange(codec <= 2, "codec " + codec);
-        requireRange(codec != 0 || storedLength == blockLength, "raw payload of " + storedLength
-                + " bytes for a block of " + blockLength);
+        if (position < 0) {
+            throw outOfRange("position " + position);
+        }
+        if (blockLength <= 0 || blockLength > maxBlockLength) {
+            throw outOfRange("block length " + blockLength);
+        }
+        if (storedLength <= 0 || storedLength > blockLength) {
+            throw outOfRange("stored length " + storedLength);
+        }
+        if (codec > 2) {
+            throw outOfRange("codec " + codec);
+        }
+        if (codec == 0 && storedLength != blockLength) {
+            throw outOfRange("raw payload of " + storedLength + " bytes for a block of " + blockLength);
+        }
         return this;
     }
 
-    private static void requireRange(boolean ok, String what) throws FormatException {
-        if (!ok) {
-            throw new FormatException("slot header field out of range: " + what);
-        }
+    private static FormatException outOfRange(String what) {
+        return new FormatException("slot header field out of range: " + what);
     }
 
     private int crc(ByteBuffer b, int at) {

@@ -4,11 +4,12 @@ import dev.kvtier.device.BlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
@@ -29,10 +30,15 @@ import org.HdrHistogram.Recorder;
  * whose future was cancelled is skipped. A request already on the device is bounded by the
  * device's own timeout (the NBD client's watchdog; local files do not hang).
  *
- * <p><b>Failures.</b> Every request's future completes, whatever its task throws (an
- * {@link Error} too, exceptionally), and no worker is lost to a throw. Once the device has
+ * <p><b>Failures.</b> Every request accepted is reported once, whatever its task throws (an
+ * {@link Error} too, as the failure), and no worker is lost to a throw. Once the device has
  * {@linkplain BlockDevice#failed() failed}, reads fail at once and writes are declined, without
  * being queued.
+ *
+ * <p><b>Two ways to submit.</b> A {@link Request} is the engine's own form: the submitter owns
+ * it and may reuse it once {@link Request#done} was called, and the engine allocates nothing
+ * per request (queue entries are pooled), so the hot paths of loads and demotion allocate
+ * nothing per block. An {@link IoTask} is wrapped in a request that completes a future.
  *
  * <p><b>Measurements</b> for the admission policy: latency from submission to completion per
  * kind (HdrHistogram), and an exponentially weighted moving average of bandwidth per kind
@@ -49,9 +55,12 @@ public final class IoEngine implements AutoCloseable {
     private final int writeCapacity;
     private final long timeoutNanos;
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition work = lock.newCondition();
-    private final ArrayDeque<Request> reads = new ArrayDeque<>();
-    private final ArrayDeque<Request> writes = new ArrayDeque<>();
+    /** Workers waiting for a request, parked (a Condition would allocate a node per wait); under {@link #lock}. */
+    private final ArrayDeque<Thread> idle;
+    private final ArrayDeque<Queued> reads = new ArrayDeque<>();
+    private final ArrayDeque<Queued> writes = new ArrayDeque<>();
+    /** Queue entries to reuse; under {@link #lock}. */
+    private final ArrayDeque<Queued> spare = new ArrayDeque<>();
     private final Thread[] workers;
     private final Recorder[] latency = {new Recorder(MAX_LATENCY_NS, 2), new Recorder(MAX_LATENCY_NS, 2)};
     private final Histogram[] latencyTotal = {new Histogram(MAX_LATENCY_NS, 2), new Histogram(MAX_LATENCY_NS, 2)};
@@ -71,6 +80,7 @@ public final class IoEngine implements AutoCloseable {
         this.writeCapacity = writeCapacity;
         this.timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.workers = new Thread[depth];
+        this.idle = new ArrayDeque<>(depth);
         for (int i = 0; i < depth; i++) {
             workers[i] = new Thread(this::work, "kvtier-io " + device.describe() + " #" + i);
             workers[i].setDaemon(true);
@@ -86,6 +96,25 @@ public final class IoEngine implements AutoCloseable {
     @FunctionalInterface
     public interface IoTask {
         long run() throws IOException;
+    }
+
+    /**
+     * Device work that reports back: {@link #run} on an engine thread, then {@link #done} once,
+     * with null or what went wrong (refused, timed out in the queue, thrown by {@code run}, the
+     * engine closed). The engine does not touch a request after calling {@code done}, so its
+     * owner may submit it again from there on.
+     */
+    public interface Request {
+        /** Does the work; returns the bytes it moved. */
+        long run() throws IOException;
+
+        /** The request is over: {@code failure} is null when {@link #run} returned normally. */
+        void done(Throwable failure);
+
+        /** Whether the request is no longer wanted; a queued one is then reported without running. */
+        default boolean abandoned() {
+            return false;
+        }
     }
 
     /** Reads {@code dst.remaining()} bytes at {@code offset}; fails at once when the read queue is full. */
@@ -109,15 +138,8 @@ public final class IoEngine implements AutoCloseable {
      * payload) with read priority; fails at once when the read queue is full.
      */
     public CompletableFuture<Void> submitRead(IoTask task) {
-        Request r = new Request(Kind.READ, task, System.nanoTime());
-        if (device.failed()) {
-            failedReads.incrementAndGet();
-            r.future.completeExceptionally(new IOException(device.describe() + " has failed"));
-        } else if (!offer(r, reads, readCapacity)) {
-            failedReads.incrementAndGet();
-            r.future.completeExceptionally(new IOException(device.describe() + ": read queue full ("
-                    + readCapacity + ")"));
-        }
+        FutureRequest r = new FutureRequest(task);
+        submitRead(r);
         return r.future;
     }
 
@@ -126,80 +148,129 @@ public final class IoEngine implements AutoCloseable {
      * or the device has failed.
      */
     public CompletableFuture<Void> tryWrite(IoTask task) {
-        Request r = new Request(Kind.WRITE, task, System.nanoTime());
-        if (device.failed() || !offer(r, writes, writeCapacity)) {
-            declinedWrites.incrementAndGet();
-            return null;
-        }
-        return r.future;
+        FutureRequest r = new FutureRequest(task);
+        return tryWrite(r) ? r.future : null;
     }
 
-    private boolean offer(Request r, ArrayDeque<Request> queue, int capacity) {
+    /** Queues {@code r} with read priority; a read refused (device failed, queue full) is reported failed at once. */
+    public void submitRead(Request r) {
+        if (device.failed()) {
+            failedReads.incrementAndGet();
+            r.done(new IOException(device.describe() + " has failed"));
+        } else if (!offer(Kind.READ, r, reads, readCapacity)) {
+            failedReads.incrementAndGet();
+            r.done(new IOException(device.describe() + ": read queue full (" + readCapacity + ")"));
+        }
+    }
+
+    /** Queues {@code r} as background write work; false (and {@code r} not reported) when declined. */
+    public boolean tryWrite(Request r) {
+        if (device.failed() || !offer(Kind.WRITE, r, writes, writeCapacity)) {
+            declinedWrites.incrementAndGet();
+            return false;
+        }
+        return true;
+    }
+
+    /** Queues {@code r}; false when the queue is full. A closed engine reports it failed (after the lock is released). */
+    private boolean offer(Kind kind, Request r, ArrayDeque<Queued> queue, int capacity) {
+        Thread waiting;
         lock.lock();
         try {
             if (closed) {
-                r.future.completeExceptionally(new IOException(device.describe() + ": I/O engine closed"));
-                return true;
-            }
-            if (queue.size() >= capacity) {
+                waiting = null;
+            } else if (queue.size() >= capacity) {
                 return false;
+            } else {
+                Queued q = spare.isEmpty() ? new Queued() : spare.poll();
+                q.kind = kind;
+                q.request = r;
+                q.submitted = System.nanoTime();
+                queue.add(q);
+                waiting = idle.poll();
+                if (waiting == null) {
+                    return true;
+                }
             }
-            queue.add(r);
-            work.signal();
-            return true;
         } finally {
             lock.unlock();
         }
+        if (waiting == null) {
+            r.done(new IOException(device.describe() + ": I/O engine closed"));
+        } else {
+            LockSupport.unpark(waiting); // after the unlock: the worker wakes to a free lock
+        }
+        return true;
     }
 
     private void work() {
-        for (Request r; (r = take()) != null; ) {
+        Queued q = new Queued();
+        while (take(q)) {
+            Throwable failure;
             try {
-                execute(r);
+                failure = execute(q);
             } catch (Throwable e) { // an Error too: a waiter must never wait forever, nor a worker die
-                if (r.kind == Kind.READ) {
-                    failedReads.incrementAndGet();
-                }
-                r.future.completeExceptionally(e);
+                failure = e;
             }
+            if (failure != null && q.kind == Kind.READ && !(failure instanceof CancellationException)) {
+                failedReads.incrementAndGet();
+            }
+            try {
+                q.request.done(failure);
+            } catch (Throwable e) {
+                Thread t = Thread.currentThread();
+                t.getUncaughtExceptionHandler().uncaughtException(t, e);
+            }
+            q.request = null;
         }
     }
 
-    /** The next request, reads first; null once closed and drained. */
-    private Request take() {
+    /** Moves the next request, reads first, into {@code into}; false once closed and drained. */
+    private boolean take(Queued into) {
         lock.lock();
         try {
             while (true) {
-                Request r = reads.isEmpty() ? writes.poll() : reads.poll();
-                if (r != null) {
-                    return r;
+                Queued q = reads.isEmpty() ? writes.poll() : reads.poll();
+                if (q != null) {
+                    into.kind = q.kind;
+                    into.request = q.request;
+                    into.submitted = q.submitted;
+                    q.request = null;
+                    spare.add(q);
+                    return true;
                 }
                 if (closed) {
-                    return null;
+                    return false;
                 }
-                work.awaitUninterruptibly();
+                idle.push(Thread.currentThread());
+                lock.unlock();
+                try {
+                    LockSupport.park(this);
+                } finally {
+                    lock.lock();
+                    idle.remove(Thread.currentThread()); // if woken otherwise than by offer
+                }
             }
         } finally {
             lock.unlock();
         }
     }
 
-    private void execute(Request r) throws IOException {
+    /** Runs a request; what went wrong, or null. */
+    private Throwable execute(Queued q) throws IOException {
         long start = System.nanoTime();
-        if (r.future.isDone()) {
-            return;
+        if (q.request.abandoned()) {
+            return new CancellationException("abandoned");
         }
-        if (start - r.submitted > timeoutNanos) {
+        if (start - q.submitted > timeoutNanos) {
             timedOut.incrementAndGet();
-            r.future.completeExceptionally(new TimeoutException(device.describe() + ": " + r.kind
-                    + " waited longer than its timeout in the queue"));
-            return;
+            return new TimeoutException(device.describe() + ": " + q.kind + " waited longer than its timeout in the queue");
         }
-        long bytes = r.task.run();
+        long bytes = q.request.run();
         long end = System.nanoTime();
-        latency[r.kind.ordinal()].recordValue(Math.min(MAX_LATENCY_NS, end - r.submitted));
-        updateBandwidth(r.kind, bytes, end - start);
-        r.future.complete(null);
+        latency[q.kind.ordinal()].recordValue(Math.min(MAX_LATENCY_NS, end - q.submitted));
+        updateBandwidth(q.kind, bytes, end - start);
+        return null;
     }
 
     private void updateBandwidth(Kind kind, long bytes, long nanos) {
@@ -262,7 +333,10 @@ public final class IoEngine implements AutoCloseable {
         lock.lock();
         try {
             closed = true;
-            work.signalAll();
+            for (Thread t : idle) {
+                LockSupport.unpark(t);
+            }
+            idle.clear();
         } finally {
             lock.unlock();
         }
@@ -276,17 +350,39 @@ public final class IoEngine implements AutoCloseable {
         }
     }
 
-    /** A queued request. */
-    private static final class Request {
-        final Kind kind;
+    /** A queue entry (pooled): a request, its kind and when it was submitted. */
+    private static final class Queued {
+        Kind kind;
+        Request request;
+        long submitted;
+    }
+
+    /** An {@link IoTask} as a request that completes a future; a cancelled future abandons it. */
+    private static final class FutureRequest implements Request {
         final IoTask task;
-        final long submitted;
         final CompletableFuture<Void> future = new CompletableFuture<>();
 
-        Request(Kind kind, IoTask task, long submitted) {
-            this.kind = kind;
+        FutureRequest(IoTask task) {
             this.task = task;
-            this.submitted = submitted;
+        }
+
+        @Override
+        public long run() throws IOException {
+            return task.run();
+        }
+
+        @Override
+        public void done(Throwable failure) {
+            if (failure == null) {
+                future.complete(null);
+            } else {
+                future.completeExceptionally(failure);
+            }
+        }
+
+        @Override
+        public boolean abandoned() {
+            return future.isDone();
         }
     }
 }

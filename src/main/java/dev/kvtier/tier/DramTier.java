@@ -135,11 +135,30 @@ public final class DramTier implements AutoCloseable {
     }
 
     /**
-     * A writable zero-copy view of one page's {@code blockBytes}, for filling a page the caller
-     * owns (reserved, not yet published) from a device.
+     * A reusable view of any one page at a time, for a hot path that must not allocate per block:
+     * {@link #of} repositions a buffer over the page's chunk (position and limit bound the
+     * page's {@code blockBytes}) instead of making one. Owned by one user at a time; a buffer it
+     * returned is valid until the next call for a page of the same chunk.
      */
-    public ByteBuffer pageBuffer(int page) {
-        return writableView(page);
+    public final class Window {
+        private final ByteBuffer[] chunks = new ByteBuffer[chunkView.length];
+
+        /** Page {@code page}'s bytes, between the returned buffer's position and limit. */
+        public ByteBuffer of(int page) {
+            checkPage(page);
+            int c = page / pagesPerChunk;
+            int off = (page - c * pagesPerChunk) * pageStride;
+            ByteBuffer b = chunks[c];
+            if (b == null) {
+                b = chunks[c] = chunkView[c].duplicate();
+            }
+            return b.limit(off + blockBytes).position(off);
+        }
+    }
+
+    /** A new {@link Window} on this tier's pages. */
+    public Window window() {
+        return new Window();
     }
 
     private ByteBuffer writableView(int page) {

@@ -12,9 +12,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.security.SecureRandom;
+import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.CRC32C;
-import org.roaringbitmap.RoaringBitmap;
 
 /**
  * A persistent tier of fixed-size slots on a {@link BlockDevice}, in the {@link DeviceLayout}
@@ -33,8 +33,9 @@ import org.roaringbitmap.RoaringBitmap;
  * never as bytes that count: on a device with batched reads the payload is read together with
  * the header, into the caller's buffer, so after a failed read that buffer holds junk.
  *
- * <p>Free slots sit in a {@link RoaringBitmap}; allocation and release run under the cache's
- * metadata lock. Reads and writes run on any thread, on slots the caller owns (pinned or
+ * <p>Free slots are the set bits of a {@link BitSet} sized once (so allocation and release
+ * never allocate), lowest first from a hint below which no bit is set; they run under the
+ * cache's metadata lock. Reads and writes run on any thread, on slots the caller owns (pinned or
  * reserved). Scratch buffers are per thread and aligned for O_DIRECT.
  */
 public final class SlotTier implements AutoCloseable {
@@ -47,7 +48,10 @@ public final class SlotTier implements AutoCloseable {
     private final BlockDevice device;
     private final DeviceLayout layout;
     private final BlockCodec codec;
-    private final RoaringBitmap free = new RoaringBitmap();
+    private final BitSet free;
+    private int freeCount;
+    /** No slot below this is free. */
+    private int lowestFree;
     private final AtomicLong epoch = new AtomicLong();
     private final ThreadLocal<Scratch> scratch;
     private final boolean formatted;
@@ -58,7 +62,9 @@ public final class SlotTier implements AutoCloseable {
         this.layout = layout;
         this.codec = codec;
         this.scratch = ThreadLocal.withInitial(() -> new Scratch(layout));
-        free.add(0L, layout.slotCount());
+        this.free = new BitSet((int) layout.slotCount());
+        free.set(0, (int) layout.slotCount());
+        this.freeCount = (int) layout.slotCount();
     }
 
     /**
@@ -123,27 +129,35 @@ public final class SlotTier implements AutoCloseable {
 
     /** Free slots. Under the cache lock. */
     public int freeSlots() {
-        return free.getCardinality();
+        return freeCount;
     }
 
     /** A free slot, now owned by the caller, or -1. Under the cache lock. */
     public int allocate() {
-        if (free.isEmpty()) {
+        if (freeCount == 0) {
             return -1;
         }
-        int slot = free.first();
-        free.remove(slot);
+        int slot = free.nextSetBit(lowestFree);
+        markUsed(slot);
+        lowestFree = slot + 1;
         return slot;
     }
 
     /** Marks a slot found in use by a scan. Under the cache lock. */
     public void markUsed(int slot) {
-        free.remove(slot);
+        if (free.get(slot)) {
+            free.clear(slot);
+            freeCount--;
+        }
     }
 
     /** Returns a slot to the free set. Its header must already be wiped or stale. Under the cache lock. */
     public void release(int slot) {
-        free.add(slot);
+        if (!free.get(slot)) {
+            free.set(slot);
+            freeCount++;
+            lowestFree = Math.min(lowestFree, slot);
+        }
     }
 
     /**
@@ -193,7 +207,13 @@ public final class SlotTier implements AutoCloseable {
      */
     public long nextEpoch() {
         long now = System.currentTimeMillis() << 12;
-        return epoch.updateAndGet(prev -> Math.max(prev + 1, now));
+        while (true) {
+            long prev = epoch.get();
+            long next = Math.max(prev + 1, now);
+            if (epoch.compareAndSet(prev, next)) {
+                return next;
+            }
+        }
     }
 
     /** The device's invalidation table, as it is on the device now. */
@@ -298,11 +318,13 @@ public final class SlotTier implements AutoCloseable {
      * place; an encoded one is moved to scratch, checked and decoded into {@code dst}.
      */
     private ReadStatus checkLanded(SlotHeader h, ByteBuffer dst, Scratch s) throws IOException {
-        ByteBuffer in = dst.duplicate().limit(dst.position() + h.storedLength);
-        if (h.codec != Codecs.RAW) {
-            in = s.payload.clear().put(in).flip();
+        if (h.codec == Codecs.RAW) { // stored length = block length = dst's remaining bytes
+            return verifyAndDecode(h, dst, dst, true, s);
         }
-        return verifyAndDecode(h, in, dst, h.codec == Codecs.RAW, s);
+        int at = dst.position();
+        ByteBuffer in = s.payload.clear().put(dst.limit(at + h.storedLength)).flip();
+        dst.limit(at + h.blockLength).position(at);
+        return verifyAndDecode(h, in, dst, false, s);
     }
 
     /**
@@ -331,8 +353,7 @@ public final class SlotTier implements AutoCloseable {
         boolean direct = h.codec == Codecs.RAW && layout.alignment() == 1 && dst.isDirect();
         ByteBuffer in = direct ? dst : s.payload.clear().limit(layout.aligned(h.storedLength));
         device.read(layout.payloadOffset(slot), in);
-        in = in.duplicate().limit(in.position() + h.storedLength);
-        return verifyAndDecode(h, in, dst, direct, s);
+        return verifyAndDecode(h, direct ? dst : in.limit(h.storedLength), dst, direct, s);
     }
 
     /** Checks the CRC of the stored bytes {@code in}; unless they are {@code dst} itself, decodes or copies them there. */
@@ -415,7 +436,9 @@ public final class SlotTier implements AutoCloseable {
         int len = stored.remaining();
         int padded = layout.aligned(len);
         if (stored != s.payload) {
-            s.payload.clear().put(stored.duplicate());
+            int at = stored.position();
+            s.payload.clear().put(stored);
+            stored.position(at);
         }
         s.payload.clear();
         for (int i = len; i < padded; i++) {
@@ -424,9 +447,12 @@ public final class SlotTier implements AutoCloseable {
         return s.payload.limit(padded);
     }
 
+    /** The CRC32C of {@code b}'s remaining bytes; its position is left as it was. */
     private static int crc(CRC32C crc, ByteBuffer b) {
+        int at = b.position();
         crc.reset();
-        crc.update(b.duplicate());
+        crc.update(b);
+        b.position(at);
         return (int) crc.getValue();
     }
 
