@@ -50,7 +50,10 @@ import java.util.function.IntPredicate;
  * recover                 absent, SSD header          READY, SSD copy (unless invalidated)
  * pinForLoad              READY                       READY, pinned (+ PROMOTING and a page)
  * settleLoad              pinned                      unpinned; + DRAM copy (promoted);
- *                                                     corrupt or mismatched: dropped with subtree
+ *                                                     corrupt or mismatched: dropped with subtree;
+ *                                                     read from a memory-copy tier: queued
+ * beginPromotion          READY, queued, no DRAM      pinned, PROMOTING, + a clean or free page
+ * completePromotion       PROMOTING                   unpinned; + DRAM copy if read and verified
  * beginNextDemotion       READY, copy above target    pinned, MOVING (+ SSD slot reserved)
  * completeDemotion        MOVING                      + target copy; failed: NO_DEMOTE or
  *                                                     FLUSH_REFUSED; left meanwhile: slot wiped
@@ -187,6 +190,12 @@ final class BlockTable implements BlockFacts {
     private int demoterSlots;
     /** DRAM pages taken by loads for promotions not yet published. */
     private int pagesInTransit;
+    /** Blocks loaded from a memory-copy tier, to promote after their load: a ring from {@link #promotionsHead}. */
+    private final int[] toPromote = new int[64];
+    private int promotionsHead;
+    private int promotionsQueued;
+    /** Promotions begun and not completed ({@link #beginPromotion}). */
+    private int promotionsInFlight;
     /** SSD slots whose header could not be read at open: out of use until the next open. */
     private int quarantinedSlots;
     private int inFlight;
@@ -988,7 +997,7 @@ final class BlockTable implements BlockFacts {
                 }
                 s[w + i] = tier;
                 s[2 * w + i] = index.location(e, tier);
-                s[3 * w + i] = tier != DRAM ? planPromotion(e) : -1;
+                s[3 * w + i] = tier != DRAM && !device(tier).readsAreMemoryCopies() ? planPromotion(e) : -1;
             }
             touchDeepestFirst(s, pinned);
             if (pinned > 0) {
@@ -1017,13 +1026,15 @@ final class BlockTable implements BlockFacts {
     /**
      * load, step 2, once every read of it has finished: counts the {@code loaded} leading blocks
      * delivered, publishes the promoted copies of those (frees the other promotion pages),
-     * unpins, and handles the first block that failed ({@code failedAt}, or -1): a corrupt or
-     * mismatched one is dropped with its descendants (a corrupt remote slot is queued for a
-     * wipe, if it is still corrupt then); an I/O error is a miss only.
+     * queues the delivered blocks of memory-copy tiers for a promotion after the load (see
+     * {@link #beginPromotion}), unpins, and handles the first block that failed ({@code failedAt},
+     * or -1): a corrupt or mismatched one is dropped with its descendants (a corrupt remote slot
+     * is queued for a wipe, if it is still corrupt then); an I/O error is a miss only. Returns
+     * whether promotions are queued.
      */
-    void settleLoad(int[] s, int w, int pinned, int loaded, int failedAt, ReadStatus failure) {
+    boolean settleLoad(int[] s, int w, int pinned, int loaded, int failedAt, ReadStatus failure) {
         if (pinned == 0) {
-            return;
+            return false;
         }
         lock.lock();
         try {
@@ -1032,6 +1043,10 @@ final class BlockTable implements BlockFacts {
                 if (i < loaded) {
                     metrics.add(Counter.LOADED_BLOCKS, s[w + i], 1);
                     metrics.add(Counter.LOADED_BYTES, s[w + i], dram.blockBytes());
+                    if (s[w + i] != DRAM && s[3 * w + i] < 0 && device(s[w + i]).readsAreMemoryCopies()
+                            && promotionsQueued < toPromote.length) {
+                        toPromote[(promotionsHead + promotionsQueued++) % toPromote.length] = s[i];
+                    }
                 }
                 promoted += settlePromotion(s[i], s[3 * w + i], i < loaded) ? 1 : 0;
                 unpin(s[i]);
@@ -1040,9 +1055,93 @@ final class BlockTable implements BlockFacts {
             if (failedAt >= 0) {
                 loadFailed(s[failedAt], s[w + failedAt], s[2 * w + failedAt], failure);
             }
+            return promotionsQueued > 0;
         } finally {
             activePins -= pinned;
             endCopy();
+            lock.unlock();
+        }
+    }
+
+    /**
+     * promotion after a load, step 1: the next queued block still worth a DRAM copy (live,
+     * READY, none in DRAM, no promotion under way) is pinned and marked PROMOTING with a page
+     * taken from free or clean pages only (a promotion never drops an unwritten block); its
+     * tier, location and page go to {@code plan[0..2]}, its key and namespace to
+     * {@code key[0..3]}. NONE when the queue is empty or the cache is closing.
+     */
+    int beginPromotion(int[] plan, long[] key) {
+        lock.lock();
+        try {
+            while (promotionsQueued > 0 && !closed) {
+                int e = toPromote[promotionsHead];
+                promotionsHead = (promotionsHead + 1) % toPromote.length;
+                promotionsQueued--;
+                if (!index.isLive(e) || index.state(e) != READY || index.hasCopy(e, DRAM)
+                        || (index.flags(e) & PROMOTING) != 0) {
+                    continue;
+                }
+                int page = allocatePage(e, true);
+                if (page < 0) {
+                    continue;
+                }
+                index.pin(e);
+                index.setFlags(e, index.flags(e) | PROMOTING);
+                pagesInTransit++;
+                inFlight++;
+                promotionsInFlight++;
+                int tier = index.fastestTier(e);
+                plan[0] = tier;
+                plan[1] = index.location(e, tier);
+                plan[2] = page;
+                int ns = index.namespace(e);
+                key[0] = index.keyHi(e);
+                key[1] = index.keyLo(e);
+                key[2] = namespaceHi(ns);
+                key[3] = namespaceLo(ns);
+                return e;
+            }
+            promotionsQueued = closed ? 0 : promotionsQueued;
+            return NONE;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** promotion after a load, step 2: publishes the page read for {@code e} if {@code verified}, else frees it. */
+    void completePromotion(int e, int page, boolean verified) {
+        lock.lock();
+        try {
+            metrics.add(Counter.PROMOTED_BLOCKS, settlePromotion(e, page, verified) ? 1 : 0);
+            unpin(e);
+        } finally {
+            promotionsInFlight--;
+            endCopy();
+            if (promotionsInFlight == 0) {
+                idle.signalAll();
+            }
+            lock.unlock();
+        }
+    }
+
+    /** Whether blocks wait for a promotion (see {@link #beginPromotion}). */
+    boolean promotionsQueued() {
+        lock.lock();
+        try {
+            return promotionsQueued > 0 && !closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits until no promotion is queued or under way (the caller has started the queued ones). */
+    void awaitPromotions() {
+        lock.lock();
+        try {
+            while (promotionsInFlight > 0) {
+                idle.awaitUninterruptibly();
+            }
+        } finally {
             lock.unlock();
         }
     }

@@ -102,8 +102,8 @@ public interface KvTierCache extends AutoCloseable {
     int invalidate(Namespace namespace);
 
     /**
-     * Waits until the background work due now is done: demotions down to the DRAM watermark and
-     * queued slot wipes. Inference threads never need this; tests, benchmarks and orderly
+     * Waits until the background work due now is done: promotions into DRAM after loads,
+     * demotions down to the DRAM watermark and queued slot wipes. Inference threads never need this; tests, benchmarks and orderly
      * handovers do.
      */
     void awaitIdle();

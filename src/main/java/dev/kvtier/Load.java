@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
 final class Load {
     private static final Logger LOG = LoggerFactory.getLogger(Load.class);
     /** What the loads of one cache share. */
-    record Paths(BlockTable table, CacheMetrics metrics, int blockBytes, Executor completions,
+    record Paths(BlockTable table, Promoter promoter, CacheMetrics metrics, int blockBytes, Executor completions,
             ScheduledExecutorService timer, Queue<ByteBuffer> staging, Queue<Load> pool) {
     }
 
@@ -443,7 +443,9 @@ final class Load {
             return;
         }
         settled = true;
-        p.table().settleLoad(s, w, pinned, delivered, failedAt, failure);
+        if (p.table().settleLoad(s, w, pinned, delivered, failedAt, failure) && p.promoter() != null) {
+            p.promoter().run();
+        }
         complete();
         for (int i = 0; i < pinned; i++) {
             if (stage[i] != null) {

@@ -71,6 +71,8 @@ final class TieredCache implements KvTierCache {
     private final BlockTable r;
     private final Demoter demoter;
     private final RemoteLookup lookup;
+    /** Promotes blocks loaded from a page-cached tier after their load, or null when no tier is one. */
+    private final Promoter promoter;
     private final long recoveryMillis;
     private final long closeFlushNanos;
     private final long storeWaitNanos;
@@ -114,7 +116,8 @@ final class TieredCache implements KvTierCache {
             t.setDaemon(true);
             return t;
         });
-        this.loads = new Load.Paths(r, metrics, blockBytes, config.loadCompletions(), timer,
+        this.promoter = devices.stream().anyMatch(DeviceTier::readsAreMemoryCopies) ? new Promoter(r) : null;
+        this.loads = new Load.Paths(r, promoter, metrics, blockBytes, config.loadCompletions(), timer,
                 new ConcurrentLinkedQueue<>(), new ConcurrentLinkedQueue<>());
         this.demoter = devices.isEmpty() ? null : new Demoter(r);
         if (lookup != null) {
@@ -458,6 +461,9 @@ final class TieredCache implements KvTierCache {
     @Override
     public void awaitIdle() {
         r.requireOpen();
+        if (promoter != null) {
+            promoter.awaitIdle();
+        }
         if (demoter != null) {
             demoter.awaitIdle();
         }

@@ -62,8 +62,8 @@ class TruncatedSsdFileTest {
                 assertEquals(CHAIN, WarmRestartTest.storeAll(cache, List.<BlockKey[]>of(inDram)));
                 BlockKey[] promoted = onSsd.get(0);
                 assertEquals(PROMOTED, load(cache, Arrays.copyOf(promoted, PROMOTED)));
+                cache.awaitIdle(); // promotions done; no demotion in flight: none can extend the file it truncates
                 assertEquals(PROMOTED, cache.match(promoted).hitBlocks(Tier.DRAM));
-                cache.awaitIdle(); // no demotion in flight: none can extend the file it truncates
                 long storedOnSsd = cache.stats().storedBlocks(Tier.SSD);
                 System.setErr(new PrintStream(new Tee(err, log), true, StandardCharsets.UTF_8));
                 truncate(file, DeviceLayout.SUPERBLOCK_BYTES);
