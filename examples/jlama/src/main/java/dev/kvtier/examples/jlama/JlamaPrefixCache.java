@@ -9,6 +9,7 @@ import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -36,14 +37,22 @@ public final class JlamaPrefixCache {
     private final KvLayout layout;
     private final Namespace namespace;
     private final PrefixMatch match = new PrefixMatch();
-    private ByteBuffer[] staging = new ByteBuffer[0];
-    private MemorySegment[] stagingSegments = new MemorySegment[0];
+    private final StagingBuffers staging;
 
     /**
      * @param modelId the model's name in the namespace (with the engine's weights fingerprint)
      * @throws IllegalArgumentException if the cache's block size is not this layout's
      */
     public JlamaPrefixCache(JlamaEngine engine, KvTierCache cache, String modelId) {
+        this(engine, cache, modelId, null);
+    }
+
+    /**
+     * As {@link #JlamaPrefixCache(JlamaEngine, KvTierCache, String)}, loading and gathering
+     * blocks through {@code staging} (null: buffers for the model's whole context, allocated
+     * now). Adapters used one after the other may share one.
+     */
+    public JlamaPrefixCache(JlamaEngine engine, KvTierCache cache, String modelId, StagingBuffers staging) {
         this.engine = Objects.requireNonNull(engine, "engine");
         this.cache = Objects.requireNonNull(cache, "cache");
         this.layout = KvLayout.of(engine.config(), engine.model().getWorkingDType(), cache.blockTokens());
@@ -52,6 +61,12 @@ public final class JlamaPrefixCache {
                     + layout.blockTokens() + "-token blocks are " + layout.blockBytes() + " bytes (" + layout.descriptor() + ")");
         }
         this.namespace = layout.namespace(modelId, engine.weightsFingerprint());
+        if (staging != null && staging.blockBytes() != layout.blockBytes()) {
+            throw new IllegalArgumentException("staging buffers of " + staging.blockBytes() + " bytes for blocks of "
+                    + layout.blockBytes());
+        }
+        this.staging = staging != null ? staging
+                : new StagingBuffers(layout.blockBytes(), engine.config().contextLength / layout.blockTokens());
     }
 
     /** Bytes of a block of {@code engine}'s KV at {@code blockTokens} tokens per block: the cache's {@code blockBytes}. */
@@ -120,8 +135,8 @@ public final class JlamaPrefixCache {
         long t2 = System.nanoTime();
         int loaded = 0;
         if (p.matchedBlocks > 0) {
-            ensureStaging(p.matchedBlocks);
-            loaded = cache.load(match, staging).join();
+            staging.ensure(p.matchedBlocks);
+            loaded = cache.load(match, staging.buffers()).join();
         }
         long t3 = System.nanoTime();
         p.loadedBlocks = loaded;
@@ -154,25 +169,11 @@ public final class JlamaPrefixCache {
         if (count <= 0) {
             return 0;
         }
-        ensureStaging(p.keys.length);
+        staging.ensure(p.keys.length);
         gather(kv, from, count);
-        ByteBuffer[] src = new ByteBuffer[count];
-        System.arraycopy(staging, from, src, 0, count);
+        // load fills dst[i] with block i, but store reads block from+j from src[j].
+        ByteBuffer[] src = Arrays.copyOfRange(staging.buffers(), from, from + count);
         return cache.store(p.keys, from, count, src);
-    }
-
-    private void ensureStaging(int blocks) {
-        if (staging.length >= blocks) {
-            return;
-        }
-        ByteBuffer[] s = java.util.Arrays.copyOf(staging, Math.max(blocks, staging.length * 2));
-        MemorySegment[] m = java.util.Arrays.copyOf(stagingSegments, s.length);
-        for (int i = staging.length; i < s.length; i++) {
-            s[i] = ByteBuffer.allocateDirect(layout.blockBytes());
-            m[i] = MemorySegment.ofBuffer(s[i]);
-        }
-        staging = s;
-        stagingSegments = m;
     }
 
     /** Copies blocks {@code [from, from+count)} from the staging buffers into {@code kv}. */
@@ -202,7 +203,7 @@ public final class JlamaPrefixCache {
                 int perPage = pages[0].shape().first();
                 long runOffset = layout.runOffset(layer, kind);
                 for (int blk = fromBlock; blk < fromBlock + count; blk++) {
-                    MemorySegment block = stagingSegments[blk];
+                    MemorySegment block = staging.segment(blk);
                     int pos = blk * b;
                     int done = 0;
                     while (done < b) {

@@ -104,8 +104,10 @@ public final class TtftBenchmark {
             int[] system = Serving.randomTokens(seed, systemTokens, vocab, true);
             List<String> rows = new ArrayList<>();
             List<double[]> lastTurn = new ArrayList<>();
+            // Allocated once for the longest prompt, as a server would, and shared by the adapters.
+            StagingBuffers staging = new StagingBuffers(blockBytes, maxTokens / blockTokens + 1);
             try (KvTierCache dramCache = dramSpec.open()) {
-                JlamaPrefixCache dram = new JlamaPrefixCache(engine, dramCache, modelId);
+                JlamaPrefixCache dram = new JlamaPrefixCache(engine, dramCache, modelId, staging);
                 for (int c = 0; c < conversations; c++) {
                     int[] context = system;
                     for (int t = 0; t < turns; t++) {
@@ -115,12 +117,13 @@ public final class TtftBenchmark {
                         Serving.Result d = Serving.withCache(dram, engine, prompt, answerTokens);
                         Serving.Result s;
                         try (KvTierCache ssdCache = ssdSpec.open()) {
-                            s = Serving.withCache(new JlamaPrefixCache(engine, ssdCache, modelId), engine, prompt, answerTokens);
+                            s = Serving.withCache(new JlamaPrefixCache(engine, ssdCache, modelId, staging), engine, prompt,
+                                    answerTokens);
                         }
                         Serving.Result r = null;
                         if (remoteSpec != null) {
                             try (KvTierCache remoteCache = remoteSpec.open()) {
-                                r = Serving.withCache(new JlamaPrefixCache(engine, remoteCache, modelId), engine, prompt,
+                                r = Serving.withCache(new JlamaPrefixCache(engine, remoteCache, modelId, staging), engine, prompt,
                                         answerTokens);
                             }
                         }
