@@ -118,6 +118,25 @@ class PrefixFromKvTierTest {
     }
 
     @Test
+    void blocksThatStraddleJlamasPagesAndPromptsOverSeveralPages() {
+        // Jlama's ephemeral KV buffer keeps this model's positions in pages of 1,024; 48-token
+        // blocks do not divide that, so block 21 (positions 1,008..1,055) is split over two pages.
+        int b = 48;
+        try (com.github.tjake.jlama.tensor.KvBufferCache.KvBuffer kv = engine.newKvBuffer()) {
+            assertEquals(1_024, kv.getKeyTensorsUptoPosition(0, 0)[0].shape().first(), "positions per Jlama page");
+        }
+        try (KvTierCache cache = new CacheSpec(b, JlamaPrefixCache.blockBytes(engine, b), 64, null, 0, null, 0).open()) {
+            JlamaPrefixCache pc = new JlamaPrefixCache(engine, cache, MODEL_ID);
+            int[] turn1 = Serving.randomTokens(8, 1_100, vocab, true);
+            assertEquals(1_100 / b, Serving.withCache(pc, engine, turn1, 1).storedBlocks());
+            int[] turn2 = Serving.concat(turn1, Serving.randomTokens(9, 40, vocab, false));
+            Serving.Result r = Serving.withCache(pc, engine, turn2, GENERATE);
+            assertEquals(1_100 / b, r.prefill().loadedBlocks);
+            assertSameAsRecomputed(turn2, r);
+        }
+    }
+
+    @Test
     void blocksOfAnotherLayoutOrOtherWeightsAreRefusedByTheirNamespace() {
         // Same block bytes (layers x KV width: 2 x 64 = 4 x 32), another layout.
         RandomLlama.Shape other = new RandomLlama.Shape(4, 128, 256, 4, 1, 300, 2048);
