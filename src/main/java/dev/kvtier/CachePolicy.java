@@ -2,9 +2,14 @@ package dev.kvtier;
 
 /**
  * The admission and eviction policy a cache runs ({@link KvTierCacheBuilder#policy}), by the
- * names the command line uses. The default is {@link #COSTAWARE}.
+ * names the command line uses. The default is {@link #ADAPTIVE}.
  */
 public enum CachePolicy {
+    /**
+     * The default: miniature simulations of lru, second-hit and (without a device tier) hit
+     * density on a hash sample of the keys; the cache follows the one winning.
+     */
+    ADAPTIVE("adaptive"),
     /** DRAM by hit density (per frequency class and age, learnt from reuse gaps), device writes for chains likely to return, budgets. */
     COSTAWARE("costaware"),
     /** Admit everything, evict the least recently used (LMCache's default). */
@@ -33,7 +38,7 @@ public enum CachePolicy {
                 return k;
             }
         }
-        throw new IllegalArgumentException("unknown policy '" + name + "': expected one of costaware, lru, second-hit, write-limit, opt");
+        throw new IllegalArgumentException("unknown policy '" + name + "': expected one of adaptive, costaware, lru, second-hit, write-limit, opt");
     }
 
     @Override

@@ -49,7 +49,7 @@ public final class KvTierCacheBuilder {
     private java.util.concurrent.Executor loadCompletions;
     private Compression remoteCompression = Compression.NONE;
     private SSLContext remoteTls;
-    private CachePolicy policy = CachePolicy.COSTAWARE;
+    private CachePolicy policy = CachePolicy.ADAPTIVE;
     private NextUseOracle oracle;
     private final double[] writeBudgets = new double[Tier.values().length];
     private LongSupplier policyClock = System::nanoTime;
@@ -238,7 +238,7 @@ public final class KvTierCacheBuilder {
     }
 
     /**
-     * Which blocks are kept where (see {@link CachePolicy}). Default {@link CachePolicy#COSTAWARE};
+     * Which blocks are kept where (see {@link CachePolicy}). Default {@link CachePolicy#ADAPTIVE};
      * {@link CachePolicy#OPT} also needs {@link #nextUseOracle}.
      */
     public KvTierCacheBuilder policy(CachePolicy policy) {

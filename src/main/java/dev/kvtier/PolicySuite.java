@@ -1,6 +1,7 @@
 package dev.kvtier;
 
 import dev.kvtier.index.BlockIndex;
+import dev.kvtier.policy.AdaptiveAdmission;
 import dev.kvtier.policy.AdmissionPolicy;
 import dev.kvtier.policy.AdmitAll;
 import dev.kvtier.policy.BlockFacts;
@@ -17,7 +18,9 @@ import java.util.function.IntToDoubleFunction;
 
 /**
  * The admission policy and the per-tier eviction orders of one {@link CachePolicy}, wired to
- * the cache's signals: {@code costaware} pairs {@link CostAwareAdmission} with its hit-density
+ * the cache's signals: {@code adaptive} (the default) is {@link AdaptiveAdmission}, whose DRAM
+ * order switches between LRU and hit density with the candidate it follows, LRU on the device
+ * tiers; {@code costaware} pairs {@link CostAwareAdmission} with its hit-density
  * order in DRAM and LRU on the device tiers (on the demo's workload a hit-density order on the
  * SSD lost hit rate, 0.762 against 0.807, with demotions up from 35,000 to 81,000 and
  * promotions down from 65,000 to 20,000; GDSF there did worse, 0.691); {@code opt} pairs
@@ -37,6 +40,20 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
         EvictionPolicy[] orders = new EvictionPolicy[BlockIndex.TIERS];
         AdmissionPolicy admission;
         switch (p.kind()) {
+            case ADAPTIVE: {
+                boolean devices = slots[BlockTable.DRAM + 1] > 0 || slots.length > 2 && slots[2] > 0;
+                CostAwareAdmission density = devices ? null
+                        : new CostAwareAdmission(costawareSketch(slots), facts, entries, position -> 1, blockBytes,
+                                atAndBelow(slots), budgets(p, blockBytes));
+                AdaptiveAdmission a = new AdaptiveAdmission(density, sketch(slots), facts, entries, blockBytes,
+                        atAndBelow(slots), budgets(p, blockBytes));
+                orders[BlockTable.DRAM] = a.dramOrder();
+                for (int t = BlockTable.DRAM + 1; t < orders.length; t++) {
+                    orders[t] = new LruPrefixEviction(entries);
+                }
+                admission = a;
+                break;
+            }
             case COSTAWARE: {
                 CostAwareAdmission a = new CostAwareAdmission(costawareSketch(slots), facts, entries, hitWorth(p), blockBytes,
                         atAndBelow(slots), budgets(p, blockBytes));

@@ -25,7 +25,7 @@ class AllocationTest {
 
     @Test
     void matchLoadAndStoreAllocateNothingPerBlock() {
-        for (CachePolicy policy : new CachePolicy[] {CachePolicy.LRU, CachePolicy.COSTAWARE}) {
+        for (CachePolicy policy : new CachePolicy[] {CachePolicy.LRU, CachePolicy.COSTAWARE, CachePolicy.ADAPTIVE}) {
             run(policy);
         }
     }

@@ -265,7 +265,7 @@ class BadInputTest {
         rejects(NullPointerException.class, "nanos", () -> KvTierCache.builder().policyClock(null));
         rejects(IllegalArgumentException.class, "deviceBytesFor needs positive blocks and blockBytes",
                 () -> KvTierCacheBuilder.deviceBytesFor(0, 4096));
-        rejects(IllegalArgumentException.class, "unknown policy 'fifo': expected one of costaware, lru",
+        rejects(IllegalArgumentException.class, "unknown policy 'fifo': expected one of adaptive, costaware, lru",
                 () -> CachePolicy.parse("fifo"));
         rejects(IllegalArgumentException.class, "PrefillModel: tokensPerSecond must be positive, was 0.0",
                 () -> new PrefillModel(0, 1));

@@ -114,8 +114,8 @@ final class DemoCommand implements Callable<Integer> {
             + "reformat a remote export written with other settings (its blocks are lost).")
     boolean reset;
 
-    @Option(names = "--policy", defaultValue = "costaware", paramLabel = "NAME",
-            description = "costaware, lru, second-hit or write-limit (default ${DEFAULT-VALUE}).")
+    @Option(names = "--policy", defaultValue = "adaptive", paramLabel = "NAME",
+            description = "adaptive, costaware, lru, second-hit or write-limit (default ${DEFAULT-VALUE}).")
     String policy;
 
     @Option(names = "--remote", paramLabel = "URI",

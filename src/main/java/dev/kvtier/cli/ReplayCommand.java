@@ -3,9 +3,12 @@ package dev.kvtier.cli;
 import dev.kvtier.CachePolicy;
 import dev.kvtier.PrefillModel;
 import dev.kvtier.replay.Replay;
+import dev.kvtier.replay.ReplayBound;
 import dev.kvtier.replay.ReplayConfig;
 import dev.kvtier.replay.ReplayReport;
 import dev.kvtier.replay.ReplayResult;
+import dev.kvtier.replay.TraceSplit;
+import dev.kvtier.replay.Workloads;
 import dev.kvtier.trace.Trace;
 import dev.kvtier.trace.TraceFormat;
 import dev.kvtier.trace.TraceFormatException;
@@ -34,9 +37,21 @@ import picocli.CommandLine.Option;
 final class ReplayCommand implements Callable<Integer> {
     static final Path REFERENCE = Path.of("..", "shared", "traces", "reference");
 
-    @Option(names = "--trace", required = true, paramLabel = "PATH",
+    @Option(names = "--trace", paramLabel = "PATH",
             description = "A trace file, or a directory of kv-cache-tester files (one namespace per file).")
     Path trace;
+
+    @Option(names = "--generate", paramLabel = "SHAPE",
+            description = "Instead of --trace, a generated workload: short-prompts, shared-system-prompts, document-bursts"
+                    + " or tenant-mix (64-token blocks).")
+    String generate;
+
+    @Option(names = "--requests", defaultValue = "20000", paramLabel = "N",
+            description = "Requests of a --generate workload (default ${DEFAULT-VALUE}).")
+    int requests;
+
+    @Option(names = "--seed", defaultValue = "1", paramLabel = "S", description = "Seed of a --generate workload (default ${DEFAULT-VALUE}).")
+    long seed;
 
     @Option(names = "--format", paramLabel = "NAME", description = "mooncake or kv-cache-tester (default: detected).")
     String format;
@@ -45,8 +60,8 @@ final class ReplayCommand implements Callable<Integer> {
             description = "A directory's malformed trace files are skipped, each named on stderr with why, instead of failing the run.")
     boolean skipBadFiles;
 
-    @Option(names = "--policy", defaultValue = "costaware", split = ",", paramLabel = "NAME",
-            description = "costaware, lru, second-hit, write-limit, opt; comma-separated for several (default ${DEFAULT-VALUE}).")
+    @Option(names = "--policy", defaultValue = "adaptive", split = ",", paramLabel = "NAME",
+            description = "adaptive, costaware, lru, second-hit, write-limit, opt; comma-separated for several (default ${DEFAULT-VALUE}).")
     List<String> policies;
 
     @Option(names = "--dram-blocks", defaultValue = "5859", split = ",", paramLabel = "N",
@@ -86,6 +101,15 @@ final class ReplayCommand implements Callable<Integer> {
             description = "costaware weighs each hit by the prefill time it saves (the model above); runs named costaware-prefill.")
     boolean weighByPrefill;
 
+    @Option(names = "--half", defaultValue = "all", paramLabel = "WHICH",
+            description = "all, first or second: replay half of the trace, by time for one file, by files for a directory"
+                    + " (choose constants on the first, judge on the second) (default ${DEFAULT-VALUE}).")
+    String half;
+
+    @Option(names = "--no-bound",
+            description = "Do not add the lru and opt runs each capacity is compared against (no gap closed, no bound check).")
+    boolean noBound;
+
     @Option(names = "--json", description = "One JSON object per run, each on its own line; no progress bar.")
     boolean json;
 
@@ -94,8 +118,13 @@ final class ReplayCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Trace t = Trace.read(trace, format == null ? null : TraceFormat.parse(format), skipBadFiles);
-        printSkipped(t, System.err);
+        if ((trace == null) == (generate == null)) {
+            throw new IllegalArgumentException("give one of --trace PATH or --generate SHAPE");
+        }
+        Trace read = generate != null ? Workloads.generate(Workloads.Shape.parse(generate), requests, seed)
+                : Trace.read(trace, format == null ? null : TraceFormat.parse(format), skipBadFiles);
+        printSkipped(read, System.err);
+        Trace t = TraceSplit.half(read, TraceSplit.Half.parse(half));
         Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("kvtier-replay");
         ReplayConfig base = new ReplayConfig(CachePolicy.parse(policies.get(0)), dramBlocks.get(0), 0, 0,
                 blockTokens != null ? blockTokens : t.blockTokens(), blockBytes, dir, remoteUri,
@@ -104,23 +133,58 @@ final class ReplayCommand implements Callable<Integer> {
         PrintStream out = System.out;
         if (!json) {
             out.printf(Locale.ROOT, "%s (%s): %,d requests, %,d input tokens, %d-token blocks, %d runs%n", t.name(),
-                    t.format(), t.requests().size(), t.inputTokens(), base.blockTokens(), runs.size());
-            out.println(defaulted(t));
+                    read.format(), t.requests().size(), t.inputTokens(), base.blockTokens(), runs.size());
+            out.println(defaulted(read));
         }
         List<ReplayResult> results = new ArrayList<>();
         for (ReplayConfig c : runs) {
             ReplayResult r = replay(t, c);
             results.add(r);
-            out.println(json ? toJson(r).put("defaulted_fields", defaultedJson(t)) : line(r));
+            out.println(json ? toJson(r).put("defaulted_fields", defaultedJson(read)) : line(r));
         }
         if (report != null) {
-            Path page = ReplayReport.write(report, t.name(), t.format().id(), base.blockTokens(), results,
+            Path page = ReplayReport.write(report, t.name(), read.format() == null ? "generated" : read.format().id(), base.blockTokens(), results,
                     Files.isDirectory(REFERENCE) ? REFERENCE : null);
             if (!json) {
                 out.println("report: " + page);
             }
         }
-        return results.stream().anyMatch(r -> r.wrongBlocks() > 0) ? 1 : 0;
+        boolean bounded = noBound || bound(results, out);
+        return results.stream().anyMatch(r -> r.wrongBlocks() > 0) || !bounded ? 1 : 0;
+    }
+
+    /**
+     * Prints each run against lru and the opt bound of its capacities (a table, or one JSON
+     * object per run with {@code "summary": true}); returns false, naming them on stderr, when a
+     * run exceeds the bound.
+     */
+    private boolean bound(List<ReplayResult> results, PrintStream out) {
+        boolean ok = true;
+        if (!json) {
+            out.println("against lru and the bound (opt; with device tiers: Belady over their total capacity):");
+            out.println("policy       dram    ssd      remote  | hit rate | gap closed | SSD bytes written");
+        }
+        for (ReplayBound.Row row : ReplayBound.rows(results)) {
+            ReplayResult r = row.run();
+            if (json) {
+                out.println(new Json().put("summary", true).put("trace", r.trace()).put("policy", r.policy())
+                        .put("capacity_blocks", tiers(r.capacityBlocks())).put("hit_rate", r.hitRate())
+                        .put("gap_closed", row.gapClosed())
+                        .put("ssd_bytes_written", r.bytesWritten()[1]).put("exceeds_bound", row.exceeds()));
+            } else {
+                out.printf(Locale.ROOT, "%-11s %6d %7d %7d | %.4f   | %s | %,d%s%n", r.policy(), r.capacityBlocks()[0],
+                        r.capacityBlocks()[1], r.capacityBlocks()[2], r.hitRate(),
+                        Double.isNaN(row.gapClosed()) ? "       -  " : String.format(Locale.ROOT, "%9.1f%%", 100 * row.gapClosed()),
+                        r.bytesWritten()[1], row.exceeds() ? "  EXCEEDS THE BOUND" : "");
+            }
+            if (row.exceeds()) {
+                ok = false;
+                System.err.printf(Locale.ROOT, "replay: %s at DRAM %d SSD %d REMOTE %d hit %.6f, above opt's %.6f: the bound"
+                        + " does not hold%n", r.policy(), r.capacityBlocks()[0], r.capacityBlocks()[1],
+                        r.capacityBlocks()[2], r.hitRate(), row.opt().hitRate());
+            }
+        }
+        return ok;
     }
 
     /** One line per file a read with --skip-bad-files left out: {@code file:line: problem}. */
@@ -146,8 +210,21 @@ final class ReplayCommand implements Callable<Integer> {
     /** One configuration per policy and capacity combination, policies outermost. */
     private List<ReplayConfig> runs(ReplayConfig base) {
         List<ReplayConfig> runs = new ArrayList<>();
+        List<CachePolicy> all = new ArrayList<>();
         for (String p : policies) {
             CachePolicy policy = CachePolicy.parse(p);
+            if (!all.contains(policy)) {
+                all.add(policy);
+            }
+        }
+        if (!noBound) { // every capacity is judged against lru and the bound
+            for (CachePolicy p : new CachePolicy[] {CachePolicy.LRU, CachePolicy.OPT}) {
+                if (!all.contains(p)) {
+                    all.add(p);
+                }
+            }
+        }
+        for (CachePolicy policy : all) {
             for (long d : dramBlocks) {
                 for (long s : ssdBlocks) {
                     for (long r : remoteBlocks) {

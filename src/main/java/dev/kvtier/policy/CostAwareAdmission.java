@@ -79,6 +79,16 @@ public final class CostAwareAdmission implements AdmissionPolicy {
                 e -> hitWorth.applyAsDouble(facts.position(e)));
     }
 
+    /** The hit-density table (shared with shadow simulations of this policy). */
+    HitDensity density() {
+        return density;
+    }
+
+    /** The frequency sketch its classes come from. */
+    FrequencySketch sketch() {
+        return sketch;
+    }
+
     /** The DRAM eviction order this policy's admission compares against. */
     public HitDensityEviction dramOrder() {
         return dramOrder;

@@ -29,6 +29,7 @@ public final class HitDensityEviction implements EvictionPolicy {
     static final int PROBES = 8 * SAMPLES;
 
     private final HitDensity density;
+    private final boolean reportVictims;
     private final IntUnaryOperator parent;
     private final IntUnaryOperator classOf;
     private final IntToDoubleFunction weight;
@@ -53,6 +54,17 @@ public final class HitDensityEviction implements EvictionPolicy {
      */
     public HitDensityEviction(int capacity, HitDensity density, IntUnaryOperator parent, IntUnaryOperator classOf,
             IntToDoubleFunction weight) {
+        this(capacity, density, parent, classOf, weight, true);
+    }
+
+    /**
+     * As above; with {@code reportVictims} false the victims' densities are not reported to
+     * {@code density} (a shadow simulation sharing the real cache's table must not move its
+     * margin).
+     */
+    HitDensityEviction(int capacity, HitDensity density, IntUnaryOperator parent, IntUnaryOperator classOf,
+            IntToDoubleFunction weight, boolean reportVictims) {
+        this.reportVictims = reportVictims;
         this.density = density;
         this.parent = parent;
         this.classOf = classOf;
@@ -96,7 +108,7 @@ public final class HitDensityEviction implements EvictionPolicy {
         if (!resident[entry]) {
             return;
         }
-        if (entry == lastVictim) {
+        if (entry == lastVictim && reportVictims) {
             density.onVictim(density.density(cls[entry], density.clock() - lastUse[entry]));
             lastVictim = -1;
         }

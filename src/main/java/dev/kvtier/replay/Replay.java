@@ -46,19 +46,37 @@ import java.util.function.IntConsumer;
  */
 public final class Replay {
     private final Trace trace;
+    /** The configuration replayed: {@link #reported}, or for opt with device tiers, one DRAM of their total. */
     private final ReplayConfig config;
+    /** The configuration asked for, whose capacities the result reports. */
+    private final ReplayConfig reported;
     private final Namespace[] namespaces;
     private long clockNanos;
     private ByteBuffer[] buffers = new ByteBuffer[0];
 
     private Replay(Trace trace, ReplayConfig config) {
         this.trace = trace;
-        this.config = config;
+        this.reported = config;
+        this.config = boundOverTiers(config);
         this.namespaces = new Namespace[trace.sources()];
         for (int s = 0; s < namespaces.length; s++) {
             namespaces[s] = Namespace.builder("replay:" + trace.name()).tenantSalt("source-" + s)
                     .blockTokens(config.blockTokens()).build();
         }
+    }
+
+    /**
+     * {@code opt} with device tiers is Belady over the total capacity with free movement between
+     * tiers: one DRAM tier of all the slots. No policy on the tiered cache keeps more distinct
+     * blocks than its slots, nor chooses better among them than Belady does, so this bounds every
+     * policy in the configuration (the tiered {@code opt} policy itself does not: its DRAM
+     * admission and the device tiers' LRU order are not optimal together).
+     */
+    static ReplayConfig boundOverTiers(ReplayConfig c) {
+        if (c.policy() != CachePolicy.OPT || c.ssdBlocks() == 0 && c.remoteBlocks() == 0) {
+            return c;
+        }
+        return c.withCapacity(c.dramBlocks() + c.ssdBlocks() + c.remoteBlocks(), 0, 0);
     }
 
     /** Replays {@code trace} under {@code config}; {@code progress} hears of every request done. */
@@ -198,7 +216,8 @@ public final class Replay {
         long[] rejected = new long[3];
         for (Tier t : Tier.values()) {
             int i = t.ordinal();
-            capacity[i] = s.capacityBlocks(t);
+            capacity[i] = reported == config ? s.capacityBlocks(t)
+                    : new long[] {reported.dramBlocks(), reported.ssdBlocks(), reported.remoteBlocks()}[i];
             written[i] = t == Tier.DRAM ? 0 : s.storedBlocks(t);
             bytes[i] = t == Tier.DRAM ? 0 : s.encodedBytes(t);
             evicted[i] = s.evictedBlocks(t);

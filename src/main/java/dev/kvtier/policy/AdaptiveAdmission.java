@@ -1,0 +1,368 @@
+package dev.kvtier.policy;
+
+import java.util.function.IntPredicate;
+
+/**
+ * kvtier's default policy: runs miniature simulations of its candidate policies on a hash
+ * sample of the keys it sees, and the real cache follows the one that is winning.
+ *
+ * <p><b>Candidates.</b> {@code lru} (admit everything, evict the least recently used),
+ * {@code second-hit} (admit on the second sighting, LRU), and, without a device tier,
+ * {@code hit-density} ({@link CostAwareAdmission}'s DRAM admission and eviction). Each runs in a
+ * {@link ShadowCache}: the same prefix rules as the real cache, on the keys whose hash falls in
+ * a sample of rate {@code R = min(1, }{@value #SHADOW_SLOTS}{@code / capacity)}, with
+ * {@code R * capacity} slots. With a device tier the shadows have the capacity of the device
+ * tiers (or of DRAM, if larger): the demoter writes clean copies ahead, so the devices hold most
+ * of what DRAM holds, and a tiered lru replay hits about what a DRAM-only one of the SSD's size
+ * does (Mooncake, 500 DRAM + 3,000 SSD blocks); the candidates are then lru and second-hit, both
+ * with LRU on every tier. The candidates' admission reads the same sketches the real cache's would
+ * (second-hit's doorkeeper sized as the {@code second-hit} baseline's, hit density's table and
+ * classes shared with the real one), so a shadow runs the policy the real cache would run.
+ *
+ * <p><b>Choice.</b> Each request is one observation of how many more sampled hits each
+ * candidate had than each other: per pair {@code (a, b)} the sum of the differences
+ * ({@code lead[a][b]}) and of their squares ({@code spread[a][b]}), both halved every
+ * {@value #HALF_LIFE} requests (a request, not a key, is the unit: a request's hits come in whole
+ * chains, so its keys are not independent). The real cache switches from its current candidate
+ * {@code c} to the {@code a} that leads it most when {@code lead[a][c] > z * sqrt(spread[a][c]) +
+ * }{@value #MIN_LEAD} (a sign test with threshold {@code z}, {@value #Z} at first). Hysteresis: to
+ * switch back, the old candidate must win the whole margin back. It starts as {@code lru}.
+ * Switching changes which admission rule and which DRAM order decide from then on; both orders
+ * follow every block all along ({@link SwitchingEviction}), so a switch is immediate and moves
+ * nothing.
+ *
+ * <p><b>Guard against switching.</b> Where a workload alternates in phases shorter than the time
+ * to detect them, following the winner loses to every fixed candidate (each switch leaves the
+ * cache filled by the other rule). One more shadow follows the real cache's own switches; every
+ * {@value #CHECK_EVERY} requests it is compared with the fixed candidates the same way, and when
+ * one leads it beyond {@value #Z_REGRET} standard deviations the threshold {@code z} doubles (up
+ * to {@value #MAX_Z}); when none leads it at all, {@code z} halves back towards {@value #Z}.
+ *
+ * <p><b>Constants</b> ({@code Z}, {@code MIN_LEAD}, {@code HALF_LIFE}, {@code CHECK_EVERY}) were
+ * chosen on the first halves of the Mooncake conversation trace (by time) and of the
+ * kv-cache-tester sessions (by files); the README reports the second halves.
+ *
+ * <p><b>Device tiers.</b> Writes follow the current candidate's admission (lru: every block;
+ * second-hit: blocks seen twice), within a {@code writeBudget} when one is set.
+ *
+ * <p><b>Cost.</b> Per key looked up: one hash for the sample, the sketches' updates and, for a
+ * sampled key, one lookup in each shadow (four without a device tier, three with) (a hash probe, and an LRU or hit-density update on a hit or
+ * insert); per request, a comparison of the candidates. Memory: about 60 bytes per shadow slot,
+ * at most {@value #SHADOW_SLOTS} slots per candidate.
+ *
+ * <p>Not thread-safe (called under the cache lock); allocates nothing in steady state.
+ */
+public final class AdaptiveAdmission implements AdmissionPolicy {
+    public static final int LRU = 0;
+    public static final int SECOND_HIT = 1;
+    public static final int HIT_DENSITY = 2;
+    private static final String[] NAMES = {"lru", "second-hit", "hit-density"};
+    /** Shadow slots per candidate at most: the sampling rate is this over the capacity simulated. */
+    static final int SHADOW_SLOTS = 1 << 14;
+    /** Standard deviations of the sign test a challenger must lead by. */
+    static final double Z = 0.5;
+    /** Sampled lookups a challenger must lead by, on top of the test (early, when counts are small). */
+    static final double MIN_LEAD = 8;
+    /** Standard deviations by which a fixed candidate must lead the switching cache's own shadow to raise the threshold. */
+    static final double Z_REGRET = 1;
+    static final double MAX_Z = 8;
+    /** Requests between two checks of the switching cache against the fixed candidates. */
+    static final int CHECK_EVERY = 64;
+    /** Requests after which the comparison counts halve. */
+    static final int HALF_LIFE = 1024;
+    /** Decisions over which the reported DRAM admission share is averaged. */
+    private static final double SHARE_DECISIONS = 256;
+
+    private final CostAwareAdmission hitDensity;
+    private final FrequencySketch doorkeeper;
+    private final BlockFacts facts;
+    private final int blockBytes;
+    private final WriteBudget[] budgets;
+    private final SwitchingEviction dramOrder;
+    private final ShadowCache[] shadows;
+    private final long[] requestHits;
+    /** Per pair (a, b): the sum over requests of a's sampled hits less b's, and of its square. */
+    private final double[][] lead;
+    private final double[][] spread;
+    private final double rate;
+    private HitDensityEviction shadowDensityOrder;
+    /** Candidates; the shadow at index {@code self = arms} follows the real cache's own switches. */
+    private final int arms;
+    private final int self;
+    private SwitchingEviction selfOrder;
+    private HitDensityEviction selfDensityOrder;
+    /** The sign test's threshold now: doubled when switching made the cache fall behind a fixed candidate. */
+    private double z = Z;
+    private int current = LRU;
+    private long sampled;
+    private long requests;
+    private long switches;
+    private double dramShare = 1;
+
+    /**
+     * @param hitDensity      the hit-density candidate (its sketch, table and DRAM order), or null
+     *                        for none (with a device tier)
+     * @param doorkeeper      second-hit's sketch, sized as the {@code second-hit} baseline's
+     * @param entries         index capacity (entry numbers the DRAM order may see)
+     * @param slotsAtAndBelow per tier (DRAM, SSD, REMOTE), the block slots of that tier and
+     *                        every tier below it (0 for an absent tier)
+     * @param budgets         per tier, its write budget or null for none
+     */
+    public AdaptiveAdmission(CostAwareAdmission hitDensity, FrequencySketch doorkeeper, BlockFacts facts, int entries,
+            int blockBytes, long[] slotsAtAndBelow, WriteBudget[] budgets) {
+        this.hitDensity = hitDensity;
+        this.doorkeeper = doorkeeper;
+        this.facts = facts;
+        this.blockBytes = blockBytes;
+        this.budgets = budgets.clone();
+        long simulated = Math.max(1, Math.max(slotsAtAndBelow[0] - slotsAtAndBelow[1], slotsAtAndBelow[1]));
+        rate = Math.min(1, SHADOW_SLOTS / (double) simulated);
+        int slots = (int) Math.max(1, Math.round(rate * simulated));
+        arms = hitDensity == null ? 2 : 3;
+        self = arms;
+        shadows = new ShadowCache[arms + 1];
+        shadows[LRU] = new ShadowCache(slots, s -> new LruPrefixEviction(s.capacity()), (hi, lo, v) -> true, false);
+        shadows[SECOND_HIT] = new ShadowCache(slots, s -> new LruPrefixEviction(s.capacity()),
+                (hi, lo, v) -> doorkeeper.frequency(hi, lo) >= 2, false);
+        LruPrefixEviction lru = new LruPrefixEviction(entries);
+        if (hitDensity != null) {
+            HitDensity table = hitDensity.density();
+            FrequencySketch sketch = hitDensity.sketch();
+            shadows[HIT_DENSITY] = new ShadowCache(slots, s -> shadowDensityOrder = new HitDensityEviction(s.capacity(),
+                    table, s::parent, e -> HitDensity.classOf(sketch.frequency(s.keyHi(e), s.keyLo(e))), e -> 1, false),
+                    (hi, lo, v) -> v < 0 || table.density(HitDensity.classOf(sketch.frequency(hi, lo)), 0)
+                            >= shadowDensityOrder.score(v), true);
+            dramOrder = new SwitchingEviction(lru, hitDensity.dramOrder());
+            shadows[self] = new ShadowCache(slots, s -> selfOrder = new SwitchingEviction(
+                    new LruPrefixEviction(s.capacity()), selfDensityOrder = new HitDensityEviction(s.capacity(), table,
+                            s::parent, e -> HitDensity.classOf(sketch.frequency(s.keyHi(e), s.keyLo(e))), e -> 1, false)),
+                    (hi, lo, v) -> switch (current) {
+                        case SECOND_HIT -> doorkeeper.frequency(hi, lo) >= 2;
+                        case HIT_DENSITY -> v < 0 || table.density(HitDensity.classOf(sketch.frequency(hi, lo)), 0)
+                                >= selfDensityOrder.score(v);
+                        default -> true;
+                    }, true);
+        } else {
+            dramOrder = new SwitchingEviction(lru);
+            shadows[self] = new ShadowCache(slots, s -> selfOrder = new SwitchingEviction(new LruPrefixEviction(s.capacity())),
+                    (hi, lo, v) -> current != SECOND_HIT || doorkeeper.frequency(hi, lo) >= 2, false);
+        }
+        requestHits = new long[arms + 1];
+        lead = new double[arms + 1][arms + 1];
+        spread = new double[arms + 1][arms + 1];
+    }
+
+    /** The DRAM eviction order: the current candidate's (LRU, or hit density). */
+    public EvictionPolicy dramOrder() {
+        return dramOrder;
+    }
+
+    /** The candidate the cache follows now: {@link #LRU}, {@link #SECOND_HIT} or {@link #HIT_DENSITY}. */
+    public int current() {
+        return current;
+    }
+
+    /** The name of candidate {@code arm}. */
+    public static String name(int arm) {
+        return NAMES[arm];
+    }
+
+    /** Times the cache changed candidate. */
+    public long switches() {
+        return switches;
+    }
+
+    /** The share of keys the shadows follow. */
+    public double sampleRate() {
+        return rate;
+    }
+
+    @Override
+    public void onRequest() {
+        if (hitDensity != null) {
+            hitDensity.onRequest();
+        }
+        account();
+        for (ShadowCache s : shadows) {
+            s.onRequest();
+        }
+        choose();
+    }
+
+    @Override
+    public void onLookup(long hi, long lo) {
+        if (hitDensity != null) {
+            hitDensity.onLookup(hi, lo);
+        }
+        doorkeeper.increment(hi, lo);
+        if (rate < 1 && sampleUnit(hi, lo) >= rate) {
+            return;
+        }
+        for (int a = 0; a < shadows.length; a++) {
+            if (shadows[a].onLookup(hi, lo)) {
+                requestHits[a]++;
+            }
+        }
+        sampled++;
+    }
+
+    /**
+     * The guard against switching itself: the shadow that follows the real cache's switches is
+     * compared with each fixed candidate. When one leads it beyond chance (switching cost more
+     * than it won: phases shorter than the time to detect them), the threshold doubles (up to {@value #MAX_Z}), so it switches less; while no candidate
+     * leads it, the threshold halves back towards {@link #Z}.
+     */
+    private void checkRegret() {
+        int worst = -1;
+        double worstLead = 0;
+        for (int a = 0; a < arms; a++) {
+            double ahead = lead[a][self];
+            if (ahead > Z_REGRET * Math.sqrt(spread[a][self]) + MIN_LEAD && ahead > worstLead) {
+                worst = a;
+                worstLead = ahead;
+            }
+        }
+        if (worst >= 0) {
+            z = Math.min(MAX_Z, 2 * z);
+        } else {
+            boolean behind = false;
+            for (int a = 0; a < arms; a++) {
+                behind |= lead[a][self] > 0;
+            }
+            if (!behind) {
+                z = Math.max(Z, z / 2);
+            }
+        }
+    }
+
+    /** The request just looked up is one observation of each pair's difference in hits. */
+    private void account() {
+        for (int a = 0; a < shadows.length; a++) {
+            for (int b = 0; b < shadows.length; b++) {
+                double d = requestHits[a] - requestHits[b];
+                lead[a][b] += d;
+                spread[a][b] += d * d;
+            }
+        }
+        java.util.Arrays.fill(requestHits, 0);
+    }
+
+    /** Switches to the candidate that leads the current one by the most, if any leads beyond chance. */
+    private void choose() {
+        if (++requests % CHECK_EVERY == 0) {
+            checkRegret();
+        }
+        if (requests % HALF_LIFE == 0) {
+            for (int a = 0; a < lead.length; a++) {
+                for (int b = 0; b < lead.length; b++) {
+                    lead[a][b] /= 2;
+                    spread[a][b] /= 2;
+                }
+            }
+        }
+        int best = current;
+        double bestLead = 0;
+        for (int a = 0; a < arms; a++) {
+            if (a == current) {
+                continue;
+            }
+            double ahead = lead[a][current];
+            double margin = z * Math.sqrt(spread[a][current]) + MIN_LEAD;
+            if (ahead > margin && ahead > bestLead) {
+                best = a;
+                bestLead = ahead;
+            }
+        }
+        if (best != current) {
+            switchTo(best);
+        }
+    }
+
+    private void switchTo(int arm) {
+        current = arm;
+        dramOrder.use(arm == HIT_DENSITY ? 1 : 0);
+        selfOrder.use(arm == HIT_DENSITY ? 1 : 0);
+        switches++;
+    }
+
+    @Override
+    public boolean admitNew(long hi, long lo, int position, double chainSample, int victim) {
+        boolean admit = switch (current) {
+            case SECOND_HIT -> doorkeeper.frequency(hi, lo) >= 2;
+            case HIT_DENSITY -> hitDensity.admitNew(hi, lo, position, chainSample, victim);
+            default -> true;
+        };
+        dramShare += ((admit ? 1 : 0) - dramShare) / SHARE_DECISIONS;
+        return admit;
+    }
+
+    @Override
+    public boolean wantsVictim() {
+        return current == HIT_DENSITY;
+    }
+
+    @Override
+    public boolean admitWrite(int tier, int entry, double chainSample, double writePressure) {
+        if (current == SECOND_HIT && doorkeeper.frequency(facts.keyHi(entry), facts.keyLo(entry)) < 2) {
+            return false;
+        }
+        return budgets[tier] == null || budgets[tier].tryTake(blockBytes);
+    }
+
+    @Override
+    public boolean admitFlush(int tier, int entry) {
+        return budgets[tier] == null || budgets[tier].tryTake(blockBytes);
+    }
+
+    /** DRAM: the share of recent new blocks admitted; a device tier: 1, or 0 under second-hit (it samples no chains). */
+    @Override
+    public double admitShare(int tier) {
+        return tier == 0 ? dramShare : current == SECOND_HIT ? 0 : 1;
+    }
+
+    /** The sampling hash: independent of the sketches' and the chain sample's. */
+    static double sampleUnit(long hi, long lo) {
+        return FrequencySketch.unit(lo, hi, 0);
+    }
+
+    /** Forwards every event to each order; the victim comes from the one in use. */
+    static final class SwitchingEviction implements EvictionPolicy {
+        private final EvictionPolicy[] orders;
+        private EvictionPolicy inUse;
+
+        SwitchingEviction(EvictionPolicy... orders) {
+            this.orders = orders;
+            this.inUse = orders[0];
+        }
+
+        void use(int i) {
+            inUse = orders[i];
+        }
+
+        @Override
+        public void onInsert(int entry) {
+            for (EvictionPolicy o : orders) {
+                o.onInsert(entry);
+            }
+        }
+
+        @Override
+        public void onAccess(int entry) {
+            for (EvictionPolicy o : orders) {
+                o.onAccess(entry);
+            }
+        }
+
+        @Override
+        public void onRemove(int entry) {
+            for (EvictionPolicy o : orders) {
+                o.onRemove(entry);
+            }
+        }
+
+        @Override
+        public int victim(IntPredicate evictable, int limit) {
+            return inUse.victim(evictable, limit);
+        }
+    }
+}

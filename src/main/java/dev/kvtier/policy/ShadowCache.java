@@ -1,0 +1,229 @@
+package dev.kvtier.policy;
+
+import java.util.function.IntPredicate;
+
+/**
+ * A miniature simulation of one candidate policy (Waldspurger, Saemundsson, Ahmad and Park,
+ * "Cache Modeling and Optimization using Miniature Simulations", USENIX ATC 2017): a prefix
+ * cache that keeps only keys of a spatial hash sample, with its capacity scaled by the same
+ * rate, running its own admission rule and eviction order. It sees what the real cache sees
+ * (every key looked up, request by request, in prefix order) and holds no bytes.
+ *
+ * <p><b>Prefixes.</b> A sampled key's parent here is its nearest sampled ancestor: the last
+ * sampled key before it in the request (keys of a request arrive in prefix order, and a key
+ * always follows the same parent, so this is a fixed tree: the sampled keys' induced tree). On
+ * it the shadow applies the real cache's rules: a key hits only while every sampled key
+ * before it in the request hit; the hits are touched deepest first; then the request's other
+ * keys are stored in order until one is refused or finds no room (nothing under a parent not
+ * kept); only leaves leave, and never the parent of the key being stored. With a rate of 1 it
+ * is the whole cache; a rate below 1 keeps {@code rate * capacity} slots (SHARDS's fixed-rate
+ * scaling).
+ *
+ * <p><b>Differences from the real cache</b>, the same for every candidate: hits count blocks,
+ * not tokens; a request's partial last block is stored too (the shadow does not know which block
+ * is partial).
+ *
+ * <p>Not thread-safe (called under the cache lock); allocates only when a request is longer than
+ * any before it.
+ */
+final class ShadowCache {
+    /** May a new key enter: {@code victim} is the entry that would make room, or -1 when a slot is free. */
+    @FunctionalInterface
+    interface Admission {
+        boolean admit(long hi, long lo, int victim);
+    }
+
+    private final int capacity;
+    private final EvictionPolicy order;
+    private final Admission admission;
+    private final boolean wantsVictim;
+    private final long[] keyHi;
+    private final long[] keyLo;
+    private final int[] parent;
+    private final int[] children;
+    /** Open addressing, linear probing: entry + 1, 0 for empty. */
+    private final int[] table;
+    private final int mask;
+    private final int[] free;
+    private int freeCount;
+    private final IntPredicate evictable = this::evictable;
+    private int protect = -1;
+
+    // the request being looked up
+    private int last = -1;
+    private boolean hitting;
+    private boolean storing;
+    private int[] hits = new int[64];
+    private int hitCount;
+
+    /**
+     * @param capacity    slots (the real capacity times the sampling rate, at least 1)
+     * @param order       makes the candidate's eviction order, over entries 0 to capacity - 1 of this shadow
+     * @param admission   the candidate's admission of new keys
+     * @param wantsVictim whether {@code admission} needs the victim (else it gets -1)
+     */
+    ShadowCache(int capacity, java.util.function.Function<ShadowCache, EvictionPolicy> order, Admission admission,
+            boolean wantsVictim) {
+        this.capacity = Math.max(1, capacity);
+        this.admission = admission;
+        this.wantsVictim = wantsVictim;
+        keyHi = new long[this.capacity];
+        keyLo = new long[this.capacity];
+        parent = new int[this.capacity];
+        children = new int[this.capacity];
+        int size = Integer.highestOneBit(Math.max(4, this.capacity) * 2 - 1) << 1;
+        table = new int[size];
+        mask = size - 1;
+        free = new int[this.capacity];
+        for (int i = 0; i < this.capacity; i++) {
+            free[i] = this.capacity - 1 - i;
+        }
+        freeCount = this.capacity;
+        this.order = order.apply(this);
+    }
+
+    /** Entry slots of this shadow (for orders sized to it). */
+    int capacity() {
+        return capacity;
+    }
+
+    long keyHi(int e) {
+        return keyHi[e];
+    }
+
+    long keyLo(int e) {
+        return keyLo[e];
+    }
+
+    int parent(int e) {
+        return parent[e];
+    }
+
+    /** Keys kept now. */
+    int size() {
+        return capacity - freeCount;
+    }
+
+    /** A new request begins: the last one's hits are touched if not yet. */
+    void onRequest() {
+        touchHits();
+        last = -1;
+        hitting = true;
+        storing = true;
+    }
+
+    /** A sampled key looked up (in request order); returns whether it hit. */
+    boolean onLookup(long hi, long lo) {
+        int e = find(hi, lo);
+        if (hitting && e >= 0) {
+            if (hitCount == hits.length) {
+                hits = java.util.Arrays.copyOf(hits, 2 * hits.length);
+            }
+            hits[hitCount++] = e;
+            last = e;
+            return true;
+        }
+        if (hitting) {
+            hitting = false;
+            touchHits();
+        }
+        if (!storing) {
+            return false;
+        }
+        if (e >= 0) { // kept, but after a miss: the store finds it and touches it
+            order.onAccess(e);
+            last = e;
+            return false;
+        }
+        int victim = freeCount > 0 ? -1 : victim(last);
+        if (freeCount == 0 && victim < 0) {
+            storing = false;
+            return false;
+        }
+        if (!admission.admit(hi, lo, wantsVictim ? victim : -1)) {
+            storing = false;
+            return false;
+        }
+        if (victim >= 0) {
+            remove(victim);
+        }
+        last = insert(hi, lo, last);
+        return false;
+    }
+
+    private boolean evictable(int e) {
+        return children[e] == 0 && e != protect;
+    }
+
+    private int victim(int keep) {
+        protect = keep;
+        int v = order.victim(evictable);
+        protect = -1;
+        return v;
+    }
+
+    private void touchHits() {
+        for (int i = hitCount - 1; i >= 0; i--) {
+            order.onAccess(hits[i]);
+        }
+        hitCount = 0;
+    }
+
+    private int insert(long hi, long lo, int p) {
+        int e = free[--freeCount];
+        keyHi[e] = hi;
+        keyLo[e] = lo;
+        parent[e] = p;
+        children[e] = 0;
+        if (p >= 0) {
+            children[p]++;
+        }
+        int i = slot(hi, lo);
+        while (table[i] != 0) {
+            i = (i + 1) & mask;
+        }
+        table[i] = e + 1;
+        order.onInsert(e);
+        return e;
+    }
+
+    private void remove(int e) {
+        order.onRemove(e);
+        if (parent[e] >= 0) {
+            children[parent[e]]--;
+        }
+        int i = slot(keyHi[e], keyLo[e]);
+        while (table[i] != e + 1) {
+            i = (i + 1) & mask;
+        }
+        // backward-shift deletion
+        int j = i;
+        while (true) {
+            j = (j + 1) & mask;
+            if (table[j] == 0) {
+                break;
+            }
+            int home = slot(keyHi[table[j] - 1], keyLo[table[j] - 1]);
+            if (((j - home) & mask) >= ((j - i) & mask)) {
+                table[i] = table[j];
+                i = j;
+            }
+        }
+        table[i] = 0;
+        free[freeCount++] = e;
+    }
+
+    private int find(long hi, long lo) {
+        for (int i = slot(hi, lo); table[i] != 0; i = (i + 1) & mask) {
+            int e = table[i] - 1;
+            if (keyHi[e] == hi && keyLo[e] == lo) {
+                return e;
+            }
+        }
+        return -1;
+    }
+
+    private int slot(long hi, long lo) {
+        return (int) (FrequencySketch.mix(hi, lo, 3) >>> 20) & mask;
+    }
+}
