@@ -1173,7 +1173,7 @@ final class BlockTable implements BlockFacts {
             if (index.isLive(e) && index.hasCopy(e, SSD)) {
                 dropSubtree(e); // an SSD copy the forgetting could not see (a write that completed late)
             }
-        } else if (failure != ReadStatus.IO_ERROR || tier == REMOTE && remote.failed()) {
+        } else if (failure != ReadStatus.IO_ERROR || tier == REMOTE && remote.failed(slot)) {
             dropSubtree(e); // a failed device's blocks are gone: dropped, a store can put them back
         }
     }

@@ -1,6 +1,7 @@
 package dev.kvtier;
 
 import java.net.URI;
+import java.util.List;
 import java.nio.file.Path;
 import javax.net.ssl.SSLContext;
 
@@ -20,7 +21,8 @@ record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path
     }
 
     /** The remote tier's settings; {@code tls} null means the JVM's default context for an nbds:// URI. */
-    record Remote(URI uri, long capacityBytes, int connections, long timeoutMillis, int ways, long recheckMillis,
+    /** The remote tier: its exports, each used up to {@code capacityBytes}. */
+    record Remote(List<URI> uris, long capacityBytes, int connections, long timeoutMillis, int ways, long recheckMillis,
             long lookupBudgetMillis, Compression compression, SSLContext tls) {
     }
 

@@ -4,6 +4,7 @@ import dev.kvtier.io.IoEngine;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
+import java.util.List;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -32,15 +33,38 @@ public final class CacheStats {
     public record DeviceIo(Histogram readLatency, Histogram writeLatency, double readBytesPerSecond,
             double writeBytesPerSecond, long declinedWrites, long timedOutRequests, boolean failed) {
 
-        static DeviceIo of(IoEngine e) {
-            return new DeviceIo(e.latency(IoEngine.Kind.READ), e.latency(IoEngine.Kind.WRITE),
-                    e.bandwidth(IoEngine.Kind.READ), e.bandwidth(IoEngine.Kind.WRITE), e.declinedWrites(),
-                    e.timedOutRequests(), e.device().failed());
+        /** The devices of one tier together: latencies merged, bandwidths and counts summed, failed when all failed. */
+        static DeviceIo of(List<IoEngine> engines) {
+            Histogram read = null;
+            Histogram write = null;
+            double readBw = 0;
+            double writeBw = 0;
+            long declined = 0;
+            long timedOut = 0;
+            boolean failed = true;
+            for (IoEngine e : engines) {
+                read = merge(read, e.latency(IoEngine.Kind.READ));
+                write = merge(write, e.latency(IoEngine.Kind.WRITE));
+                readBw += e.bandwidth(IoEngine.Kind.READ);
+                writeBw += e.bandwidth(IoEngine.Kind.WRITE);
+                declined += e.declinedWrites();
+                timedOut += e.timedOutRequests();
+                failed &= e.device().failed();
+            }
+            return new DeviceIo(read, write, readBw, writeBw, declined, timedOut, failed);
+        }
+
+        private static Histogram merge(Histogram into, Histogram h) {
+            if (into == null) {
+                return h;
+            }
+            into.add(h);
+            return into;
         }
     }
 
     CacheStats(CacheMetrics m, long[] residentBlocks, long[] capacityBlocks, int activePins, long recoveryMillis,
-            IoEngine[] engines, double[] admitShares) {
+            List<List<IoEngine>> engines, double[] admitShares) {
         this.admitShares = admitShares.clone();
         for (Counter c : Counter.values()) {
             for (int t = 0; t < CacheMetrics.TIERS; t++) {
@@ -54,8 +78,8 @@ public final class CacheStats {
         for (Op op : Op.values()) {
             latency[op.ordinal()] = m.latency(op);
         }
-        for (int t = 0; t < engines.length; t++) {
-            io[t] = engines[t] == null ? null : DeviceIo.of(engines[t]);
+        for (int t = 0; t < engines.size(); t++) {
+            io[t] = engines.get(t).isEmpty() ? null : DeviceIo.of(engines.get(t));
         }
     }
 

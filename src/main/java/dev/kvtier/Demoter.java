@@ -370,7 +370,6 @@ final class Demoter implements Runnable {
         if (to < 0) {
             return Kind.IDLE; // no tier below DRAM is left (the SSD failed, no remote tier)
         }
-        IoEngine io = r.device(to).io();
         Write w;
         int n;
         lock.lock();
@@ -383,7 +382,7 @@ final class Demoter implements Runnable {
         }
         int e;
         try {
-            e = r.beginNextDemotion(kind, to, io.writePressure(), ssdWrites, n, w.header, w.source);
+            e = r.beginNextDemotion(kind, to, r.device(to).writePressure(), ssdWrites, n, w.header, w.source);
         } catch (RuntimeException | Error t) { // a policy's error: the write slot must not leak
             lock.lock();
             try {
@@ -447,7 +446,9 @@ final class Demoter implements Runnable {
     private void submit(Write w) {
         boolean queued;
         try {
-            queued = r.device(w.target).io().tryWrite(w);
+            DeviceTier to = r.device(w.target);
+            queued = (to.placement() == Placement.SHARED ? to.ioForKey(w.header.keyHi, w.header.keyLo) : to.io(w.slot))
+                    .tryWrite(w);
         } catch (RuntimeException | Error e) {
             LOG.error("kvtier: submitting a demotion failed", e);
             w.failure = Counter.DEMOTE_FAILED_BLOCKS;

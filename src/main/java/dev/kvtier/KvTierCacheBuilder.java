@@ -5,6 +5,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.LongSupplier;
 import javax.net.ssl.SSLContext;
@@ -39,7 +40,7 @@ public final class KvTierCacheBuilder {
     private double demoteAhead = 0.125;
     private Duration flushOnClose = DEFAULT_FLUSH_ON_CLOSE;
     private long storeWaitMillis;
-    private URI remoteUri;
+    private List<URI> remoteUris;
     private long remoteCapacityBytes;
     private int remoteConnections = 4;
     private long remoteTimeoutMillis = 2_000;
@@ -128,8 +129,23 @@ public final class KvTierCacheBuilder {
      * {@link #localSsd} and {@link #ssdDirectIo} instead.
      */
     public KvTierCacheBuilder remote(URI export, long capacityBytes) {
-        this.remoteUri = Objects.requireNonNull(export, "export");
-        this.remoteCapacityBytes = capacityBytes;
+        return remote(List.of(Objects.requireNonNull(export, "export")), capacityBytes);
+    }
+
+    /**
+     * Adds the shared remote tier over several NBD exports (flash servers), the first
+     * {@code capacityBytesEach} of each used, as {@link #remote(URI, long)} describes for one.
+     * Blocks are placed over the exports by key (rendezvous hashing over the exports' identities,
+     * weighted by their capacities): caches attaching the same exports agree on where each block
+     * is, whatever order they list them in, and a failed export costs only its own blocks.
+     */
+    public KvTierCacheBuilder remote(List<URI> exports, long capacityBytesEach) {
+        Objects.requireNonNull(exports, "exports");
+        for (int i = 0; i < exports.size(); i++) {
+            Objects.requireNonNull(exports.get(i), "exports[" + i + "]");
+        }
+        this.remoteUris = List.copyOf(exports);
+        this.remoteCapacityBytes = capacityBytesEach;
         return this;
     }
 
@@ -315,7 +331,7 @@ public final class KvTierCacheBuilder {
         if (ssdPath != null) {
             checkSsd(pageBytes);
         }
-        CacheConfig.Remote remote = remoteUri == null ? null : checkRemote(pages);
+        CacheConfig.Remote remote = remoteUris == null ? null : checkRemote(pages);
         CacheConfig.Policy p = checkPolicy();
         JvmFlags.requireChronicleFlags();
         return new TieredCache(new CacheConfig(blockTokens, blockBytes, dramCapacityBytes, ssdPath,
@@ -334,7 +350,7 @@ public final class KvTierCacheBuilder {
                     "writeBudget for " + t + " must be positive bytes per second, was " + b);
         }
         require((budgetTiers & 1 << Tier.SSD.ordinal()) == 0 || ssdPath != null, "writeBudget for SSD, but no localSsd");
-        require((budgetTiers & 1 << Tier.REMOTE.ordinal()) == 0 || remoteUri != null,
+        require((budgetTiers & 1 << Tier.REMOTE.ordinal()) == 0 || remoteUris != null,
                 "writeBudget for REMOTE, but no remote");
         require(prefillModel == null || policy == CachePolicy.COSTAWARE,
                 "a prefillModel is only used by policy costaware, not " + policy);
@@ -342,13 +358,19 @@ public final class KvTierCacheBuilder {
     }
 
     private CacheConfig.Remote checkRemote(long pages) {
-        boolean tls = "nbds".equals(remoteUri.getScheme());
-        require((tls || "nbd".equals(remoteUri.getScheme())) && remoteUri.getHost() != null,
-                "remote: " + remoteUri + " is not an nbd://host[:port]/[export] or nbds://host[:port]/[export] URI");
-        require(remoteTls == null || tls, "remoteTls is set but the remote URI " + remoteUri
-                + " is plain nbd://; use nbds:// for TLS");
-        long slots = DeviceLayout.slotsThatFit(remoteCapacityBytes, 1, blockBytes);
-        require(slots >= remoteWays, "remote capacity (" + remoteCapacityBytes + " bytes) must hold at least "
+        require(!remoteUris.isEmpty(), "remote: no export given");
+        require(new java.util.HashSet<>(remoteUris).size() == remoteUris.size(), "remote: an export is listed twice in "
+                + remoteUris);
+        for (URI uri : remoteUris) {
+            boolean tls = "nbds".equals(uri.getScheme());
+            require((tls || "nbd".equals(uri.getScheme())) && uri.getHost() != null,
+                    "remote: " + uri + " is not an nbd://host[:port]/[export] or nbds://host[:port]/[export] URI");
+            require(remoteTls == null || tls, "remoteTls is set but the remote URI " + uri
+                    + " is plain nbd://; use nbds:// for TLS");
+        }
+        long perExport = DeviceLayout.slotsThatFit(remoteCapacityBytes, 1, blockBytes);
+        long slots = perExport * remoteUris.size();
+        require(perExport >= remoteWays, "remote capacity (" + remoteCapacityBytes + " bytes) must hold at least "
                 + remoteWays + " slots (one set) of a " + blockBytes + "-byte block plus its header and the superblock");
         long ssdSlots = ssdPath == null ? 0 : DeviceLayout.slotsThatFit(ssdCapacityBytes, 1, blockBytes);
         require(slots + ssdSlots + pages <= MAX_BLOCKS, "remote capacity holds up to " + slots
@@ -359,7 +381,7 @@ public final class KvTierCacheBuilder {
         require(remoteWays >= 1 && remoteWays <= 64, "remoteWays must be in [1, 64], was " + remoteWays);
         require(remoteRecheckMillis >= 0, "remoteRecheckMillis must be >= 0, was " + remoteRecheckMillis);
         require(remoteLookupBudgetMillis >= 1, "remoteLookupBudgetMillis must be >= 1, was " + remoteLookupBudgetMillis);
-        return new CacheConfig.Remote(remoteUri, remoteCapacityBytes, remoteConnections, remoteTimeoutMillis,
+        return new CacheConfig.Remote(remoteUris, remoteCapacityBytes, remoteConnections, remoteTimeoutMillis,
                 remoteWays, remoteRecheckMillis, remoteLookupBudgetMillis, remoteCompression, remoteTls);
     }
 

@@ -228,7 +228,7 @@ final class Load {
                 pending++;
                 read.token = runId;
             }
-            p.table().device(tier).io().submitRead(read);
+            p.table().device(tier).io(s[2 * w + i]).submitRead(read);
         }
     }
 

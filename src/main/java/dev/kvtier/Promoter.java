@@ -46,7 +46,7 @@ final class Promoter {
                 continue; // queued meanwhile by a load that found no free request
             }
             r.entry = e;
-            table.device(r.plan[0]).io().submitRead(r);
+            table.device(r.plan[0]).io(r.plan[1]).submitRead(r);
         }
     }
 

@@ -45,7 +45,6 @@ final class RemoteLookup {
     static final int LOOKAHEAD = 16;
 
     private final BlockTable r;
-    private final IoEngine io;
     private final long recheckNanos;
     /** The most one match waits for set headers. */
     private final long budgetNanos;
@@ -55,7 +54,6 @@ final class RemoteLookup {
     RemoteLookup(BlockTable r, long recheckMillis, long budgetMillis) {
         this.budgetNanos = budgetMillis * 1_000_000L;
         this.r = r;
-        this.io = r.remote.io();
         this.recheckNanos = recheckMillis * 1_000_000L;
         this.fruitlessAt = new long[r.remote.sets()];
     }
@@ -118,7 +116,7 @@ final class RemoteLookup {
             int k = i;
             BlockKey key = keys[from + i];
             Namespace ns = key.namespace();
-            reads[i] = io.submitRead(() -> {
+            reads[i] = r.remote.ioForKey(key.hi(), key.lo()).submitRead(() -> {
                 slots[k] = r.remote.find(key.hi(), key.lo(), ns.rootHi(), ns.rootLo(), epochs, k);
                 return 0;
             });

@@ -21,6 +21,7 @@ import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.SharedSlotTier;
 import dev.kvtier.tier.SlotTier;
 import java.io.IOException;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -134,9 +135,34 @@ final class TieredCache implements KvTierCache {
         }
     }
 
+    /** Opens every export of the remote tier; a failure closes those opened and is thrown. */
     private static DeviceTier openRemote(CacheConfig c) throws IOException {
         CacheConfig.Remote rc = c.remote();
-        NbdDevice device = NbdDevice.open(rc.uri(), rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls());
+        List<DeviceTier.Shard> shards = new ArrayList<>();
+        try {
+            for (URI uri : rc.uris()) {
+                DeviceTier.Shard s = openShard(c, uri);
+                shards.add(s);
+                for (DeviceTier.Shard other : shards) {
+                    if (other != s && other.slots().layout().creationId() == s.slots().layout().creationId()) {
+                        throw new IOException(s.slots().device().describe() + " and " + other.slots().device().describe()
+                                + " are the same device (one creation id); list each export once");
+                    }
+                }
+            }
+            return DeviceTier.shared(Tier.REMOTE, shards);
+        } catch (IOException | RuntimeException e) {
+            for (DeviceTier.Shard s : shards) {
+                s.io().close();
+                s.slots().close();
+            }
+            throw e;
+        }
+    }
+
+    private static DeviceTier.Shard openShard(CacheConfig c, URI uri) throws IOException {
+        CacheConfig.Remote rc = c.remote();
+        NbdDevice device = NbdDevice.open(uri, rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls());
         try {
             SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(rc.compression()),
                     c.reinitializeDevices());
@@ -144,7 +170,7 @@ final class TieredCache implements KvTierCache {
                 throw new IOException(device.describe() + " holds " + slots.slotCount() + " slots, fewer than one set of "
                         + rc.ways());
             }
-            return DeviceTier.shared(Tier.REMOTE, new SharedSlotTier(slots, rc.ways()), new IoEngine(device,
+            return new DeviceTier.Shard(slots, new SharedSlotTier(slots, rc.ways()), new IoEngine(device,
                     REMOTE_DEPTH_PER_CONNECTION * rc.connections(), QUEUE, QUEUE, rc.timeoutMillis()));
         } catch (IOException | RuntimeException e) {
             device.close();
@@ -412,7 +438,7 @@ final class TieredCache implements KvTierCache {
         if (!refreshing.compareAndSet(false, true)) {
             return;
         }
-        r.remote.io().submitRead(() -> {
+        r.remote.anyIo().submitRead(() -> {
             recordOnSsd(lookup.refreshInvalidations());
             return InvalidationTable.BYTES;
         }).whenComplete((v, e) -> {
@@ -448,12 +474,12 @@ final class TieredCache implements KvTierCache {
     @Override
     public CacheStats stats() {
         long[] capacity = new long[CacheMetrics.TIERS];
-        IoEngine[] io = new IoEngine[CacheMetrics.TIERS];
+        List<List<IoEngine>> io = new ArrayList<>(java.util.Collections.nCopies(CacheMetrics.TIERS, List.of()));
         BlockTable.Gauges g = r.gauges();
         capacity[DRAM] = r.dram.pageCount();
         for (DeviceTier d : r.devices()) {
             capacity[d.id()] = d.slotCount();
-            io[d.id()] = d.io();
+            io.set(d.id(), d.shards().stream().map(DeviceTier.Shard::io).toList());
         }
         return new CacheStats(metrics, g.resident(), capacity, g.pins(), recoveryMillis, io, g.admitShares());
     }

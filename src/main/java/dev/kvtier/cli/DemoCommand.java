@@ -118,9 +118,10 @@ final class DemoCommand implements Callable<Integer> {
             description = "adaptive, costaware, lru, second-hit or write-limit (default ${DEFAULT-VALUE}).")
     String policy;
 
-    @Option(names = "--remote", paramLabel = "URI",
-            description = "Add the shared remote tier on an NBD export, e.g. nbd://127.0.0.1:10809/ (see the README to start one).")
-    URI remote;
+    @Option(names = "--remote", paramLabel = "URI", split = ",",
+            description = "Add the shared remote tier on an NBD export, e.g. nbd://127.0.0.1:10809/ (see the README to "
+                    + "start one); several exports (repeat the option, or separate them by commas) shard the tier over them.")
+    List<URI> remote;
 
     @Option(names = "--remote-mib", defaultValue = "2048",
             description = "MiB of the export the remote tier uses; every process sharing it must use the same (default ${DEFAULT-VALUE}).")
@@ -162,7 +163,8 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (remote != null) {
             builder.remote(remote, remoteMib << 20).remoteCompression(compression).reinitializeIncompatibleDevices(reset);
-            System.out.println("remote tier: " + remote + ", " + remoteMib + " MiB");
+            System.out.println("remote tier: " + String.join(", ", remote.stream().map(URI::toString).toList()) + ", "
+                    + remoteMib + " MiB" + (remote.size() > 1 ? " each" : ""));
         }
         Namespace[] ns = namespaces(workload);
         template = Payloads.block(blockBytes, Payloads.Kind.BF16, 0x6b76746965724cL);
@@ -181,7 +183,7 @@ final class DemoCommand implements Callable<Integer> {
             System.err.println("kvtier demo: " + e.getMessage());
             boolean unreachable = remote != null && e.getMessage().contains("Connect");
             System.err.println(unreachable
-                    ? "kvtier demo: is an NBD server running at " + remote + "? The README says how to start one"
+                    ? "kvtier demo: is an NBD server running at each of " + remote + "? The README says how to start one"
                     : "kvtier demo: run with --reset to start from an empty SSD file and reformat an incompatible "
                             + "remote export, or pick another --data-dir");
             return 2;

@@ -216,6 +216,11 @@ public final class SlotTier implements AutoCloseable {
         }
     }
 
+    /** Makes every later epoch of this tier greater than {@code epoch} (epochs shared by several devices). */
+    public void advanceEpoch(long epoch) {
+        this.epoch.accumulateAndGet(epoch, Math::max);
+    }
+
     /** The device's invalidation table, as it is on the device now. */
     public InvalidationTable readInvalidations() throws IOException {
         ByteBuffer page = alignedBuffer(InvalidationTable.BYTES, layout.alignment());
