@@ -297,7 +297,8 @@ class RemoteTierTest {
         return out.toString();
     }
 
-    private static ByteBuffer[] filled(BlockKey[] keys) {
+    /** Remote-sized blocks holding each key's bytes. */
+    static ByteBuffer[] filled(BlockKey[] keys) {
         ByteBuffer[] b = new ByteBuffer[keys.length];
         for (int i = 0; i < b.length; i++) {
             b[i] = SsdFixtures.payload(keys[i], RemoteWorker.BLOCK);
@@ -305,7 +306,8 @@ class RemoteTierTest {
         return b;
     }
 
-    private static ByteBuffer[] empty(int n) {
+    /** {@code n} empty remote-sized blocks. */
+    static ByteBuffer[] empty(int n) {
         ByteBuffer[] b = new ByteBuffer[n];
         for (int i = 0; i < n; i++) {
             b[i] = ByteBuffer.allocateDirect(RemoteWorker.BLOCK);

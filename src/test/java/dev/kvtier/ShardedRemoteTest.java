@@ -43,7 +43,7 @@ class ShardedRemoteTest {
             List<BlockKey[]> chains = chains("sharded");
             try (KvTierCache a = RemoteWorker.builder(uris.get(0), EXPORT_BYTES).remote(uris, EXPORT_BYTES).build()) {
                 for (BlockKey[] keys : chains) {
-                    assertEquals(CHAIN, a.store(keys, filled(keys)));
+                    assertEquals(CHAIN, a.store(keys, RemoteTierTest.filled(keys)));
                     a.awaitIdle();
                 }
                 assertEquals(CHAINS * CHAIN, a.stats().storedBlocks(Tier.REMOTE), a.stats().toString());
@@ -54,7 +54,7 @@ class ShardedRemoteTest {
                 int found = 0;
                 for (BlockKey[] keys : chains) {
                     PrefixMatch m = b.match(keys);
-                    ByteBuffer[] dst = empty(m.hitBlocks());
+                    ByteBuffer[] dst = RemoteTierTest.empty(m.hitBlocks());
                     assertEquals(m.hitBlocks(), b.load(m, dst).join());
                     for (int i = 0; i < m.hitBlocks(); i++) {
                         assertEquals(-1, SsdFixtures.firstWrongByte(dst[i].clear(), keys[i]), "block " + i);
@@ -83,7 +83,7 @@ class ShardedRemoteTest {
             try (KvTierCache a = RemoteWorker.builder(uris.get(0), EXPORT_BYTES).remote(uris, EXPORT_BYTES)
                     .remoteTimeoutMillis(1_000).build()) {
                 for (BlockKey[] keys : chains) {
-                    a.store(keys, filled(keys));
+                    a.store(keys, RemoteTierTest.filled(keys));
                     a.awaitIdle();
                 }
             }
@@ -95,7 +95,7 @@ class ShardedRemoteTest {
                 for (BlockKey[] keys : chains) {
                     long t0 = System.nanoTime();
                     PrefixMatch m = b.match(keys);
-                    ByteBuffer[] dst = empty(m.hitBlocks());
+                    ByteBuffer[] dst = RemoteTierTest.empty(m.hitBlocks());
                     int n = b.load(m, dst).join();
                     slowest = Math.max(slowest, System.nanoTime() - t0);
                     for (int i = 0; i < n; i++) {
@@ -182,21 +182,5 @@ class ShardedRemoteTest {
             chains.add(ns.keysFromHashes(ids));
         }
         return chains;
-    }
-
-    private static ByteBuffer[] filled(BlockKey[] keys) {
-        ByteBuffer[] b = new ByteBuffer[keys.length];
-        for (int i = 0; i < keys.length; i++) {
-            b[i] = SsdFixtures.payload(keys[i], RemoteWorker.BLOCK);
-        }
-        return b;
-    }
-
-    private static ByteBuffer[] empty(int n) {
-        ByteBuffer[] b = new ByteBuffer[n];
-        for (int i = 0; i < n; i++) {
-            b[i] = ByteBuffer.allocateDirect(RemoteWorker.BLOCK);
-        }
-        return b;
     }
 }
