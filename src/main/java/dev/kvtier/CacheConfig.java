@@ -1,5 +1,6 @@
 package dev.kvtier;
 
+import dev.kvtier.format.SlotSeal;
 import java.net.URI;
 import java.util.List;
 import java.nio.file.Path;
@@ -23,7 +24,7 @@ record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path
     /** The remote tier's settings; {@code tls} null means the JVM's default context for an nbds:// URI. */
     /** The remote tier: its exports, each used up to {@code capacityBytes}. */
     record Remote(List<URI> uris, long capacityBytes, int connections, long timeoutMillis, int ways, long recheckMillis,
-            long lookupBudgetMillis, Compression compression, SSLContext tls) {
+            long lookupBudgetMillis, Compression compression, SSLContext tls, SlotSeal seal) {
     }
 
     boolean hasSsd() {

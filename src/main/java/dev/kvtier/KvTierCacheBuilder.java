@@ -1,6 +1,7 @@
 package dev.kvtier;
 
 import dev.kvtier.format.DeviceLayout;
+import dev.kvtier.format.SlotSeal;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,6 +51,7 @@ public final class KvTierCacheBuilder {
     private java.util.concurrent.Executor loadCompletions;
     private Compression remoteCompression = Compression.NONE;
     private SSLContext remoteTls;
+    private byte[] remoteSecret;
     private CachePolicy policy = CachePolicy.ADAPTIVE;
     private NextUseOracle oracle;
     private final double[] writeBudgets = new double[Tier.values().length];
@@ -199,6 +201,21 @@ public final class KvTierCacheBuilder {
      */
     public KvTierCacheBuilder loadCompletionExecutor(java.util.concurrent.Executor executor) {
         this.loadCompletions = Objects.requireNonNull(executor, "executor");
+        return this;
+    }
+
+    /**
+     * Seals the remote tier's blocks with a secret shared by the deployment's servers (at least
+     * {@value dev.kvtier.format.SlotSeal#MIN_SECRET_BYTES} bytes; copied): every block is
+     * encrypted and authenticated (AES-256-GCM under a key derived per namespace, its slot
+     * header as associated data), and a block that fails the check is a miss, counted as
+     * corrupt. So a server without the secret can neither read the KV on the export nor make
+     * another server serve bytes it wrote. A sealed export is refused to a cache with another
+     * secret or none, and an unsealed one to a cache with a secret. Default: unsealed.
+     */
+    public KvTierCacheBuilder remoteSecret(byte[] secret) {
+        Objects.requireNonNull(secret, "secret");
+        this.remoteSecret = secret.clone();
         return this;
     }
 
@@ -381,8 +398,11 @@ public final class KvTierCacheBuilder {
         require(remoteWays >= 1 && remoteWays <= 64, "remoteWays must be in [1, 64], was " + remoteWays);
         require(remoteRecheckMillis >= 0, "remoteRecheckMillis must be >= 0, was " + remoteRecheckMillis);
         require(remoteLookupBudgetMillis >= 1, "remoteLookupBudgetMillis must be >= 1, was " + remoteLookupBudgetMillis);
+        require(remoteSecret == null || remoteSecret.length >= SlotSeal.MIN_SECRET_BYTES, "remoteSecret must have at least "
+                + SlotSeal.MIN_SECRET_BYTES + " bytes, had " + (remoteSecret == null ? 0 : remoteSecret.length));
         return new CacheConfig.Remote(remoteUris, remoteCapacityBytes, remoteConnections, remoteTimeoutMillis,
-                remoteWays, remoteRecheckMillis, remoteLookupBudgetMillis, remoteCompression, remoteTls);
+                remoteWays, remoteRecheckMillis, remoteLookupBudgetMillis, remoteCompression, remoteTls,
+                remoteSecret == null ? null : SlotSeal.of(remoteSecret));
     }
 
     private void checkSsd(long pageBytes) {

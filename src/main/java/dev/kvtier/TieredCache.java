@@ -165,7 +165,7 @@ final class TieredCache implements KvTierCache {
         NbdDevice device = NbdDevice.open(uri, rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls());
         try {
             SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(rc.compression()),
-                    c.reinitializeDevices());
+                    c.reinitializeDevices(), rc.ways(), rc.seal());
             if (slots.slotCount() < rc.ways()) {
                 throw new IOException(device.describe() + " holds " + slots.slotCount() + " slots, fewer than one set of "
                         + rc.ways());

@@ -33,13 +33,17 @@ import java.util.zip.CRC32C;
  *     32    4 block tokens
  *     36    4 block bytes      largest payload after decoding
  *     40    8 creation id      random, chosen when the device is formatted
- *     48   12 reserved         0
+ *     48    4 ways             slots per set of a shared device ({@code SharedSlotTier}); 0 for a local one
+ *     52    8 key check        a sealed device's {@link SlotSeal#keyCheck} of its creation id; 0 unsealed
  *     60    4 CRC32C           of bytes 0..59
  * </pre>
  */
 public final class DeviceLayout {
-    /** Version of the superblock, invalidation table and slot header layouts. 2: the invalidation table. */
-    public static final int FORMAT_VERSION = 2;
+    /**
+     * Version of the superblock, invalidation table and slot header layouts. 2: the invalidation
+     * table. 3: ways and key check in the superblock, nonce and tag in the slot header.
+     */
+    public static final int FORMAT_VERSION = 3;
     public static final long MAGIC = 0x425352454954564BL;
     public static final int SUPERBLOCK_BYTES = 4096;
     /** Where the slots begin: after the superblock and the invalidation table. */
@@ -53,8 +57,20 @@ public final class DeviceLayout {
     private final int blockTokens;
     private final int blockBytes;
     private final long creationId;
+    private final int ways;
+    private final long keyCheck;
 
+    /** A local, unsealed device's layout. */
     public DeviceLayout(int alignment, long slotCount, int blockTokens, int blockBytes, long creationId) {
+        this(alignment, slotCount, blockTokens, blockBytes, creationId, 0, 0);
+    }
+
+    /**
+     * @param ways slots per set of a shared device, 0 for a local one
+     * @param keyCheck a sealed device's key check ({@link SlotSeal#keyCheck}), 0 unsealed
+     */
+    public DeviceLayout(int alignment, long slotCount, int blockTokens, int blockBytes, long creationId, int ways,
+            long keyCheck) {
         if (alignment < 1 || Integer.bitCount(alignment) != 1 || alignment > SUPERBLOCK_BYTES) {
             throw new IllegalArgumentException("alignment must be a power of two up to 4096, was " + alignment);
         }
@@ -65,6 +81,13 @@ public final class DeviceLayout {
         this.blockTokens = blockTokens;
         this.blockBytes = blockBytes;
         this.creationId = creationId;
+        this.ways = ways;
+        this.keyCheck = keyCheck;
+    }
+
+    /** This layout for a device shared in sets of {@code ways} and sealed with {@code keyCheck} (0: unsealed). */
+    public DeviceLayout withPlacement(int ways, long keyCheck) {
+        return new DeviceLayout(alignment, slotCount, blockTokens, blockBytes, creationId, ways, keyCheck);
     }
 
     /** The most slots of this geometry that fit in {@code deviceBytes}. */
@@ -107,6 +130,20 @@ public final class DeviceLayout {
         return creationId;
     }
 
+    /** Slots per set of a shared device; 0 for a local one. */
+    public int ways() {
+        return ways;
+    }
+
+    /** Whether the device's slots are sealed ({@link SlotSeal}). */
+    public boolean sealed() {
+        return keyCheck != 0;
+    }
+
+    public long keyCheck() {
+        return keyCheck;
+    }
+
     /** Bytes of the device this layout uses. */
     public long deviceBytes() {
         return METADATA_BYTES + slotCount * slotBytes;
@@ -135,7 +172,7 @@ public final class DeviceLayout {
         }
         b.putLong(0, MAGIC).putInt(8, FORMAT_VERSION).putInt(12, alignment).putInt(16, headerBytes)
                 .putInt(20, slotBytes).putLong(24, slotCount).putInt(32, blockTokens).putInt(36, blockBytes)
-                .putLong(40, creationId);
+                .putLong(40, creationId).putInt(48, ways).putLong(52, keyCheck);
         b.putInt(60, crc(b));
     }
 
@@ -168,7 +205,12 @@ public final class DeviceLayout {
             throw new FormatException("superblock fields out of range: alignment " + alignment + ", slots "
                     + slots + ", block bytes " + blockBytes);
         }
-        DeviceLayout layout = new DeviceLayout(alignment, slots, b.getInt(32), blockBytes, b.getLong(40));
+        int ways = b.getInt(48);
+        if (ways < 0 || ways > 64) {
+            throw new FormatException("superblock ways out of range: " + ways);
+        }
+        DeviceLayout layout = new DeviceLayout(alignment, slots, b.getInt(32), blockBytes, b.getLong(40), ways,
+                b.getLong(52));
         if (layout.headerBytes != b.getInt(16) || layout.slotBytes != b.getInt(20)) {
             throw new FormatException("superblock slot geometry " + b.getInt(16) + "+" + b.getInt(20)
                     + " does not follow from its alignment and block size");
@@ -190,6 +232,14 @@ public final class DeviceLayout {
         if (slotCount != wanted.slotCount) {
             return "it has " + slotCount + " slots, this cache is configured for " + wanted.slotCount;
         }
+        if (ways != wanted.ways) {
+            return "its slots are placed in sets of " + ways + ", this cache uses " + wanted.ways
+                    + " (every server sharing it must set the same remoteWays)";
+        }
+        if (sealed() != wanted.sealed()) {
+            return sealed() ? "its blocks are sealed with a secret and this cache has none (set remoteSecret)"
+                    : "its blocks are not sealed and this cache has a secret; reformat it to seal them";
+        }
         return null;
     }
 
@@ -206,6 +256,7 @@ public final class DeviceLayout {
     @Override
     public String toString() {
         return "DeviceLayout[v" + FORMAT_VERSION + ", " + slotCount + " slots of " + slotBytes + " bytes, block "
-                + blockTokens + " tokens / " + blockBytes + " bytes, alignment " + alignment + "]";
+                + blockTokens + " tokens / " + blockBytes + " bytes, alignment " + alignment
+                + (ways > 0 ? ", sets of " + ways : "") + (sealed() ? ", sealed" : "") + "]";
     }
 }

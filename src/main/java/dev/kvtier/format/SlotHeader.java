@@ -25,12 +25,15 @@ import java.util.zip.CRC32C;
  *     68    4 payload CRC32C     of the stored payload bytes
  *     72    8 write epoch        increases with every write to the device
  *     80    8 device id          the superblock's creation id; a slot from an earlier life is stale
- *     88   36 reserved           0
+ *     88   12 nonce              on a sealed device ({@link SlotSeal}): the AES-GCM nonce; else 0
+ *    100   16 tag                on a sealed device: the AES-GCM tag over the payload, with bytes
+ *                                0..87 (payload CRC as 0) as associated data; else 0
+ *    116    8 reserved           0
  *    124    4 header CRC32C      of bytes 0..123
  * </pre>
  *
  * A slot is valid only if its header decodes; its payload only if the payload CRC matches as
- * well. The header checksum is separate from the payload checksum, so headers can be scanned
+ * well (and, sealed, only if its tag does). The header checksum is separate from the payload checksum, so headers can be scanned
  * at open without reading payloads. A zeroed header (magic 0) marks an empty slot.
  *
  * <p>Mutable, so that a thread can decode many headers into one instance; not thread-safe. With
@@ -40,6 +43,10 @@ public final class SlotHeader {
     public static final int BYTES = 128;
     public static final int MAGIC = 0x4C53564B;
     private static final int CRC_OFFSET = 124;
+    private static final int NONCE_OFFSET = 88;
+    private static final int TAG_OFFSET = NONCE_OFFSET + SlotSeal.NONCE_BYTES;
+    /** Header bytes a sealed slot's tag covers besides its payload. */
+    public static final int AAD_BYTES = NONCE_OFFSET;
 
     public int codec;
     public long keyHi;
@@ -54,6 +61,10 @@ public final class SlotHeader {
     public int payloadCrc;
     public long epoch;
     public long deviceId;
+    /** AES-GCM nonce of a sealed slot (see {@link SlotSeal}). */
+    public final byte[] nonce = new byte[SlotSeal.NONCE_BYTES];
+    /** AES-GCM tag of a sealed slot. */
+    public final byte[] tag = new byte[SlotSeal.TAG_BYTES];
 
     private final CRC32C crc = new CRC32C();
 
@@ -66,10 +77,22 @@ public final class SlotHeader {
                 .putLong(at + 32, parentLo).putLong(at + 40, namespaceHi).putLong(at + 48, namespaceLo)
                 .putInt(at + 56, position).putInt(at + 60, storedLength).putInt(at + 64, blockLength)
                 .putInt(at + 68, payloadCrc).putLong(at + 72, epoch).putLong(at + 80, deviceId);
-        for (int i = 88; i < CRC_OFFSET; i++) {
+        b.put(at + NONCE_OFFSET, nonce).put(at + TAG_OFFSET, tag);
+        for (int i = TAG_OFFSET + SlotSeal.TAG_BYTES; i < CRC_OFFSET; i++) {
             b.put(at + i, (byte) 0);
         }
         b.putInt(at + CRC_OFFSET, crc(b, at));
+    }
+
+    /**
+     * Writes the bytes a sealed slot authenticates ({@link #AAD_BYTES}: the header up to the
+     * nonce, with the payload CRC as 0, which is computed after sealing) into {@code dst[0, AAD_BYTES)}.
+     */
+    public void encodeAad(ByteBuffer dst) {
+        int crc = payloadCrc;
+        payloadCrc = 0;
+        encode(dst, 0);
+        payloadCrc = crc;
     }
 
     /** Writes an empty (invalid) header: all zero. Its position and limit are unchanged. */
@@ -125,6 +148,7 @@ public final class SlotHeader {
         payloadCrc = b.getInt(at + 68);
         epoch = b.getLong(at + 72);
         deviceId = b.getLong(at + 80);
+        b.get(at + NONCE_OFFSET, nonce).get(at + TAG_OFFSET, tag);
         if (position < 0) {
             throw outOfRange("position " + position);
         }

@@ -14,7 +14,14 @@ import java.util.Arrays;
  * <p><b>Algorithm.</b> {@code set = mix64(hi ^ lo) mod sets}, slots {@code set * ways .. + ways}.
  * A writer takes, in this order, the slot that already holds the key (a refresh), an empty or
  * invalid slot, or the slot with the oldest write epoch (epochs follow the wall clock, so they
- * compare across writers). A reader looks for a valid header with the key and namespace.
+ * compare across writers; a writer also moves its own epochs past every epoch it reads in a
+ * set, so its write orders after what it saw even when its clock lags). A reader looks for a
+ * valid header with the key and namespace.
+ *
+ * <p><b>Epochs from the future.</b> A header whose epoch is more than
+ * {@link #MAX_FUTURE_EPOCH_MS} ahead of this server's clock (a writer with a clock far ahead, or
+ * a forged slot) is not found and is the first slot a writer replaces: it cannot make itself
+ * the newest block of its set for good.
  *
  * <p><b>Races.</b> Two writers may pick the same slot. Each wipes the header, writes its payload,
  * then its header, so the slot ends with one writer's header over either writer's payload; the
@@ -26,6 +33,9 @@ import java.util.Arrays;
  * round trip on NBD, see {@link SlotTier#readHeaders}); placing one reads them too. Thread-safe as far as {@link SlotTier} is; per-thread scratch.
  */
 public final class SharedSlotTier {
+    /** How far ahead of this server's clock a header's epoch may be and still count (see the class comment). */
+    public static final long MAX_FUTURE_EPOCH_MS = 60_000;
+
     private final SlotTier slots;
     private final int ways;
     private final int sets;
@@ -79,7 +89,7 @@ public final class SharedSlotTier {
     public int find(long keyHi, long keyLo, long nsHi, long nsLo, long[] epochs, int at) throws IOException {
         SlotHeader[] h = headers.get();
         int first = setOf(keyHi, keyLo) * ways;
-        long valid = slots.readHeaders(first, ways, h);
+        long valid = slots.readHeaders(first, ways, h) & notFromTheFuture(h);
         for (int i = 0; i < ways; i++) {
             if ((valid & 1L << i) != 0 && h[i].keyHi == keyHi && h[i].keyLo == keyLo && h[i].namespaceHi == nsHi
                     && h[i].namespaceLo == nsLo) {
@@ -106,8 +116,10 @@ public final class SharedSlotTier {
         SlotHeader[] h = headers.get();
         long[] score = scores.get();
         int first = setOf(keyHi, keyLo) * ways;
-        long valid = slots.readHeaders(first, ways, h);
+        long valid = slots.readHeaders(first, ways, h) & notFromTheFuture(h);
+        long newest = 0;
         for (int i = 0; i < ways; i++) {
+            newest = (valid & 1L << i) != 0 ? Math.max(newest, h[i].epoch) : newest;
             long sc = (valid & 1L << i) == 0 ? Long.MIN_VALUE + 1
                     : h[i].keyHi == keyHi && h[i].keyLo == keyLo ? Long.MIN_VALUE : h[i].epoch;
             int j = i;
@@ -118,6 +130,17 @@ public final class SharedSlotTier {
             score[j] = sc;
             into[j] = first + i;
         }
+        slots.advanceEpoch(newest);
+    }
+
+    /** Bit i set unless header i's epoch is beyond {@link #MAX_FUTURE_EPOCH_MS} ahead of now. */
+    private long notFromTheFuture(SlotHeader[] h) {
+        long bound = System.currentTimeMillis() + MAX_FUTURE_EPOCH_MS << 12;
+        long ok = 0;
+        for (int i = 0; i < ways; i++) {
+            ok |= h[i].epoch <= bound ? 1L << i : 0;
+        }
+        return ok;
     }
 
     /** Places and writes a block: {@link #chooseSlot} then {@link SlotTier#write}; returns the slot. */

@@ -8,6 +8,7 @@ import dev.kvtier.format.DeviceLayout;
 import dev.kvtier.format.FormatException;
 import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.format.SlotHeader;
+import dev.kvtier.format.SlotSeal;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -55,9 +56,12 @@ public final class SlotTier implements AutoCloseable {
     private final AtomicLong epoch = new AtomicLong();
     private final ThreadLocal<Scratch> scratch;
     private final boolean formatted;
+    /** Seals every payload written and opens every payload read, or null on an unsealed device. */
+    private final SlotSeal seal;
 
-    private SlotTier(BlockDevice device, DeviceLayout layout, BlockCodec codec, boolean formatted) {
+    private SlotTier(BlockDevice device, DeviceLayout layout, BlockCodec codec, SlotSeal seal, boolean formatted) {
         this.device = device;
+        this.seal = seal;
         this.formatted = formatted;
         this.layout = layout;
         this.codec = codec;
@@ -76,13 +80,26 @@ public final class SlotTier implements AutoCloseable {
      */
     public static SlotTier open(BlockDevice device, int blockTokens, int blockBytes, BlockCodec codec,
             boolean reinitialize) throws IOException {
+        return open(device, blockTokens, blockBytes, codec, reinitialize, 0, null);
+    }
+
+    /**
+     * As {@link #open(BlockDevice, int, int, BlockCodec, boolean)} for a device shared in sets of
+     * {@code ways} slots (0: a local device) and sealed with {@code seal} (null: unsealed). A
+     * device formatted with other ways, sealed with another secret, or sealed when this cache
+     * has no secret (or the other way round) is refused with the reason, unless reinitialized.
+     */
+    public static SlotTier open(BlockDevice device, int blockTokens, int blockBytes, BlockCodec codec,
+            boolean reinitialize, int ways, SlotSeal seal) throws IOException {
         int align = device.alignment();
         long slots = DeviceLayout.slotsThatFit(device.size(), align, blockBytes);
         if (slots < 1 || slots > Integer.MAX_VALUE) {
             throw new IOException(device.describe() + " (" + device.size() + " bytes) holds " + slots
                     + " slots of " + blockBytes + "-byte blocks; need 1 to 2^31-1");
         }
-        DeviceLayout wanted = new DeviceLayout(align, slots, blockTokens, blockBytes, new SecureRandom().nextLong());
+        long creationId = new SecureRandom().nextLong();
+        DeviceLayout wanted = new DeviceLayout(align, slots, blockTokens, blockBytes, creationId, ways,
+                seal == null ? 0 : seal.keyCheck(creationId));
         ByteBuffer sb = alignedBuffer(DeviceLayout.SUPERBLOCK_BYTES, align);
         device.readSparse(0, sb);
         DeviceLayout found = null;
@@ -91,12 +108,15 @@ public final class SlotTier implements AutoCloseable {
             try {
                 found = DeviceLayout.decode(sb);
                 problem = found.incompatibility(wanted);
+                if (problem == null && seal != null && found.keyCheck() != seal.keyCheck(found.creationId())) {
+                    problem = "its blocks are sealed with another secret than this cache's";
+                }
             } catch (FormatException e) {
                 problem = e.getMessage();
             }
         }
         if (found != null && problem == null) {
-            return new SlotTier(device, found, codec, false);
+            return new SlotTier(device, found, codec, seal, false);
         }
         if (problem != null && !reinitialize) {
             throw new IOException(device.describe() + " cannot be used: " + problem
@@ -107,7 +127,7 @@ public final class SlotTier implements AutoCloseable {
         InvalidationTable.EMPTY.encode(metadata.duplicate().position(DeviceLayout.SUPERBLOCK_BYTES).slice());
         device.write(0, metadata);
         device.flush();
-        return new SlotTier(device, wanted, codec, true);
+        return new SlotTier(device, wanted, codec, seal, true);
     }
 
     /** True when this open formatted the device: it holds nothing of this life, no scan needed. */
@@ -188,9 +208,19 @@ public final class SlotTier implements AutoCloseable {
         }
         h.blockLength = n;
         h.storedLength = stored.remaining();
-        h.payloadCrc = crc(s.crc, stored);
         h.epoch = nextEpoch();
         h.deviceId = layout.creationId();
+        if (seal != null) {
+            if (stored == block) { // the JDK's cipher takes its own direct buffers only, not DRAM page views
+                int at = block.position();
+                stored = s.payload.clear().put(block).flip();
+                block.position(at);
+            }
+            ByteBuffer sealed = s.sealed(layout).clear();
+            seal.seal(h, stored, sealed, s.aad);
+            stored = sealed.limit(h.storedLength);
+        }
+        h.payloadCrc = crc(s.crc, stored);
         if (wiping != null) {
             wiping.await();
         }
@@ -287,13 +317,14 @@ public final class SlotTier implements AutoCloseable {
         Scratch s = scratch.get();
         boolean speculate = device.batchesReads() && layout.alignment() == 1 && dst.isDirect()
                 && dst.remaining() == layout.blockBytes();
+        ByteBuffer landing = seal == null ? dst : s.sealed(layout).clear().limit(layout.blockBytes());
         SlotHeader h = s.decoded;
         try {
             if (speculate) {
                 s.offsets[0] = layout.headerOffset(slot);
                 s.batch[0] = s.header.clear();
                 s.offsets[1] = layout.payloadOffset(slot);
-                s.batch[1] = dst;
+                s.batch[1] = landing;
                 device.readBatch(s.offsets, s.batch, 2);
             } else {
                 device.read(layout.headerOffset(slot), s.header.clear());
@@ -312,7 +343,7 @@ public final class SlotTier implements AutoCloseable {
             return ReadStatus.MISMATCH;
         }
         try {
-            return speculate ? checkLanded(h, dst, s) : readPayload(slot, h, dst, s);
+            return speculate ? checkLanded(h, landing, dst, s) : readPayload(slot, h, dst, s);
         } catch (IOException e) {
             return ReadStatus.IO_ERROR;
         }
@@ -322,7 +353,10 @@ public final class SlotTier implements AutoCloseable {
      * The payload was read into {@code dst} together with the header: a raw one is checked in
      * place; an encoded one is moved to scratch, checked and decoded into {@code dst}.
      */
-    private ReadStatus checkLanded(SlotHeader h, ByteBuffer dst, Scratch s) throws IOException {
+    private ReadStatus checkLanded(SlotHeader h, ByteBuffer landing, ByteBuffer dst, Scratch s) throws IOException {
+        if (landing != dst) { // sealed: the payload landed in scratch
+            return verifyAndDecode(h, landing.limit(h.storedLength), dst, false, s);
+        }
         if (h.codec == Codecs.RAW) { // stored length = block length = dst's remaining bytes
             return verifyAndDecode(h, dst, dst, true, s);
         }
@@ -355,8 +389,9 @@ public final class SlotTier implements AutoCloseable {
     }
 
     private ReadStatus readPayload(int slot, SlotHeader h, ByteBuffer dst, Scratch s) throws IOException {
-        boolean direct = h.codec == Codecs.RAW && layout.alignment() == 1 && dst.isDirect();
-        ByteBuffer in = direct ? dst : s.payload.clear().limit(layout.aligned(h.storedLength));
+        boolean direct = h.codec == Codecs.RAW && layout.alignment() == 1 && dst.isDirect() && seal == null;
+        ByteBuffer in = direct ? dst : seal != null ? s.sealed(layout).clear().limit(layout.aligned(h.storedLength))
+                : s.payload.clear().limit(layout.aligned(h.storedLength));
         device.read(layout.payloadOffset(slot), in);
         return verifyAndDecode(h, direct ? dst : in.limit(h.storedLength), dst, direct, s);
     }
@@ -365,6 +400,14 @@ public final class SlotTier implements AutoCloseable {
     private ReadStatus verifyAndDecode(SlotHeader h, ByteBuffer in, ByteBuffer dst, boolean inPlace, Scratch s) {
         if (crc(s.crc, in) != h.payloadCrc) {
             return ReadStatus.CORRUPT;
+        }
+        if (seal != null) { // in is the sealed payload in scratch: opened into scratch (the cipher's own buffers)
+            ByteBuffer plain = s.payload.clear().limit(h.storedLength);
+            if (!seal.open(h, in, h.storedLength, plain, s.aad)) {
+                return ReadStatus.CORRUPT;
+            }
+            in = plain;
+            inPlace = false;
         }
         if (inPlace) {
             return ReadStatus.OK;
@@ -485,6 +528,10 @@ public final class SlotTier implements AutoCloseable {
     private static final class Scratch {
         final ByteBuffer header;
         final ByteBuffer payload;
+        /** Associated data of a sealed slot, a header's worth. */
+        final ByteBuffer aad = ByteBuffer.allocate(SlotHeader.BYTES);
+        /** A sealed payload and its tag; made on first use. */
+        private ByteBuffer sealed;
         final CRC32C crc = new CRC32C();
         final SlotHeader decoded = new SlotHeader();
         final ByteBuffer[] headers = new ByteBuffer[MAX_BATCH];
@@ -494,6 +541,13 @@ public final class SlotTier implements AutoCloseable {
         Scratch(DeviceLayout layout) {
             header = alignedBuffer(layout.headerBytes(), layout.alignment());
             payload = alignedBuffer(layout.aligned(layout.blockBytes()), layout.alignment());
+        }
+
+        ByteBuffer sealed(DeviceLayout layout) {
+            if (sealed == null) {
+                sealed = alignedBuffer(layout.aligned(layout.blockBytes() + SlotSeal.TAG_BYTES), layout.alignment());
+            }
+            return sealed;
         }
 
         /** Allocates the batch header buffers on first use (only shared tiers read batches of headers). */

@@ -35,7 +35,7 @@ class DeviceLayoutTest {
 
     static List<Object> fields(DeviceLayout l) {
         return List.of(l.alignment(), l.headerBytes(), l.slotBytes(), l.slotCount(), l.blockTokens(), l.blockBytes(),
-                l.creationId());
+                l.creationId(), l.ways(), l.keyCheck());
     }
 
     @Test
@@ -97,12 +97,12 @@ class DeviceLayoutTest {
 
     @Test
     void theBytesAreWhereTheLayoutSaysLittleEndian() throws FormatException {
-        DeviceLayout l = new DeviceLayout(512, 0x0102030405L, 16, 4097, 0x1122334455667788L);
+        DeviceLayout l = new DeviceLayout(512, 0x0102030405L, 16, 4097, 0x1122334455667788L, 8, 0x0A0B0C0D0E0F1011L);
         ByteBuffer buf = ByteBuffer.allocate(SB); // big-endian: must not matter
         l.encode(buf);
         byte[] b = Arrays.copyOf(buf.array(), 64);
         assertEquals("KVTIERSB", new String(b, 0, 8, StandardCharsets.US_ASCII), "magic");
-        assertArrayEquals(le4(2), Arrays.copyOfRange(b, 8, 12), "format version");
+        assertArrayEquals(le4(3), Arrays.copyOfRange(b, 8, 12), "format version");
         assertArrayEquals(le4(512), Arrays.copyOfRange(b, 12, 16), "alignment");
         assertArrayEquals(le4(512), Arrays.copyOfRange(b, 16, 20), "header bytes");
         assertArrayEquals(le4(512 + 4608), Arrays.copyOfRange(b, 20, 24), "slot bytes");
@@ -111,7 +111,9 @@ class DeviceLayoutTest {
         assertArrayEquals(le4(4097), Arrays.copyOfRange(b, 36, 40), "block bytes");
         assertArrayEquals(new byte[] {(byte) 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11},
                 Arrays.copyOfRange(b, 40, 48), "creation id");
-        assertArrayEquals(new byte[12], Arrays.copyOfRange(b, 48, 60), "reserved");
+        assertArrayEquals(le4(8), Arrays.copyOfRange(b, 48, 52), "ways");
+        assertArrayEquals(new byte[] {0x11, 0x10, 0x0F, 0x0E, 0x0D, 0x0C, 0x0B, 0x0A}, Arrays.copyOfRange(b, 52, 60),
+                "key check");
         CRC32C crc = new CRC32C();
         crc.update(b, 0, 60);
         assertArrayEquals(le4((int) crc.getValue()), Arrays.copyOfRange(b, 60, 64), "CRC32C of bytes 0..59");
@@ -197,7 +199,7 @@ class DeviceLayoutTest {
 
         l.encode(buf);
         buf.putInt(8, 1).putInt(60, crc(buf.array()));
-        assertEquals("device format version 1, this kvtier reads version 2", message(buf));
+        assertEquals("device format version 1, this kvtier reads version 3", message(buf));
 
         l.encode(buf);
         buf.put(30, (byte) 1);

@@ -89,6 +89,12 @@ class SlotHeaderTest {
         h.storedLength = 0x00717273;
         h.blockLength = 0x00818283;
         h.payloadCrc = 0x91929394;
+        for (int k = 0; k < 12; k++) {
+            h.nonce[k] = (byte) (0xC0 + k);
+        }
+        for (int k = 0; k < 16; k++) {
+            h.tag[k] = (byte) (0xD0 + k);
+        }
         h.epoch = 0xA1A2A3A4A5A6A7A8L;
         h.deviceId = 0xB1B2B3B4B5B6B7B8L;
         int at = 24;
@@ -105,8 +111,8 @@ class SlotHeaderTest {
         }
         byte[] b = Arrays.copyOfRange(raw, at, at + SlotHeader.BYTES);
         assertArrayEquals(new byte[] {'K', 'V', 'S', 'L'}, Arrays.copyOfRange(b, 0, 4), "magic");
-        assertArrayEquals(new byte[] {2, 0}, Arrays.copyOfRange(b, 4, 6), "format version 2, little-endian");
-        assertEquals(DeviceLayout.FORMAT_VERSION, 2);
+        assertArrayEquals(new byte[] {3, 0}, Arrays.copyOfRange(b, 4, 6), "format version 3, little-endian");
+        assertEquals(DeviceLayout.FORMAT_VERSION, 3);
         assertEquals(2, b[6], "codec id");
         assertEquals(0, b[7], "reserved");
         assertArrayEquals(le(0x0102030405060708L), Arrays.copyOfRange(b, 8, 16), "key hi");
@@ -123,9 +129,17 @@ class SlotHeaderTest {
                 Arrays.copyOfRange(b, 68, 72), "payload CRC");
         assertArrayEquals(le(0xA1A2A3A4A5A6A7A8L), Arrays.copyOfRange(b, 72, 80), "epoch");
         assertArrayEquals(le(0xB1B2B3B4B5B6B7B8L), Arrays.copyOfRange(b, 80, 88), "device id");
-        for (int i = 88; i < 124; i++) {
+        for (int i = 0; i < 12; i++) {
+            assertEquals((byte) (0xC0 + i), b[88 + i], "nonce byte " + i);
+        }
+        for (int i = 0; i < 16; i++) {
+            assertEquals((byte) (0xD0 + i), b[100 + i], "tag byte " + i);
+        }
+        for (int i = 116; i < 124; i++) {
             assertEquals(0, b[i], "reserved byte " + i);
         }
+        assertArrayEquals(h.nonce, new SlotHeader().decode(buf, at, 0x00818283).nonce, "nonce read back");
+        assertArrayEquals(h.tag, new SlotHeader().decode(buf, at, 0x00818283).tag, "tag read back");
         CRC32C crc = new CRC32C();
         crc.update(b, 0, 124);
         int c = (int) crc.getValue();
@@ -234,9 +248,9 @@ class SlotHeaderTest {
         SlotHeader h = valid();
         ByteBuffer buf = ByteBuffer.allocate(SlotHeader.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         h.encode(buf, 0);
-        buf.putShort(4, (short) 3).putInt(124, crc(buf.array(), 0));
+        buf.putShort(4, (short) 2).putInt(124, crc(buf.array(), 0));
         FormatException v = assertThrows(FormatException.class, () -> new SlotHeader().decode(buf, 0, 4096));
-        assertEquals("slot header format version 3, expected 2", v.getMessage());
+        assertEquals("slot header format version 2, expected 3", v.getMessage());
 
         h.encode(buf, 0);
         buf.putInt(0, 0x12345678).putInt(124, crc(buf.array(), 0));

@@ -1,0 +1,151 @@
+package dev.kvtier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.key.Namespace;
+import dev.kvtier.nbd.NbdServer;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A sealed remote tier against a hostile server in another process ({@link SlotForger}) that
+ * can write the export but has no secret: slots whose payloads it swapped under valid headers
+ * and CRCs are misses, never served; the same attack on an unsealed export serves wrong bytes
+ * (the control: the test can fail). Old slots it saved and writes back after an invalidation
+ * stay invalid.
+ */
+class SealedRemoteTest {
+    private static final byte[] SECRET = "a deployment secret, 32 bytes!!!".getBytes(StandardCharsets.US_ASCII);
+    private static final long BYTES = 4L << 20;
+    private static final int CHAINS = 12;
+    private static final int CHAIN = 4;
+
+    @TempDir(factory = TargetTempDir.class)
+    Path dir;
+
+    @ParameterizedTest(name = "sealed {0}")
+    @ValueSource(booleans = {true, false})
+    void swappedPayloadsUnderValidCrcsAreMissesWhenSealed(boolean sealed) throws Exception {
+        try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
+            List<BlockKey[]> chains = chains("forged-" + sealed);
+            try (KvTierCache a = builder(server, sealed).build()) {
+                for (BlockKey[] keys : chains) {
+                    assertEquals(CHAIN, a.store(keys, RemoteTierTest.filled(keys)), a.stats().toString());
+                }
+                a.flush(java.time.Duration.ofSeconds(30));
+            }
+            ChildJvm.Result forged = ChildJvm.run(ChildJvm.cacheFlags(), SlotForger.class, server.uri().toString(),
+                    Long.toString(BYTES), "forge");
+            assertEquals(0, forged.exitCode(), forged.output());
+            assertTrue(slots(forged) >= CHAINS * CHAIN * 3 / 4, "most blocks stayed on the export: " + forged.output());
+            long wrongBytes = 0;
+            int loaded = 0;
+            try (KvTierCache b = builder(server, sealed).build()) {
+                for (BlockKey[] keys : chains) {
+                    PrefixMatch m = b.match(keys);
+                    ByteBuffer[] dst = RemoteTierTest.empty(m.hitBlocks());
+                    int n = b.load(m, dst).join();
+                    for (int i = 0; i < n; i++) {
+                        wrongBytes += SsdFixtures.firstWrongByte(dst[i].clear(), keys[i]) < 0 ? 0 : 1;
+                    }
+                    loaded += n;
+                }
+                if (sealed) {
+                    assertEquals(0, wrongBytes, "no forged block served: " + b.stats());
+                    assertEquals(0, loaded, "every slot was forged: all misses");
+                    assertTrue(b.stats().corruptBlocks(Tier.REMOTE) > 0, "counted: " + b.stats());
+                } else {
+                    assertTrue(wrongBytes > 0, "the control: unsealed, forged blocks are served (" + loaded
+                            + " loaded): " + b.stats());
+                }
+            }
+        }
+    }
+
+    @Test
+    void oldSlotsWrittenBackAfterAnInvalidationStayInvalid() throws Exception {
+        try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
+            List<BlockKey[]> chains = chains("replayed");
+            Path images = dir.resolve("images");
+            ChildJvm.Result saved;
+            try (KvTierCache a = builder(server, true).build()) {
+                for (BlockKey[] keys : chains) {
+                    a.store(keys, RemoteTierTest.filled(keys));
+                }
+                a.flush(java.time.Duration.ofSeconds(30));
+                saved = ChildJvm.run(ChildJvm.cacheFlags(), SlotForger.class, server.uri().toString(),
+                        Long.toString(BYTES), "save", images.toString());
+                assertTrue(slots(saved) >= CHAINS * CHAIN * 3 / 4, saved.output());
+                a.invalidate(chains.get(0)[0].namespace());
+            }
+            ChildJvm.Result replayed = ChildJvm.run(ChildJvm.cacheFlags(), SlotForger.class, server.uri().toString(),
+                    Long.toString(BYTES), "replay", images.toString());
+            assertEquals(slots(saved), slots(replayed), replayed.output());
+            try (KvTierCache b = builder(server, true).build()) {
+                for (BlockKey[] keys : chains) {
+                    assertEquals(0, b.match(keys).hitBlocks(), "a replayed slot of an invalidated namespace: " + b.stats());
+                }
+            }
+        }
+    }
+
+    @Test
+    void aCacheWithAnotherSecretOrNoneIsRefusedTheExport() throws Exception {
+        try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
+            builder(server, true).build().close();
+            String other = assertRefused(builder(server, false).remoteSecret(
+                    "another secret of 32 bytes......".getBytes(StandardCharsets.US_ASCII)));
+            assertTrue(other.contains("sealed with another secret"), other);
+            String none = assertRefused(builder(server, false));
+            assertTrue(none.contains("sealed with a secret and this cache has none"), none);
+        }
+        try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
+            builder(server, false).build().close();
+            String unsealed = assertRefused(builder(server, true));
+            assertTrue(unsealed.contains("not sealed"), unsealed);
+        }
+    }
+
+    /** The slots the forger rewrote or saved. */
+    private static int slots(ChildJvm.Result r) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("slots (\\d+)").matcher(r.output());
+        assertTrue(m.find(), r.output());
+        return Integer.parseInt(m.group(1));
+    }
+
+    private static String assertRefused(KvTierCacheBuilder b) {
+        try (KvTierCache c = b.build()) {
+            throw new AssertionError("attached: " + c);
+        } catch (IllegalStateException e) {
+            return e.getMessage();
+        }
+    }
+
+    private static KvTierCacheBuilder builder(NbdServer server, boolean sealed) {
+        KvTierCacheBuilder b = RemoteWorker.builder(server.uri(), BYTES).dramCapacityBytes(4L * RemoteWorker.BLOCK)
+                .storeWaitMillis(10_000);
+        return sealed ? b.remoteSecret(SECRET) : b;
+    }
+
+    private static List<BlockKey[]> chains(String name) {
+        Namespace ns = SsdFixtures.namespace(name);
+        List<BlockKey[]> chains = new ArrayList<>();
+        for (int c = 0; c < CHAINS; c++) {
+            long[] ids = new long[CHAIN];
+            for (int i = 0; i < CHAIN; i++) {
+                ids[i] = c * 100L + i + 1;
+            }
+            chains.add(ns.keysFromHashes(ids));
+        }
+        return chains;
+    }
+}
