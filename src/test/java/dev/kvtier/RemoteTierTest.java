@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.key.BlockKey;
+import dev.kvtier.key.Namespace;
 import dev.kvtier.nbd.NbdServer;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -295,6 +296,20 @@ class RemoteTierTest {
             out.append(e);
         }
         return out.toString();
+    }
+
+    /** {@code count} chains of {@code length} blocks in namespace {@code name}, no two sharing a block. */
+    static List<BlockKey[]> chains(String name, int count, int length) {
+        Namespace ns = SsdFixtures.namespace(name);
+        List<BlockKey[]> chains = new ArrayList<>();
+        for (int c = 0; c < count; c++) {
+            long[] ids = new long[length];
+            for (int i = 0; i < length; i++) {
+                ids[i] = c * 1000L + i + 1;
+            }
+            chains.add(ns.keysFromHashes(ids));
+        }
+        return chains;
     }
 
     /** Remote-sized blocks holding each key's bytes. */

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.key.BlockKey;
-import dev.kvtier.key.Namespace;
 import dev.kvtier.nbd.NbdServer;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -137,15 +136,6 @@ class SealedRemoteTest {
     }
 
     private static List<BlockKey[]> chains(String name) {
-        Namespace ns = SsdFixtures.namespace(name);
-        List<BlockKey[]> chains = new ArrayList<>();
-        for (int c = 0; c < CHAINS; c++) {
-            long[] ids = new long[CHAIN];
-            for (int i = 0; i < CHAIN; i++) {
-                ids[i] = c * 100L + i + 1;
-            }
-            chains.add(ns.keysFromHashes(ids));
-        }
-        return chains;
+        return RemoteTierTest.chains(name, CHAINS, CHAIN);
     }
 }

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kvtier.device.BufferedFileDevice;
 import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
-import dev.kvtier.key.Namespace;
 import dev.kvtier.nbd.NbdServer;
 import dev.kvtier.tier.SharedSlotTier;
 import dev.kvtier.tier.SlotTier;
@@ -172,15 +171,6 @@ class ShardedRemoteTest {
     }
 
     private static List<BlockKey[]> chains(String name) {
-        Namespace ns = SsdFixtures.namespace(name);
-        List<BlockKey[]> chains = new ArrayList<>();
-        for (int c = 0; c < CHAINS; c++) {
-            long[] ids = new long[CHAIN];
-            for (int i = 0; i < CHAIN; i++) {
-                ids[i] = c * 1000L + i + 1;
-            }
-            chains.add(ns.keysFromHashes(ids));
-        }
-        return chains;
+        return RemoteTierTest.chains(name, CHAINS, CHAIN);
     }
 }
