@@ -2,7 +2,6 @@ package dev.kvtier.tier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.codec.Codecs;
 import dev.kvtier.codec.Lz4Codec;
