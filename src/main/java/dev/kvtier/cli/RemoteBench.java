@@ -101,6 +101,14 @@ final class RemoteBench implements Callable<Integer> {
     @Option(names = "--json", description = "Print only the JSON line.")
     boolean jsonOnly;
 
+    @Option(names = "--no-sealed", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Run demotion and load again on a sealed export (remoteSecret: AES-256-GCM) and report the"
+                    + " ratio to the plain run (default on; --no-sealed skips it).")
+    boolean sealedRun;
+
+    /** The secret of the sealed run; null while the plain run is measured. */
+    private byte[] secret;
+
     /** The demoter's writes in flight ({@code Demoter.WRITES_IN_FLIGHT}, not public API). */
     private static final int WRITES_IN_FLIGHT = 4;
 
@@ -130,6 +138,17 @@ final class RemoteBench implements Callable<Integer> {
         double demote = demotePhase(capacity);
         double[] load = new double[1];
         Histogram latency = loadPhase(capacity, load);
+        double[] sealed = {Double.NaN, Double.NaN};
+        if (sealedRun) {
+            double[] plainMatch = matchMs;
+            secret = "kvtier bench remote secret (32B)".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            sealed[0] = demotePhase(capacity);
+            double[] sealedLoad = new double[1];
+            loadPhase(capacity, sealedLoad);
+            sealed[1] = sealedLoad[0];
+            secret = null;
+            matchMs = plainMatch;
+        }
         int depth = 4 * connections;
         Fio fio = Fio.available() ? new Fio(uri, blockBytes) : null;
         long gib = 1L << 30;
@@ -143,7 +162,7 @@ final class RemoteBench implements Callable<Integer> {
             fioWrite = fio.run("write", capacity, gib, WRITES_IN_FLIGHT, 1);
             fioWriteJobs = fio.run("write", capacity + gib, gib, WRITES_IN_FLIGHT / writeJobs, writeJobs);
         }
-        report(prefill, demote, load[0], latency, depth, fioRead, fioReadJobs, fioWrite, fioWriteJobs);
+        report(prefill, demote, load[0], latency, depth, fioRead, fioReadJobs, fioWrite, fioWriteJobs, sealed);
         return 0;
     }
 
@@ -181,11 +200,14 @@ final class RemoteBench implements Callable<Integer> {
         return Format.gibPerSecond(done, System.nanoTime() - t0);
     }
 
+    /** A cache on the export; sealed in the sealed run (the export is then formatted anew). */
     private KvTierCacheBuilder builder(long capacity, int dramBlocks) {
-        return KvTierCache.builder().blockTokens(16).blockBytes(blockBytes)
+        KvTierCacheBuilder b = KvTierCache.builder().blockTokens(16).blockBytes(blockBytes)
                 .dramCapacityBytes((long) dramBlocks * ((blockBytes + 63) & -64)).demoteAhead(1.0)
                 .remote(uri, capacity).remoteConnections(connections).remoteTimeoutMillis(10_000)
+                .remoteLookupBudgetMillis(10_000) // a throughput bench: a loaded machine must not cut a match short
                 .reinitializeIncompatibleDevices(true);
+        return secret == null ? b : b.remoteSecret(secret);
     }
 
     private double demotePhase(long capacity) {
@@ -285,7 +307,7 @@ final class RemoteBench implements Callable<Integer> {
     }
 
     private void report(double prefill, double demote, double load, Histogram latency, int depth, double fioRead,
-            double fioReadJobs, double fioWrite, double fioWriteJobs) {
+            double fioReadJobs, double fioWrite, double fioWriteJobs, double[] sealed) {
         int writeJobs = Math.min(connections, WRITES_IN_FLIGHT);
         double p50 = latency.getValueAtPercentile(50) / 1e3;
         double p99 = latency.getValueAtPercentile(99) / 1e3;
@@ -309,6 +331,11 @@ final class RemoteBench implements Callable<Integer> {
             t.row("demote", gib(demote) + String.format(Locale.ROOT, "  %.2f of fio (%.2f of fio with %d jobs): store +"
                     + " background write until awaitIdle, %d writes in flight, region prefilled (%s)", demote / fioWrite,
                     demote / fioWriteJobs, writeJobs, WRITES_IN_FLIGHT, gib(prefill)));
+            if (!Double.isNaN(sealed[0])) {
+                t.row("sealed", String.format(Locale.ROOT, "demote %s (%.2f of plain), load %s (%.2f of plain):"
+                        + " the same phases with remoteSecret (AES-256-GCM on every block)", gib(sealed[0]),
+                        sealed[0] / demote, gib(sealed[1]), sealed[1] / load));
+            }
             t.print(System.out);
         }
         Json j = new Json().put("bench", "remote").put("block_bytes", blockBytes).put("blocks", blocks)
@@ -318,6 +345,10 @@ final class RemoteBench implements Callable<Integer> {
                 .put("demote_writes_in_flight", WRITES_IN_FLIGHT).put("prefilled", !Double.isNaN(prefill));
         if (!Double.isNaN(prefill)) {
             j.put("prefill_gib_s", prefill);
+        }
+        if (!Double.isNaN(sealed[0])) {
+            j.put("sealed_demote_gib_s", sealed[0]).put("sealed_load_gib_s", sealed[1])
+                    .put("sealed_demote_of_plain", sealed[0] / demote).put("sealed_load_of_plain", sealed[1] / load);
         }
         if (!Double.isNaN(fioRead)) {
             j.put("fio_read_gib_s", fioRead).put("fio_read_jobs_gib_s", fioReadJobs).put("load_ratio", load / fioRead)
