@@ -43,6 +43,13 @@ public final class SlotTier implements AutoCloseable {
     /** Outcome of a read. */
     public enum ReadStatus { OK, MISMATCH, CORRUPT, IO_ERROR }
 
+    /**
+     * How long a server that formatted a shared device waits before reading its superblock back
+     * (see {@link #open(BlockDevice, int, int, BlockCodec, boolean, int, SlotSeal)}): longer
+     * than another server takes between finding the device blank and formatting it.
+     */
+    public static final long SHARED_FORMAT_SETTLE_MS = 1_000;
+
     /** Most headers {@link #readHeaders} reads in one batch. */
     public static final int MAX_BATCH = 64;
 
@@ -88,6 +95,9 @@ public final class SlotTier implements AutoCloseable {
      * {@code ways} slots (0: a local device) and sealed with {@code seal} (null: unsealed). A
      * device formatted with other ways, sealed with another secret, or sealed when this cache
      * has no secret (or the other way round) is refused with the reason, unless reinitialized.
+     * Formatting a shared device takes {@link #SHARED_FORMAT_SETTLE_MS} more, and ends with the
+     * superblock of whichever server formatted last, so that servers formatting one blank device
+     * at once end up sharing it.
      */
     public static SlotTier open(BlockDevice device, int blockTokens, int blockBytes, BlockCodec codec,
             boolean reinitialize, int ways, SlotSeal seal) throws IOException {
@@ -127,7 +137,46 @@ public final class SlotTier implements AutoCloseable {
         InvalidationTable.EMPTY.encode(metadata.duplicate().position(DeviceLayout.SUPERBLOCK_BYTES).slice());
         device.write(0, metadata);
         device.flush();
+        if (ways > 0) {
+            return settleSharedFormat(device, wanted, codec, seal, sb);
+        }
         return new SlotTier(device, wanted, codec, seal, true);
+    }
+
+    /**
+     * After formatting a shared device: several servers may have found it blank and formatted it
+     * at once, each with its own creation id, and the last write won. Waits
+     * {@link #SHARED_FORMAT_SETTLE_MS} and reads the superblock back: the one there is adopted
+     * by every server that formatted, so they share one device. A superblock that cannot be
+     * used by this cache (another server formatted for another geometry) is refused.
+     */
+    private static SlotTier settleSharedFormat(BlockDevice device, DeviceLayout ours, BlockCodec codec, SlotSeal seal,
+            ByteBuffer sb) throws IOException {
+        try {
+            Thread.sleep(SHARED_FORMAT_SETTLE_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(device.describe() + ": interrupted while formatting", e);
+        }
+        device.readSparse(0, sb.clear());
+        DeviceLayout found;
+        try {
+            found = DeviceLayout.decode(sb);
+        } catch (FormatException e) {
+            throw new IOException(device.describe() + " was formatted and then overwritten: " + e.getMessage());
+        }
+        if (found.creationId() == ours.creationId()) {
+            return new SlotTier(device, ours, codec, seal, true);
+        }
+        String problem = found.incompatibility(ours);
+        if (problem == null && seal != null && found.keyCheck() != seal.keyCheck(found.creationId())) {
+            problem = "its blocks are sealed with another secret than this cache's";
+        }
+        if (problem != null) {
+            throw new IOException(device.describe() + " was formatted at the same time by another server, which "
+                    + "won, and cannot be used: " + problem);
+        }
+        return new SlotTier(device, found, codec, seal, true);
     }
 
     /** True when this open formatted the device: it holds nothing of this life, no scan needed. */
