@@ -82,15 +82,24 @@ public interface KvTierCache extends AutoCloseable {
     int store(BlockKey[] keys, ByteBuffer[] src);
 
     /**
-     * Stores blocks {@code keys[from, from+count)}, {@code src[j]} holding block {@code from+j}.
-     * Each key becomes visible only when its bytes are whole. Blocks already kept are not
-     * rewritten; a block whose parent is not kept is declined (it could never be matched), and
-     * so are the blocks after it. Returns the number of blocks newly stored.
+     * Stores blocks {@code keys[from, from+count)}, {@code src[i]} holding block {@code i}: the
+     * buffers are indexed like the keys, as {@link #load} fills {@code dst[i]} with block
+     * {@code i}, so one array of buffers per prompt serves both (elements outside
+     * {@code [from, from+count)} are not read and may be null). {@code src} must have at least
+     * {@code from+count} elements. Each key becomes visible only when its bytes are whole. Blocks
+     * already kept are not rewritten; a block whose parent is not kept is declined (it could never
+     * be matched), and so are the blocks after it. Returns the number of blocks newly stored.
      */
-    int store(BlockKey[] keys, int from, int count, ByteBuffer[] src);
+    int store(BlockKey[] keys, ByteBuffer[] src, int from, int count);
 
-    /** As {@link #store(BlockKey[], int, int, ByteBuffer[])}, from native addresses. */
-    int store(BlockKey[] keys, int from, int count, long[] srcAddresses);
+    /** As {@link #store(BlockKey[], ByteBuffer[])}, from native addresses. */
+    int store(BlockKey[] keys, long[] srcAddresses);
+
+    /**
+     * As {@link #store(BlockKey[], ByteBuffer[], int, int)}, from native addresses, each of at
+     * least {@link #blockBytes()} readable bytes; {@code srcAddresses[i]} holds block {@code i}.
+     */
+    int store(BlockKey[] keys, long[] srcAddresses, int from, int count);
 
     /**
      * A pinned zero-copy view of a DRAM block, or null when {@code key} is not in DRAM. The block

@@ -234,7 +234,7 @@ final class TieredCache implements KvTierCache {
     @Override
     public CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst, LoadListener listener, Duration deadline) {
         Args.requireNonNull(match, "match");
-        Args.requireBuffers(dst, match.hitBlocks(), blockBytes, true);
+        Args.requireBuffers(dst, 0, match.hitBlocks(), blockBytes, true);
         return Load.start(loads, match, dst, null, listener, deadlineNanos(deadline));
     }
 
@@ -247,7 +247,7 @@ final class TieredCache implements KvTierCache {
     public CompletableFuture<Integer> load(PrefixMatch match, long[] dstAddresses, LoadListener listener,
             Duration deadline) {
         Args.requireNonNull(match, "match");
-        Args.requireAddresses(dstAddresses, match.hitBlocks());
+        Args.requireAddresses(dstAddresses, 0, match.hitBlocks());
         return Load.start(loads, match, null, dstAddresses, listener, deadlineNanos(deadline));
     }
 
@@ -267,20 +267,26 @@ final class TieredCache implements KvTierCache {
     @Override
     public int store(BlockKey[] keys, ByteBuffer[] src) {
         Args.requireNonNull(keys, "keys");
-        return store(keys, 0, keys.length, src);
+        return store(keys, src, 0, keys.length);
     }
 
     @Override
-    public int store(BlockKey[] keys, int from, int count, ByteBuffer[] src) {
+    public int store(BlockKey[] keys, ByteBuffer[] src, int from, int count) {
         Args.requireChain(keys, from, count, blockTokens);
-        Args.requireBuffers(src, count, blockBytes, false);
+        Args.requireBuffers(src, from, count, blockBytes, false);
         return storeStreaming(keys, from, count, src, null);
     }
 
     @Override
-    public int store(BlockKey[] keys, int from, int count, long[] srcAddresses) {
+    public int store(BlockKey[] keys, long[] srcAddresses) {
+        Args.requireNonNull(keys, "keys");
+        return store(keys, srcAddresses, 0, keys.length);
+    }
+
+    @Override
+    public int store(BlockKey[] keys, long[] srcAddresses, int from, int count) {
         Args.requireChain(keys, from, count, blockTokens);
-        Args.requireAddresses(srcAddresses, count);
+        Args.requireAddresses(srcAddresses, from, count);
         return storeStreaming(keys, from, count, null, srcAddresses);
     }
 
@@ -294,7 +300,7 @@ final class TieredCache implements KvTierCache {
         int pages = r.dram.pageCount();
         long waitUntil = storeWaitNanos == 0 ? 0 : System.nanoTime() + storeWaitNanos; // one budget for the whole store
         if (count <= pages) {
-            return storeBlocks(keys, from, count, buffers, addresses, 0, waitUntil);
+            return storeBlocks(keys, from, count, buffers, addresses, from, waitUntil);
         }
         if (demoter == null || storeWaitNanos == 0) {
             Args.requireFits(count, pages);
@@ -303,7 +309,7 @@ final class TieredCache implements KvTierCache {
         int stored = 0;
         for (int o = 0; o < count; o += piece) {
             int n = Math.min(piece, count - o);
-            stored += storeBlocks(keys, from + o, n, buffers, addresses, o, waitUntil);
+            stored += storeBlocks(keys, from + o, n, buffers, addresses, from + o, waitUntil);
             if (SCRATCH.get()[3 * n] < n) {
                 break; // the rest would be orphans
             }
@@ -311,7 +317,7 @@ final class TieredCache implements KvTierCache {
         return stored;
     }
 
-    /** Stores {@code keys[from, from+count)}, block {@code from+j} from source {@code srcOffset+j}. */
+    /** Stores {@code keys[from, from+count)}, block {@code from+j} from source {@code srcOffset+j} (the callers pass {@code srcOffset == from}). */
     private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses, int srcOffset,
             long waitUntil) {
         long t0 = System.nanoTime();
