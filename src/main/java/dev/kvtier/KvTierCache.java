@@ -62,8 +62,9 @@ public interface KvTierCache extends AutoCloseable {
 
     /**
      * As {@link #load(PrefixMatch, ByteBuffer[])}, telling {@code listener} (may be null) of each
-     * growth of the leading run delivered, and completing by {@code deadline} (null: none) with
-     * the leading blocks delivered by then. With a deadline, device reads land in buffers of the
+     * growth of the leading run delivered, in order and outside the cache's locks (see
+     * {@link LoadListener}), and completing by {@code deadline} (null: none) with the leading
+     * blocks delivered by then. With a deadline, device reads land in buffers of the
      * cache and are copied into {@code dst} only while the load is open: nothing is written into
      * {@code dst} once the future is done, after a deadline or a cancel.
      */
