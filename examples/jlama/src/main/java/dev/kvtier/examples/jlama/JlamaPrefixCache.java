@@ -3,13 +3,12 @@ package dev.kvtier.examples.jlama;
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.KvBufferCache;
 import dev.kvtier.KvTierCache;
+import dev.kvtier.LoadListener;
 import dev.kvtier.PrefixMatch;
 import dev.kvtier.Tier;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -20,13 +19,15 @@ import java.util.Objects;
  *       {@link KvLayout#blockTokens()} tokens, in the namespace of the model, its weights, the KV
  *       dtype and the {@link KvLayout layout};</li>
  *   <li>{@code match}: how many leading blocks kvtier keeps (DRAM, SSD or the remote tier);</li>
- *   <li>{@code load} them into staging buffers (one direct buffer per block) and scatter each
- *       block's K and V of every layer into the request's Jlama {@code KvBuffer};</li>
+ *   <li>{@code load} them into staging buffers (one direct buffer per block) and, as each run of
+ *       leading blocks arrives (kvtier's {@code LoadListener}), scatter their K and V of every
+ *       layer into the request's Jlama {@code KvBuffer}, while later blocks are still read;</li>
  *   <li>prefill only the rest of the prompt, from the first position not loaded (at least the
  *       last token, whose hidden state gives the first generated token);</li>
  * </ol>
  * and after the first token ({@link #storeNewBlocks}): gather the new full blocks' KV out of the
- * {@code KvBuffer} and {@code store} them.
+ * {@code KvBuffer} into the same staging buffers (indexed by block, as the load fills them) and
+ * {@code store} them.
  *
  * <p>One request at a time per instance (the staging buffers are reused); Jlama's model is not
  * thread-safe either.
@@ -38,6 +39,16 @@ public final class JlamaPrefixCache {
     private final Namespace namespace;
     private final PrefixMatch match = new PrefixMatch();
     private final StagingBuffers staging;
+    /** The request being loaded, for {@link #scatterArrived} (one request at a time). */
+    private KvBufferCache.KvBuffer loadingInto;
+    private int scattered;
+    private long scatterNanos;
+    /**
+     * Hears each growth of the leading run kvtier delivered and scatters the new blocks into the
+     * request's {@code KvBuffer}: on the loading thread for DRAM blocks, on an I/O thread for
+     * device blocks, one call at a time and all before the load's future completes.
+     */
+    private final LoadListener scatterArrived = this::scatterArrived;
 
     /**
      * @param modelId the model's name in the namespace (with the engine's weights fingerprint)
@@ -99,15 +110,19 @@ public final class JlamaPrefixCache {
         public int remoteBlocks;
         public long hashNanos;
         public long matchNanos;
-        /** From {@code load} to its future's completion (the blocks are in the staging buffers). */
+        /**
+         * From {@code load} to its future's completion: the blocks are read into the staging
+         * buffers and scattered into the engine's KV buffer as they arrive ({@link #copyNanos} is
+         * part of this).
+         */
         public long loadNanos;
-        /** Scatter of the loaded blocks into the engine's KV buffer. */
+        /** The scatter of the loaded blocks into the engine's KV buffer, within {@link #loadNanos}. */
         public long copyNanos;
         /** The engine's forward pass over the positions not loaded. */
         public long prefillNanos;
 
         public long totalNanos() {
-            return hashNanos + matchNanos + loadNanos + copyNanos + prefillNanos;
+            return hashNanos + matchNanos + loadNanos + prefillNanos;
         }
     }
 
@@ -136,14 +151,20 @@ public final class JlamaPrefixCache {
         int loaded = 0;
         if (p.matchedBlocks > 0) {
             staging.ensure(p.matchedBlocks);
-            loaded = cache.load(match, staging.buffers()).join();
-        }
-        long t3 = System.nanoTime();
-        p.loadedBlocks = loaded;
-        if (loaded > 0) {
-            scatter(kv, 0, loaded);
+            loadingInto = kv;
+            scattered = 0;
+            scatterNanos = 0;
+            try {
+                loaded = cache.load(match, staging.buffers(), scatterArrived, null).join();
+            } finally {
+                loadingInto = null;
+            }
+            if (scattered != loaded) { // the listener heard every block the future reports, before it completed
+                throw new IllegalStateException("scattered " + scattered + " of " + loaded + " loaded blocks");
+            }
         }
         long t4 = System.nanoTime();
+        p.loadedBlocks = loaded;
         p.reusedTokens = loaded * layout.blockTokens();
         // The last prompt token always goes through the model: its hidden state gives the first
         // generated token. When every block was loaded its KV is recomputed (the same bytes).
@@ -152,8 +173,8 @@ public final class JlamaPrefixCache {
         long t5 = System.nanoTime();
         p.hashNanos = t1 - t0;
         p.matchNanos = t2 - t1;
-        p.loadNanos = t3 - t2;
-        p.copyNanos = t4 - t3;
+        p.loadNanos = t4 - t2;
+        p.copyNanos = scatterNanos;
         p.prefillNanos = t5 - t4;
         return p;
     }
@@ -171,9 +192,15 @@ public final class JlamaPrefixCache {
         }
         staging.ensure(p.keys.length);
         gather(kv, from, count);
-        // load fills dst[i] with block i, but store reads block from+j from src[j].
-        ByteBuffer[] src = Arrays.copyOfRange(staging.buffers(), from, from + count);
-        return cache.store(p.keys, from, count, src);
+        return cache.store(p.keys, staging.buffers(), from, count); // block i in buffers[i], as load fills them
+    }
+
+    /** kvtier's {@link LoadListener}: blocks {@code [0, leading)} are in the staging buffers. */
+    private void scatterArrived(int leading) {
+        long t0 = System.nanoTime();
+        scatter(loadingInto, scattered, leading - scattered);
+        scattered = leading;
+        scatterNanos += System.nanoTime() - t0;
     }
 
     /** Copies blocks {@code [from, from+count)} from the staging buffers into {@code kv}. */

@@ -152,6 +152,8 @@ class PrefixFromKvTierTest {
             assertEquals(a.layout().blockBytes(), b.layout().blockBytes());
             assertNotEquals(a.namespace(), b.namespace());
             assertNotEquals(a.namespace(), w.namespace());
+            assertEquals(a.layout().descriptor(), a.namespace().layout(), "the layout is the namespace's descriptor");
+            assertTrue(b.namespace().toString().contains("layers=4;kvHeads=1;headSize=32"), b.namespace().toString());
 
             int[] prompt = Serving.randomTokens(5, 64, vocab, true);
             assertEquals(4, Serving.withCache(a, engine, prompt, 1).storedBlocks());
