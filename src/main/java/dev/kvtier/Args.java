@@ -82,6 +82,25 @@ final class Args {
     }
 
     /**
+     * {@code segmentBytes} divides {@code blockBytes}, and every segment of blocks
+     * {@code [from, from+count)} has an address other than 0 (each asked once here).
+     */
+    static void requireSegments(BlockSegments segments, int segmentBytes, int from, int count, int blockBytes) {
+        requireNonNull(segments, "segments");
+        if (segmentBytes < 1 || segmentBytes > blockBytes || blockBytes % segmentBytes != 0) {
+            throw new IllegalArgumentException("segmentBytes must divide the block's " + blockBytes
+                    + " bytes, was " + segmentBytes);
+        }
+        for (int i = from, n = blockBytes / segmentBytes; i < from + count; i++) {
+            for (int s = 0; s < n; s++) {
+                if (segments.address(i, s) == 0) {
+                    throw new IllegalArgumentException("segments.address(" + i + ", " + s + ") is the null address");
+                }
+            }
+        }
+    }
+
+    /**
      * The start of the message for too short an array: blocks {@code [from, from+count)} are read
      * from (or written to) the elements of the same indices.
      */

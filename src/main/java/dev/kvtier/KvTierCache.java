@@ -93,6 +93,17 @@ public interface KvTierCache extends AutoCloseable {
      */
     int store(BlockKey[] keys, ByteBuffer[] src, int from, int count);
 
+    /**
+     * As {@link #load(PrefixMatch, ByteBuffer[], LoadListener, Duration)}, into the caller's
+     * segments: block {@code i} of the match goes to {@code dst}'s segments of block {@code i}
+     * ({@link BlockSegments}), each {@code segmentBytes} (which must divide {@link #blockBytes()})
+     * copied straight from the cache's memory, so an engine that keeps KV per layer needs no
+     * staging buffer. Device reads land in memory of the cache and are copied into the segments
+     * only while the load is open: nothing is written into them once the future is done.
+     */
+    CompletableFuture<Integer> load(PrefixMatch match, int segmentBytes, BlockSegments dst, LoadListener listener,
+            Duration deadline);
+
     /** As {@link #store(BlockKey[], ByteBuffer[])}, from native addresses. */
     int store(BlockKey[] keys, long[] srcAddresses);
 
@@ -101,6 +112,13 @@ public interface KvTierCache extends AutoCloseable {
      * least {@link #blockBytes()} readable bytes; {@code srcAddresses[i]} holds block {@code i}.
      */
     int store(BlockKey[] keys, long[] srcAddresses, int from, int count);
+
+    /**
+     * As {@link #store(BlockKey[], ByteBuffer[], int, int)}, gathering block {@code i} from
+     * {@code src}'s segments of block {@code i} ({@link BlockSegments}), each {@code segmentBytes}
+     * (which must divide {@link #blockBytes()}), straight into the cache's memory.
+     */
+    int store(BlockKey[] keys, int segmentBytes, BlockSegments src, int from, int count);
 
     /**
      * A pinned zero-copy view of a DRAM block, or null when {@code key} is not in DRAM. The block

@@ -18,6 +18,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import net.openhft.chronicle.core.Jvm;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,6 +72,9 @@ final class Load {
     private BlockKey[] keys;
     private ByteBuffer[] buffers;
     private long[] addresses;
+    /** Or the caller's segments, of {@code segmentBytes} each. */
+    private BlockSegments segments;
+    private int segmentBytes;
     private LoadListener listener;
     private int w;
     /** {@link BlockTable#pinForLoad}'s layout, then read outcomes ({@link ReadStatus} ordinals, or PENDING) at {@code [4w, 5w)}. */
@@ -114,24 +118,26 @@ final class Load {
         this.p = paths;
     }
 
-    /** Starts a load of {@code match} into buffers or addresses; returns its future. */
+    /** Starts a load of {@code match} into buffers, addresses or segments (one of them); returns its future. */
     static CompletableFuture<Integer> start(Paths paths, PrefixMatch match, ByteBuffer[] buffers, long[] addresses,
-            LoadListener listener, long deadlineNanos) {
+            BlockSegments segments, int segmentBytes, LoadListener listener, long deadlineNanos) {
         Load l = paths.pool().poll();
         if (l == null) {
             l = new Load(paths);
         }
-        return l.run(match, buffers, addresses, listener, deadlineNanos);
+        return l.run(match, buffers, addresses, segments, segmentBytes, listener, deadlineNanos);
     }
 
-    private CompletableFuture<Integer> run(PrefixMatch match, ByteBuffer[] dst, long[] dstAddresses, LoadListener l,
-            long deadlineNanos) {
+    private CompletableFuture<Integer> run(PrefixMatch match, ByteBuffer[] dst, long[] dstAddresses,
+            BlockSegments dstSegments, int dstSegmentBytes, LoadListener l, long deadlineNanos) {
         CompletableFuture<Integer> f = new CompletableFuture<>();
         synchronized (monitor) {
             t0 = System.nanoTime();
             keys = match.keys();
             buffers = dst;
             addresses = dstAddresses;
+            segments = dstSegments;
+            segmentBytes = dstSegmentBytes;
             listener = l;
             w = match.hitBlocks();
             if (s.length < 5 * w) {
@@ -445,6 +451,7 @@ final class Load {
                         keys = null;
                         buffers = null;
                         addresses = null;
+                        segments = null;
                         listener = null;
                         future = null;
                     }
@@ -522,6 +529,8 @@ final class Load {
             copyFromPage(page, i);
         } else if (buffers != null) {
             buffers[i].duplicate().put(stage[i].clear());
+        } else if (segments != null) {
+            Segments.scatter(Jvm.address(stage[i]), segments, i, segmentBytes, p.blockBytes());
         } else {
             Memory.copy(stage[i].clear(), addresses[i]);
         }
@@ -530,6 +539,8 @@ final class Load {
     private void copyFromPage(int page, int i) {
         if (buffers != null) {
             p.table().dram.copyOut(page, buffers[i]);
+        } else if (segments != null) {
+            Segments.scatter(p.table().dram.address(page), segments, i, segmentBytes, p.blockBytes());
         } else {
             p.table().dram.copyOut(page, addresses[i]);
         }

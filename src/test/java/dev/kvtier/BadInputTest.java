@@ -203,6 +203,8 @@ class BadInputTest {
                 () -> cache.store(kept, src, 0, 3),
                 () -> cache.store(kept, addresses),
                 () -> cache.store(kept, addresses, 0, 3),
+                () -> cache.store(kept, BYTES, (block, segment) -> addresses[block], 0, 3),
+                () -> cache.load(match, BYTES, (block, segment) -> addresses[block], null, null),
                 () -> cache.acquire(kept[0]),
                 () -> cache.invalidate(NS),
                 () -> cache.invalidate(OTHER_NS));
@@ -233,6 +235,37 @@ class BadInputTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b.getValue()::build, b.getKey());
             assertTrue(e.getMessage().contains(b.getKey()), e.getMessage());
         }
+    }
+
+    /** Segmented load and store: BYTES (100) splits into segments of 1, 2, 4, 5, 10, 20, 25, 50 or 100. */
+    @Test
+    void segmentedLoadAndStoreRejectBadArguments() {
+        ByteBuffer[] mem = directBuffers(3, BYTES);
+        BlockSegments good = (block, segment) -> Jvm.address(mem[block]) + segment * 25L;
+        BlockKey[] fresh = prompt(NS, 2, 3);
+        rejects(NullPointerException.class, "match", () -> cache.load(null, 25, good, null, null));
+        rejects(NullPointerException.class, "segments must not be null", () -> cache.load(match, 25, null, null, null));
+        for (int bad : new int[] {0, -25, 30, 101}) {
+            rejects(IllegalArgumentException.class, "segmentBytes must divide the block's 100 bytes, was " + bad,
+                    () -> cache.load(match, bad, good, null, null));
+            rejects(IllegalArgumentException.class, "segmentBytes must divide the block's 100 bytes, was " + bad,
+                    () -> cache.store(fresh, bad, good, 0, 3));
+        }
+        BlockSegments hole = (block, segment) -> block == 1 && segment == 2 ? 0 : good.address(block, segment);
+        rejects(IllegalArgumentException.class, "segments.address(1, 2) is the null address",
+                () -> cache.load(match, 25, hole, null, null));
+        rejects(IllegalArgumentException.class, "deadline must not be negative",
+                () -> cache.load(match, 25, good, null, Duration.ofMillis(-1)));
+        rejects(NullPointerException.class, "keys must not be null", () -> cache.store(null, 25, good, 0, 3));
+        rejects(NullPointerException.class, "segments must not be null", () -> cache.store(fresh, 25, null, 0, 3));
+        rejects(IllegalArgumentException.class, "segments.address(1, 2) is the null address",
+                () -> cache.store(fresh, 25, hole, 0, 3));
+        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, 25, good, 2, 2));
+        rejects(IllegalArgumentException.class, "not the child",
+                () -> cache.store(new BlockKey[] {fresh[0], fresh[2]}, 25, good, 0, 2));
+        rejects(IllegalArgumentException.class, "8 tokens per block", () -> cache.store(eightTokenKeys(), 25, good, 0, 1));
+        assertEquals(0, cache.match(fresh).hitBlocks(), "nothing of a rejected store is kept");
+        assertEquals(0, cache.store(fresh, 25, hole, 2, 0), "an empty range asks for no address");
     }
 
     /** This round's entry points: flush, load with a deadline, and their builder settings. */
