@@ -47,13 +47,13 @@ final class Args {
         }
     }
 
-    static void requireBuffers(ByteBuffer[] buffers, int count, int blockBytes, boolean writable) {
+    /** {@code buffers[from, from+count)} are blocks: non-null, exactly {@code blockBytes} remaining. */
+    static void requireBuffers(ByteBuffer[] buffers, int from, int count, int blockBytes, boolean writable) {
         requireNonNull(buffers, "buffers");
-        if (buffers.length < count) {
-            throw new IllegalArgumentException(count + " blocks need " + count + " buffers, got "
-                    + buffers.length);
+        if (count > 0 && buffers.length < from + count) { // an empty range reads nothing
+            throw new IllegalArgumentException(rangeNeeds(from, count, "buffers") + buffers.length);
         }
-        for (int i = 0; i < count; i++) {
+        for (int i = from; i < from + count; i++) {
             ByteBuffer b = buffers[i];
             if (b == null) {
                 throw new NullPointerException("buffers[" + i + "] must not be null");
@@ -68,17 +68,48 @@ final class Args {
         }
     }
 
-    static void requireAddresses(long[] addresses, int count) {
+    /** {@code addresses[from, from+count)} are not the null address. */
+    static void requireAddresses(long[] addresses, int from, int count) {
         requireNonNull(addresses, "addresses");
-        if (addresses.length < count) {
-            throw new IllegalArgumentException(count + " blocks need " + count + " addresses, got "
-                    + addresses.length);
+        if (count > 0 && addresses.length < from + count) {
+            throw new IllegalArgumentException(rangeNeeds(from, count, "addresses") + addresses.length);
         }
-        for (int i = 0; i < count; i++) {
+        for (int i = from; i < from + count; i++) {
             if (addresses[i] == 0) {
                 throw new IllegalArgumentException("addresses[" + i + "] is the null address");
             }
         }
+    }
+
+    /**
+     * {@code segmentBytes} divides {@code blockBytes}, and every segment of blocks
+     * {@code [from, from+count)} has an address other than 0 (each asked once here).
+     */
+    static void requireSegments(BlockSegments segments, int segmentBytes, int from, int count, int blockBytes) {
+        requireNonNull(segments, "segments");
+        if (segmentBytes < 1 || segmentBytes > blockBytes || blockBytes % segmentBytes != 0) {
+            throw new IllegalArgumentException("segmentBytes must divide the block's " + blockBytes
+                    + " bytes, was " + segmentBytes);
+        }
+        for (int i = from, n = blockBytes / segmentBytes; i < from + count; i++) {
+            for (int s = 0; s < n; s++) {
+                if (segments.address(i, s) == 0) {
+                    throw new IllegalArgumentException("segments.address(" + i + ", " + s + ") is the null address");
+                }
+            }
+        }
+    }
+
+    /**
+     * The start of the message for too short an array: blocks {@code [from, from+count)} are read
+     * from (or written to) the elements of the same indices.
+     */
+    private static String rangeNeeds(int from, int count, String what) {
+        if (from == 0) {
+            return count + " blocks need " + count + " " + what + ", got ";
+        }
+        return "blocks [" + from + ", " + (from + count) + ") are in " + what + "[" + from + ", " + (from + count)
+                + ") (indexed like the keys, as load's are), so " + (from + count) + " " + what + " are needed, got ";
     }
 
     static void requireFits(int count, int capacityBlocks) {

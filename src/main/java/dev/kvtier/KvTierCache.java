@@ -62,8 +62,9 @@ public interface KvTierCache extends AutoCloseable {
 
     /**
      * As {@link #load(PrefixMatch, ByteBuffer[])}, telling {@code listener} (may be null) of each
-     * growth of the leading run delivered, and completing by {@code deadline} (null: none) with
-     * the leading blocks delivered by then. With a deadline, device reads land in buffers of the
+     * growth of the leading run delivered, in order and outside the cache's locks (see
+     * {@link LoadListener}), and completing by {@code deadline} (null: none) with the leading
+     * blocks delivered by then. With a deadline, device reads land in buffers of the
      * cache and are copied into {@code dst} only while the load is open: nothing is written into
      * {@code dst} once the future is done, after a deadline or a cancel.
      */
@@ -82,15 +83,42 @@ public interface KvTierCache extends AutoCloseable {
     int store(BlockKey[] keys, ByteBuffer[] src);
 
     /**
-     * Stores blocks {@code keys[from, from+count)}, {@code src[j]} holding block {@code from+j}.
-     * Each key becomes visible only when its bytes are whole. Blocks already kept are not
-     * rewritten; a block whose parent is not kept is declined (it could never be matched), and
-     * so are the blocks after it. Returns the number of blocks newly stored.
+     * Stores blocks {@code keys[from, from+count)}, {@code src[i]} holding block {@code i}: the
+     * buffers are indexed like the keys, as {@link #load} fills {@code dst[i]} with block
+     * {@code i}, so one array of buffers per prompt serves both (elements outside
+     * {@code [from, from+count)} are not read and may be null). {@code src} must have at least
+     * {@code from+count} elements. Each key becomes visible only when its bytes are whole. Blocks
+     * already kept are not rewritten; a block whose parent is not kept is declined (it could never
+     * be matched), and so are the blocks after it. Returns the number of blocks newly stored.
      */
-    int store(BlockKey[] keys, int from, int count, ByteBuffer[] src);
+    int store(BlockKey[] keys, ByteBuffer[] src, int from, int count);
 
-    /** As {@link #store(BlockKey[], int, int, ByteBuffer[])}, from native addresses. */
-    int store(BlockKey[] keys, int from, int count, long[] srcAddresses);
+    /**
+     * As {@link #load(PrefixMatch, ByteBuffer[], LoadListener, Duration)}, into the caller's
+     * segments: block {@code i} of the match goes to {@code dst}'s segments of block {@code i}
+     * ({@link BlockSegments}), each {@code segmentBytes} (which must divide {@link #blockBytes()})
+     * copied straight from the cache's memory, so an engine that keeps KV per layer needs no
+     * staging buffer. Device reads land in memory of the cache and are copied into the segments
+     * only while the load is open: nothing is written into them once the future is done.
+     */
+    CompletableFuture<Integer> load(PrefixMatch match, int segmentBytes, BlockSegments dst, LoadListener listener,
+            Duration deadline);
+
+    /** As {@link #store(BlockKey[], ByteBuffer[])}, from native addresses. */
+    int store(BlockKey[] keys, long[] srcAddresses);
+
+    /**
+     * As {@link #store(BlockKey[], ByteBuffer[], int, int)}, from native addresses, each of at
+     * least {@link #blockBytes()} readable bytes; {@code srcAddresses[i]} holds block {@code i}.
+     */
+    int store(BlockKey[] keys, long[] srcAddresses, int from, int count);
+
+    /**
+     * As {@link #store(BlockKey[], ByteBuffer[], int, int)}, gathering block {@code i} from
+     * {@code src}'s segments of block {@code i} ({@link BlockSegments}), each {@code segmentBytes}
+     * (which must divide {@link #blockBytes()}), straight into the cache's memory.
+     */
+    int store(BlockKey[] keys, int segmentBytes, BlockSegments src, int from, int count);
 
     /**
      * A pinned zero-copy view of a DRAM block, or null when {@code key} is not in DRAM. The block

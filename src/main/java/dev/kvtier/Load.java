@@ -18,6 +18,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import net.openhft.chronicle.core.Jvm;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,13 +35,25 @@ import org.slf4j.LoggerFactory;
  * still write there until they finish).
  *
  * <p><b>States.</b> OPEN: blocks are delivered as they arrive; the leading run of delivered
- * blocks grows and the listener hears of it, in order. DONE: the leading run is final (every
+ * blocks grows and the listener hears of it, in order (see below). DONE: the leading run is final (every
  * leading block arrived, one failed its read or check, the deadline passed, or the caller
  * cancelled); nothing more is written into the caller's buffers. SETTLED: every read issued has
  * finished, so {@link BlockTable#settleLoad} publishes promotions, unpins, and drops a block that
  * failed its check; the load returns to the pool. The future completes when the load settles
  * (so its pins are gone by then), or at its deadline, whichever is first. A load served entirely
  * from DRAM or a mapped device completes before {@code load} returns.
+ *
+ * <p><b>Outside the monitor.</b> The listener's calls and the future's completion are decided
+ * under the monitor and made after it is released, by one thread at a time, the <i>drainer</i>
+ * ({@link #drain}): whichever thread finds no other draining takes the role, tells the listener
+ * the latest length of the leading run it has not heard yet (growth that came while it was
+ * telling is coalesced), and when the listener is up to date completes the future that
+ * {@link #complete} decided on. Threads that change the state while another drains leave the
+ * rest to it. So the listener hears increasing lengths, never two calls at once, may call the
+ * cache or block briefly (the I/O threads of the load's other reads still deliver meanwhile),
+ * and never hears of a load whose future completed: the future completes only once the listener
+ * has heard the final length, and a future the caller completed (a cancel) stops the calls.
+ * The load returns to the pool when it is settled and nothing is left to drain.
  *
  * <p>The fields below {@code monitor} are guarded by it; I/O threads, the deadline timer, a
  * cancelling caller and the loading thread all meet there.
@@ -59,6 +72,9 @@ final class Load {
     private BlockKey[] keys;
     private ByteBuffer[] buffers;
     private long[] addresses;
+    /** Or the caller's segments, of {@code segmentBytes} each. */
+    private BlockSegments segments;
+    private int segmentBytes;
     private LoadListener listener;
     private int w;
     /** {@link BlockTable#pinForLoad}'s layout, then read outcomes ({@link ReadStatus} ordinals, or PENDING) at {@code [4w, 5w)}. */
@@ -88,6 +104,12 @@ final class Load {
     /** The future was completed (or cancelled). */
     private boolean completed;
     private boolean settled;
+    /** The length of the leading run the listener was last told of (it hears only growth). */
+    private int told;
+    /** A thread is telling the listener or completing the future ({@link #drain}). */
+    private boolean draining;
+    /** Returned to the pool; this run's fields are no longer this run's. */
+    private boolean pooled;
     private long t0;
     private CompletableFuture<Integer> future;
     private ScheduledFuture<?> deadline;
@@ -96,24 +118,26 @@ final class Load {
         this.p = paths;
     }
 
-    /** Starts a load of {@code match} into buffers or addresses; returns its future. */
+    /** Starts a load of {@code match} into buffers, addresses or segments (one of them); returns its future. */
     static CompletableFuture<Integer> start(Paths paths, PrefixMatch match, ByteBuffer[] buffers, long[] addresses,
-            LoadListener listener, long deadlineNanos) {
+            BlockSegments segments, int segmentBytes, LoadListener listener, long deadlineNanos) {
         Load l = paths.pool().poll();
         if (l == null) {
             l = new Load(paths);
         }
-        return l.run(match, buffers, addresses, listener, deadlineNanos);
+        return l.run(match, buffers, addresses, segments, segmentBytes, listener, deadlineNanos);
     }
 
-    private CompletableFuture<Integer> run(PrefixMatch match, ByteBuffer[] dst, long[] dstAddresses, LoadListener l,
-            long deadlineNanos) {
+    private CompletableFuture<Integer> run(PrefixMatch match, ByteBuffer[] dst, long[] dstAddresses,
+            BlockSegments dstSegments, int dstSegmentBytes, LoadListener l, long deadlineNanos) {
         CompletableFuture<Integer> f = new CompletableFuture<>();
         synchronized (monitor) {
             t0 = System.nanoTime();
             keys = match.keys();
             buffers = dst;
             addresses = dstAddresses;
+            segments = dstSegments;
+            segmentBytes = dstSegmentBytes;
             listener = l;
             w = match.hitBlocks();
             if (s.length < 5 * w) {
@@ -142,6 +166,9 @@ final class Load {
             open = true;
             completed = false;
             settled = false;
+            told = 0;
+            draining = false;
+            pooled = false;
             delivered = 0;
             failedAt = -1;
             failure = ReadStatus.OK;
@@ -158,12 +185,14 @@ final class Load {
         f.whenComplete((n, error) -> {
             if (f.isCancelled()) {
                 synchronized (monitor) {
-                    if (future == f) { // not a later load of this pooled object
-                        completed = true;
-                        close();
-                        settleIfDone();
+                    if (future != f) {
+                        return; // a later load of this pooled object
                     }
+                    completed = true;
+                    close();
+                    settleIfDone();
                 }
+                drain();
             }
         });
         tierOnCaller = onCaller();
@@ -179,8 +208,6 @@ final class Load {
 
     /** The loading thread's pass is over, whatever happened: the load may settle without it now. */
     private void finishCallerPass(CompletableFuture<Integer> f, long deadlineNanos) {
-        CompletableFuture<Integer> done;
-        int n;
         synchronized (monitor) {
             pending--;
             advance();
@@ -188,11 +215,8 @@ final class Load {
                 deadline = p.timer().schedule(() -> expire(f), deadlineNanos, TimeUnit.NANOSECONDS);
             }
             settleIfDone();
-            done = toComplete;
-            n = completeWith;
-            toComplete = null;
         }
-        fire(done, n);
+        drain();
     }
 
     /**
@@ -281,6 +305,11 @@ final class Load {
                     deliverFromStage(i);
                 }
                 done(i, st);
+            } else {
+                continue;
+            }
+            if (listener != null) { // read unlocked: a stale value costs one drain() or delays a call to the next one
+                drain(); // the listener hears the blocks copied so far before the next one is copied
             }
         }
     }
@@ -310,8 +339,6 @@ final class Load {
 
     /** On an I/O thread: block {@code i} was read; it is copied to the caller while the load is open. */
     private void onRead(int token, int i, ReadStatus st) {
-        CompletableFuture<Integer> f;
-        int n;
         synchronized (monitor) {
             if (token != runId || s[4 * w + i] != PENDING) {
                 return; // a callback of an earlier run
@@ -325,11 +352,8 @@ final class Load {
                 done(i, st);
                 settleIfDone();
             }
-            f = toComplete;
-            n = completeWith;
-            toComplete = null;
         }
-        fire(f, n);
+        drain();
     }
 
     private void done(int i, ReadStatus st) {
@@ -349,25 +373,16 @@ final class Load {
         }
     }
 
-    /** Under the monitor: grows the leading run, tells the listener, completes the future when the run is settled. */
+    /** Under the monitor: grows the leading run (the listener hears of it in {@link #drain}); closes the load when the run is final. */
     private void advance() {
         if (!open) {
             return;
         }
-        int before = delivered;
         while (delivered < limit && s[4 * w + delivered] == ReadStatus.OK.ordinal()) {
             delivered++;
         }
         if (delivered < limit && s[4 * w + delivered] != PENDING) {
             limit = delivered;
-        }
-        if (listener != null && delivered > before) {
-            try {
-                listener.loaded(delivered);
-            } catch (RuntimeException e) {
-                LOG.warn("kvtier: a LoadListener threw; it is not called again for this load", e);
-                listener = null;
-            }
         }
         if (delivered == limit) {
             close();
@@ -403,6 +418,64 @@ final class Load {
     }
 
     /**
+     * Outside the monitor, after any change of the state: if no other thread is draining, this
+     * one tells the listener of the leading run's growth until it is up to date, then completes
+     * the future {@link #complete} decided on, and returns the load to the pool once it is
+     * settled (see the class comment). Allocates nothing.
+     */
+    private void drain() {
+        synchronized (monitor) {
+            if (draining || pooled) {
+                return;
+            }
+            draining = true;
+        }
+        for (;;) {
+            LoadListener l = null;
+            int n;
+            CompletableFuture<Integer> f = null;
+            boolean toPool = false;
+            synchronized (monitor) {
+                n = delivered;
+                if (listener != null && told < n && !future.isDone()) {
+                    l = listener;
+                    told = n;
+                } else {
+                    f = toComplete;
+                    n = completeWith;
+                    toComplete = null;
+                    draining = false;
+                    if (settled) {
+                        toPool = true;
+                        pooled = true;
+                        keys = null;
+                        buffers = null;
+                        addresses = null;
+                        segments = null;
+                        listener = null;
+                        future = null;
+                    }
+                }
+            }
+            if (l == null) {
+                if (toPool) {
+                    p.pool().add(this);
+                }
+                fire(f, n);
+                return;
+            }
+            try {
+                l.loaded(n);
+            } catch (RuntimeException e) {
+                LOG.warn("kvtier: a LoadListener threw; it is not called again for this load", e);
+                synchronized (monitor) {
+                    listener = null;
+                }
+            }
+        }
+    }
+
+    /**
      * Completes the future {@link #complete} decided on, after the monitor is released: its
      * dependent actions may run here and call the cache (close it, even). {@code f} and {@code n}
      * are taken under the same hold of the monitor that decided, as a pooled object may serve
@@ -421,8 +494,6 @@ final class Load {
 
     /** The deadline passed: the load is DONE with what arrived. */
     private void expire(CompletableFuture<Integer> of) {
-        CompletableFuture<Integer> f;
-        int n;
         synchronized (monitor) {
             if (future != of) {
                 return; // this pooled object serves a later load now
@@ -430,14 +501,11 @@ final class Load {
             close();
             complete();
             settleIfDone();
-            f = toComplete;
-            n = completeWith;
-            toComplete = null;
         }
-        fire(f, n);
+        drain();
     }
 
-    /** Under the monitor: once DONE and every read has finished, releases what the load held. */
+    /** Under the monitor: once DONE and every read has finished, releases what the load held (the pool gets it back in {@link #drain}). */
     private void settleIfDone() {
         if (open || pending > 0 || settled) {
             return;
@@ -453,12 +521,6 @@ final class Load {
                 stage[i] = null;
             }
         }
-        keys = null;
-        buffers = null;
-        addresses = null;
-        listener = null;
-        future = null;
-        p.pool().add(this);
     }
 
     private void deliverFromStage(int i) {
@@ -467,6 +529,8 @@ final class Load {
             copyFromPage(page, i);
         } else if (buffers != null) {
             buffers[i].duplicate().put(stage[i].clear());
+        } else if (segments != null) {
+            Segments.scatter(Jvm.address(stage[i]), segments, i, segmentBytes, p.blockBytes());
         } else {
             Memory.copy(stage[i].clear(), addresses[i]);
         }
@@ -475,6 +539,8 @@ final class Load {
     private void copyFromPage(int page, int i) {
         if (buffers != null) {
             p.table().dram.copyOut(page, buffers[i]);
+        } else if (segments != null) {
+            Segments.scatter(p.table().dram.address(page), segments, i, segmentBytes, p.blockBytes());
         } else {
             p.table().dram.copyOut(page, addresses[i]);
         }

@@ -260,8 +260,8 @@ final class TieredCache implements KvTierCache {
     @Override
     public CompletableFuture<Integer> load(PrefixMatch match, ByteBuffer[] dst, LoadListener listener, Duration deadline) {
         Args.requireNonNull(match, "match");
-        Args.requireBuffers(dst, match.hitBlocks(), blockBytes, true);
-        return Load.start(loads, match, dst, null, listener, deadlineNanos(deadline));
+        Args.requireBuffers(dst, 0, match.hitBlocks(), blockBytes, true);
+        return Load.start(loads, match, dst, null, null, 0, listener, deadlineNanos(deadline));
     }
 
     @Override
@@ -273,8 +273,16 @@ final class TieredCache implements KvTierCache {
     public CompletableFuture<Integer> load(PrefixMatch match, long[] dstAddresses, LoadListener listener,
             Duration deadline) {
         Args.requireNonNull(match, "match");
-        Args.requireAddresses(dstAddresses, match.hitBlocks());
-        return Load.start(loads, match, null, dstAddresses, listener, deadlineNanos(deadline));
+        Args.requireAddresses(dstAddresses, 0, match.hitBlocks());
+        return Load.start(loads, match, null, dstAddresses, null, 0, listener, deadlineNanos(deadline));
+    }
+
+    @Override
+    public CompletableFuture<Integer> load(PrefixMatch match, int segmentBytes, BlockSegments dst, LoadListener listener,
+            Duration deadline) {
+        Args.requireNonNull(match, "match");
+        Args.requireSegments(dst, segmentBytes, 0, match.hitBlocks(), blockBytes);
+        return Load.start(loads, match, null, null, dst, segmentBytes, listener, deadlineNanos(deadline));
     }
 
     /** A deadline as nanoseconds from now, 0 for none; a negative one is bad input. */
@@ -293,21 +301,34 @@ final class TieredCache implements KvTierCache {
     @Override
     public int store(BlockKey[] keys, ByteBuffer[] src) {
         Args.requireNonNull(keys, "keys");
-        return store(keys, 0, keys.length, src);
+        return store(keys, src, 0, keys.length);
     }
 
     @Override
-    public int store(BlockKey[] keys, int from, int count, ByteBuffer[] src) {
+    public int store(BlockKey[] keys, ByteBuffer[] src, int from, int count) {
         Args.requireChain(keys, from, count, blockTokens);
-        Args.requireBuffers(src, count, blockBytes, false);
-        return storeStreaming(keys, from, count, src, null);
+        Args.requireBuffers(src, from, count, blockBytes, false);
+        return storeStreaming(keys, from, count, src, null, null, 0);
     }
 
     @Override
-    public int store(BlockKey[] keys, int from, int count, long[] srcAddresses) {
+    public int store(BlockKey[] keys, long[] srcAddresses) {
+        Args.requireNonNull(keys, "keys");
+        return store(keys, srcAddresses, 0, keys.length);
+    }
+
+    @Override
+    public int store(BlockKey[] keys, long[] srcAddresses, int from, int count) {
         Args.requireChain(keys, from, count, blockTokens);
-        Args.requireAddresses(srcAddresses, count);
-        return storeStreaming(keys, from, count, null, srcAddresses);
+        Args.requireAddresses(srcAddresses, from, count);
+        return storeStreaming(keys, from, count, null, srcAddresses, null, 0);
+    }
+
+    @Override
+    public int store(BlockKey[] keys, int segmentBytes, BlockSegments src, int from, int count) {
+        Args.requireChain(keys, from, count, blockTokens);
+        Args.requireSegments(src, segmentBytes, from, count, blockBytes);
+        return storeStreaming(keys, from, count, null, null, src, segmentBytes);
     }
 
     /**
@@ -316,11 +337,12 @@ final class TieredCache implements KvTierCache {
      * before it to be written down, when there is a tier below and {@code storeWaitMillis} is
      * set; otherwise it is refused. Stops at the first piece that could not be stored whole.
      */
-    private int storeStreaming(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses) {
+    private int storeStreaming(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses,
+            BlockSegments segments, int segmentBytes) {
         int pages = r.dram.pageCount();
         long waitUntil = storeWaitNanos == 0 ? 0 : System.nanoTime() + storeWaitNanos; // one budget for the whole store
         if (count <= pages) {
-            return storeBlocks(keys, from, count, buffers, addresses, 0, waitUntil);
+            return storeBlocks(keys, from, count, buffers, addresses, segments, segmentBytes, from, waitUntil);
         }
         if (demoter == null || storeWaitNanos == 0) {
             Args.requireFits(count, pages);
@@ -329,7 +351,7 @@ final class TieredCache implements KvTierCache {
         int stored = 0;
         for (int o = 0; o < count; o += piece) {
             int n = Math.min(piece, count - o);
-            stored += storeBlocks(keys, from + o, n, buffers, addresses, o, waitUntil);
+            stored += storeBlocks(keys, from + o, n, buffers, addresses, segments, segmentBytes, from + o, waitUntil);
             if (SCRATCH.get()[3 * n] < n) {
                 break; // the rest would be orphans
             }
@@ -337,9 +359,9 @@ final class TieredCache implements KvTierCache {
         return stored;
     }
 
-    /** Stores {@code keys[from, from+count)}, block {@code from+j} from source {@code srcOffset+j}. */
-    private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses, int srcOffset,
-            long waitUntil) {
+    /** Stores {@code keys[from, from+count)}, block {@code from+j} from source {@code srcOffset+j} (the callers pass {@code srcOffset == from}). */
+    private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses,
+            BlockSegments segments, int segmentBytes, int srcOffset, long waitUntil) {
         long t0 = System.nanoTime();
         int[] slots = scratch(3 * count + 1);
         int reserved = r.reserveStore(keys, from, count, slots, waitUntil);
@@ -350,6 +372,8 @@ final class TieredCache implements KvTierCache {
                 int src = srcOffset + slots[count + j];
                 if (buffers != null) {
                     r.dram.copyIn(buffers[src], page);
+                } else if (segments != null) {
+                    Segments.gather(segments, src, r.dram.address(page), segmentBytes, blockBytes);
                 } else {
                     r.dram.copyIn(addresses[src], page);
                 }

@@ -10,7 +10,8 @@ import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Test;
 
 /**
- * No GC on the hot path: in steady state, match (reusing its answer), load and store allocate
+ * No GC on the hot path: in steady state, match (reusing its answer), load (with and without a
+ * listener, and into segments) and store (also from segments) allocate
  * nothing per block. Measured with the JVM's per-thread allocation counter over many calls on
  * a 512-block chain: any per-block object (16 bytes or more) would cost at least 8 KiB per
  * call, while the bound allows a few small per-call objects (the load's future).
@@ -48,6 +49,12 @@ class AllocationTest {
             PrefixMatch match = new PrefixMatch();
             Runnable matchOp = () -> cache.match(keys, match);
             Runnable loadOp = () -> cache.load(match, buffers).join();
+            int[] heard = {0};
+            LoadListener listener = n -> heard[0] = n;
+            Runnable loadHeardOp = () -> {
+                cache.load(match, buffers, listener, null).join();
+                assertEquals(BLOCKS, heard[0]);
+            };
             boolean[] flip = {false};
             Runnable storeOp = () -> {
                 flip[0] = !flip[0];
@@ -60,6 +67,13 @@ class AllocationTest {
             assertEquals(BLOCKS, match.hitBlocks());
             assertAllocationFree(policy + " match", matchOp);
             assertAllocationFree(policy + " load", loadOp);
+            assertAllocationFree(policy + " load with a listener", loadHeardOp);
+            BlockSegments halves = (block, segment) -> net.openhft.chronicle.core.Jvm.address(buffers[block]) + segment * 32L;
+            assertAllocationFree(policy + " segmented load", () -> cache.load(match, 32, halves, null, null).join());
+            assertAllocationFree(policy + " segmented store", () -> {
+                flip[0] = !flip[0];
+                cache.store(flip[0] ? other : keys, 32, halves, 0, BLOCKS);
+            });
             assertAllocationFree(policy + " store", storeOp);
         }
     }

@@ -106,7 +106,7 @@ class BadInputTest {
         BlockKey[] fresh = prompt(NS, 2, 3);
         ByteBuffer[] src = directPayloads(fresh, BYTES);
         rejects(NullPointerException.class, "keys must not be null", () -> cache.store(null, src));
-        rejects(NullPointerException.class, "keys must not be null", () -> cache.store(null, 0, 1, src));
+        rejects(NullPointerException.class, "keys must not be null", () -> cache.store(null, src, 0, 1));
         rejects(NullPointerException.class, "buffers must not be null", () -> cache.store(fresh, (ByteBuffer[]) null));
         rejects(NullPointerException.class, "keys[2]", () -> cache.store(new BlockKey[] {fresh[0], fresh[1], null}, src));
         rejects(NullPointerException.class, "buffers[1]", () -> cache.store(fresh, new ByteBuffer[] {src[0], null, src[2]}));
@@ -126,31 +126,48 @@ class BadInputTest {
     void storeRangeRejectsBadBounds() {
         BlockKey[] fresh = prompt(NS, 2, 3);
         ByteBuffer[] src = directPayloads(fresh, BYTES);
-        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, -1, 2, src));
-        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, 2, 2, src));
-        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, 3, 1, src));
-        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, Integer.MAX_VALUE, 1, src));
-        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, 1, Integer.MAX_VALUE, src));
-        rejects(IllegalArgumentException.class, "count -1", () -> cache.store(fresh, 1, -1, src));
-        rejects(IllegalArgumentException.class, "count -1", () -> cache.store(fresh, 1, -1, new long[0]));
-        rejects(IllegalArgumentException.class, "2 blocks need 2 buffers, got 1", () -> cache.store(fresh, 1, 2, Arrays.copyOf(src, 1)));
-        rejects(IllegalArgumentException.class, "not the child", () -> cache.store(new BlockKey[] {fresh[0], fresh[2], fresh[1]}, 1, 2, src));
+        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, src, -1, 2));
+        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, src, 2, 2));
+        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, src, 3, 1));
+        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, src, Integer.MAX_VALUE, 1));
+        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, src, 1, Integer.MAX_VALUE));
+        rejects(IllegalArgumentException.class, "count -1", () -> cache.store(fresh, src, 1, -1));
+        rejects(IllegalArgumentException.class, "count -1", () -> cache.store(fresh, new long[0], 1, -1));
+        rejects(IllegalArgumentException.class, "not the child", () -> cache.store(new BlockKey[] {fresh[0], fresh[2], fresh[1]}, src, 1, 2));
+        // the buffers are indexed like the keys: a range's buffers sit at the range's own indices
+        rejects(IllegalArgumentException.class, "blocks [1, 3) are in buffers[1, 3) (indexed like the keys, as load's are), "
+                + "so 3 buffers are needed, got 2", () -> cache.store(fresh, Arrays.copyOfRange(src, 1, 3), 1, 2));
+        rejects(IllegalArgumentException.class, "so 3 addresses are needed, got 2",
+                () -> cache.store(fresh, new long[] {1, 2}, 1, 2));
+        rejects(NullPointerException.class, "buffers[2] must not be null",
+                () -> cache.store(fresh, new ByteBuffer[] {null, src[1], null}, 1, 2));
+        rejects(IllegalArgumentException.class, "addresses[1] is the null address",
+                () -> cache.store(fresh, new long[3], 1, 2));
+        rejects(IllegalArgumentException.class, "buffers[1] has 99 bytes remaining",
+                () -> cache.store(fresh, new ByteBuffer[] {null, ByteBuffer.allocate(BYTES - 1), src[2]}, 1, 2));
+        assertEquals(0, cache.match(fresh).hitBlocks(), "nothing of a rejected store is kept");
+        assertEquals(2, cache.store(fresh, new ByteBuffer[] {src[0], src[1], null}, 0, 2),
+                "elements outside the range are not read");
     }
 
     @Test
     void storeFromAddressesRejectsBadArguments() {
         BlockKey[] fresh = prompt(NS, 2, 3);
         long[] good = Arrays.stream(directPayloads(fresh, BYTES)).mapToLong(Jvm::address).toArray();
-        rejects(NullPointerException.class, "keys must not be null", () -> cache.store(null, 0, 3, good));
-        rejects(NullPointerException.class, "addresses must not be null", () -> cache.store(fresh, 0, 3, (long[]) null));
-        rejects(IllegalArgumentException.class, "3 blocks need 3 addresses, got 2", () -> cache.store(fresh, 0, 3, Arrays.copyOf(good, 2)));
-        rejects(IllegalArgumentException.class, "addresses[0] is the null address", () -> cache.store(fresh, 0, 3, new long[3]));
-        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, 1, 3, good));
-        rejects(IllegalArgumentException.class, "8 tokens per block", () -> cache.store(eightTokenKeys(), 0, 1, good));
+        rejects(NullPointerException.class, "keys must not be null", () -> cache.store(null, good, 0, 3));
+        rejects(NullPointerException.class, "addresses must not be null", () -> cache.store(fresh, (long[]) null, 0, 3));
+        rejects(IllegalArgumentException.class, "3 blocks need 3 addresses, got 2", () -> cache.store(fresh, Arrays.copyOf(good, 2), 0, 3));
+        rejects(IllegalArgumentException.class, "addresses[0] is the null address", () -> cache.store(fresh, new long[3], 0, 3));
+        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, good, 1, 3));
+        rejects(IllegalArgumentException.class, "8 tokens per block", () -> cache.store(eightTokenKeys(), good, 0, 1));
         BlockKey[] tooMany = prompt(NS, 2, PAGES + 1);
         rejects(IllegalArgumentException.class, "exceeds the DRAM tier's 4 blocks",
-                () -> cache.store(tooMany, 0, PAGES + 1,
-                        Arrays.stream(directPayloads(tooMany, BYTES)).mapToLong(Jvm::address).toArray()));
+                () -> cache.store(tooMany, Arrays.stream(directPayloads(tooMany, BYTES)).mapToLong(Jvm::address).toArray(),
+                        0, PAGES + 1));
+        rejects(NullPointerException.class, "keys must not be null", () -> cache.store(null, good));
+        rejects(NullPointerException.class, "addresses must not be null", () -> cache.store(fresh, (long[]) null));
+        rejects(IllegalArgumentException.class, "3 blocks need 3 addresses, got 2", () -> cache.store(fresh, Arrays.copyOf(good, 2)));
+        assertEquals(0, cache.match(fresh).hitBlocks(), "nothing of a rejected store is kept");
     }
 
     @Test
@@ -183,8 +200,11 @@ class BadInputTest {
                 () -> cache.load(match, dst),
                 () -> cache.load(match, addresses),
                 () -> cache.store(kept, src),
-                () -> cache.store(kept, 0, 3, src),
-                () -> cache.store(kept, 0, 3, addresses),
+                () -> cache.store(kept, src, 0, 3),
+                () -> cache.store(kept, addresses),
+                () -> cache.store(kept, addresses, 0, 3),
+                () -> cache.store(kept, BYTES, (block, segment) -> addresses[block], 0, 3),
+                () -> cache.load(match, BYTES, (block, segment) -> addresses[block], null, null),
                 () -> cache.acquire(kept[0]),
                 () -> cache.invalidate(NS),
                 () -> cache.invalidate(OTHER_NS));
@@ -215,6 +235,37 @@ class BadInputTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b.getValue()::build, b.getKey());
             assertTrue(e.getMessage().contains(b.getKey()), e.getMessage());
         }
+    }
+
+    /** Segmented load and store: BYTES (100) splits into segments of 1, 2, 4, 5, 10, 20, 25, 50 or 100. */
+    @Test
+    void segmentedLoadAndStoreRejectBadArguments() {
+        ByteBuffer[] mem = directBuffers(3, BYTES);
+        BlockSegments good = (block, segment) -> Jvm.address(mem[block]) + segment * 25L;
+        BlockKey[] fresh = prompt(NS, 2, 3);
+        rejects(NullPointerException.class, "match", () -> cache.load(null, 25, good, null, null));
+        rejects(NullPointerException.class, "segments must not be null", () -> cache.load(match, 25, null, null, null));
+        for (int bad : new int[] {0, -25, 30, 101}) {
+            rejects(IllegalArgumentException.class, "segmentBytes must divide the block's 100 bytes, was " + bad,
+                    () -> cache.load(match, bad, good, null, null));
+            rejects(IllegalArgumentException.class, "segmentBytes must divide the block's 100 bytes, was " + bad,
+                    () -> cache.store(fresh, bad, good, 0, 3));
+        }
+        BlockSegments hole = (block, segment) -> block == 1 && segment == 2 ? 0 : good.address(block, segment);
+        rejects(IllegalArgumentException.class, "segments.address(1, 2) is the null address",
+                () -> cache.load(match, 25, hole, null, null));
+        rejects(IllegalArgumentException.class, "deadline must not be negative",
+                () -> cache.load(match, 25, good, null, Duration.ofMillis(-1)));
+        rejects(NullPointerException.class, "keys must not be null", () -> cache.store(null, 25, good, 0, 3));
+        rejects(NullPointerException.class, "segments must not be null", () -> cache.store(fresh, 25, null, 0, 3));
+        rejects(IllegalArgumentException.class, "segments.address(1, 2) is the null address",
+                () -> cache.store(fresh, 25, hole, 0, 3));
+        rejects(IllegalArgumentException.class, "outside an array of 3", () -> cache.store(fresh, 25, good, 2, 2));
+        rejects(IllegalArgumentException.class, "not the child",
+                () -> cache.store(new BlockKey[] {fresh[0], fresh[2]}, 25, good, 0, 2));
+        rejects(IllegalArgumentException.class, "8 tokens per block", () -> cache.store(eightTokenKeys(), 25, good, 0, 1));
+        assertEquals(0, cache.match(fresh).hitBlocks(), "nothing of a rejected store is kept");
+        assertEquals(0, cache.store(fresh, 25, hole, 2, 0), "an empty range asks for no address");
     }
 
     /** This round's entry points: flush, load with a deadline, and their builder settings. */

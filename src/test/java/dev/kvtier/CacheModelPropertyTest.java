@@ -216,7 +216,7 @@ class CacheModelPropertyTest {
             // with a remote tier the demoter also starts writes on its own (blocks set aside for want of
             // a slot are retried a second later), so awaitIdle cannot promise that none is in flight
             fits &= remoteBlocks == 0;
-            cache.store(keys, 0, n, buffers);
+            cache.store(keys, buffers, 0, n);
             for (int i = 0; i < n; i++) {
                 stored.add(keys[i]);
             }
@@ -238,9 +238,9 @@ class CacheModelPropertyTest {
             int count = Math.min(keys.length - from, capacity);
             boolean parentKept = from == 0 || cache.match(Arrays.copyOf(keys, from)).hitBlocks() == from;
             for (int i = 0; i < count; i++) {
-                fill(buffers[i], keys[from + i]);
+                fill(buffers[from + i], keys[from + i]);
             }
-            int n = cache.store(keys, from, count, buffers);
+            int n = cache.store(keys, buffers, from, count);
             if (!parentKept && !devices) {
                 assertEquals(0, n, "blocks under a missing parent are declined");
             }

@@ -56,9 +56,9 @@ public final class CrashWorker {
             if (n < keys.length) {
                 int count = keys.length - n;
                 for (int j = 0; j < count; j++) {
-                    SsdFixtures.fill(src[j].clear(), keys[n + j]);
+                    SsdFixtures.fill(src[n + j].clear(), keys[n + j]);
                 }
-                cache.store(keys, n, count, src);
+                cache.store(keys, src, n, count);
             }
             if (op % 200 == 0) {
                 CacheStats s = cache.stats();

@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * No allocation per block on the device tiers' hot paths: loads served from the SSD, and
+ * No allocation per block on the device tiers' hot paths: loads served from the SSD (with and
+ * without a listener), and
  * demotion (the remote tier's loads still allocate in the NBD client, per request). Their work runs on I/O, demoter and socket threads, so the bytes
  * every live thread of the JVM allocated are summed around many calls; a per-block object of
  * 16 bytes or more would cost at least {@code BLOCKS * 16} bytes per call, while the bound
@@ -78,6 +79,16 @@ class DeviceAllocationTest {
         assertAllocationFree(tier + " load", load);
         assertTrue(cache.stats().loadedBlocks(tier) - before >= (long) CALLS * (BLOCKS - 8),
                 "the loads were served from " + tier + ": " + cache.stats());
+        int[] heard = {0};
+        LoadListener listener = n -> heard[0] = n; // called outside the load's lock, by one thread at a time
+        IntSupplier loadHeard = () -> {
+            cache.match(keys, match);
+            heard[0] = 0;
+            int n = cache.load(match, dst, listener, null).join();
+            assertEquals(n, heard[0], "the listener heard the whole run before the future completed");
+            return n;
+        };
+        assertAllocationFree(tier + " load with a listener", loadHeard);
     }
 
     private void assertAllocationFree(String what, IntSupplier op) {

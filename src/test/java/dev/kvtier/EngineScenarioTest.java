@@ -101,7 +101,9 @@ class EngineScenarioTest {
     }
 
     private static int store(KvTierCache cache, BlockKey[] chain, int i) {
-        return cache.store(chain, i, 1, new ByteBuffer[] {SsdFixtures.payload(chain[i], BLOCK)});
+        ByteBuffer[] src = new ByteBuffer[i + 1]; // indexed like the keys; only src[i] is read
+        src[i] = SsdFixtures.payload(chain[i], BLOCK);
+        return cache.store(chain, src, i, 1);
     }
 
     /**

@@ -94,7 +94,7 @@ class KvTierCacheTest {
         BlockKey[] keys = prompt(NS, 1, 3);
         ByteBuffer[] src = directPayloads(keys, BYTES);
         long[] srcAddresses = Arrays.stream(src).mapToLong(Jvm::address).toArray();
-        assertEquals(3, cache.store(keys, 0, 3, srcAddresses));
+        assertEquals(3, cache.store(keys, srcAddresses, 0, 3));
         ByteBuffer[] dst = directBuffers(3, BYTES);
         long[] dstAddresses = Arrays.stream(dst).mapToLong(Jvm::address).toArray();
         assertEquals(3, cache.load(cache.match(keys), dstAddresses).join());
@@ -111,7 +111,7 @@ class KvTierCacheTest {
         cache = Blocks.cache(BYTES, 8);
         BlockKey[] keys = prompt(NS, 1, 5);
         assertEquals(0, cache.match(keys).hitBlocks(), "nothing is visible before a store");
-        cache.store(keys, 0, 3, directPayloads(keys, BYTES));
+        cache.store(keys, directPayloads(keys, BYTES), 0, 3);
         PrefixMatch m = cache.match(keys);
         assertEquals(3, m.hitBlocks());
         assertEquals(5, m.requestedBlocks());
@@ -139,7 +139,7 @@ class KvTierCacheTest {
     void loadOfAPartialMatchLeavesTheRestOfTheBuffersAlone() {
         cache = Blocks.cache(BYTES, 8);
         BlockKey[] keys = prompt(NS, 1, 4);
-        cache.store(keys, 0, 2, directPayloads(keys, BYTES));
+        cache.store(keys, directPayloads(keys, BYTES), 0, 2);
         ByteBuffer[] dst = new ByteBuffer[4];
         for (int i = 0; i < 4; i++) {
             dst[i] = ByteBuffer.allocate(BYTES);
@@ -152,6 +152,31 @@ class KvTierCacheTest {
         assertArrayEquals(untouched, bytes(dst[2]));
         assertArrayEquals(untouched, bytes(dst[3]));
         assertEquals(0, cache.load(new PrefixMatch(), new ByteBuffer[0]).join(), "an empty match loads nothing");
+    }
+
+    /**
+     * One array of buffers per prompt, indexed by block: load fills the matched head, the server
+     * computes the rest into the same array, and a ranged store reads each block from its own
+     * index. Both buffer kinds and addresses.
+     */
+    @Test
+    void aRangedStoreReadsTheBuffersAtTheKeysIndicesAsLoadFillsThem() {
+        cache = Blocks.cache(BYTES, 16);
+        BlockKey[] keys = prompt(NS, 1, 6);
+        assertEquals(2, cache.store(keys, directPayloads(keys, BYTES), 0, 2));
+        ByteBuffer[] blocks = directBuffers(6, BYTES);
+        assertEquals(2, cache.load(cache.match(keys), blocks).join());
+        for (int i = 2; i < 4; i++) {
+            blocks[i].duplicate().put(payload(keys[i], BYTES));
+        }
+        assertEquals(2, cache.store(keys, blocks, 2, 2));
+        long[] addresses = Arrays.stream(directPayloads(keys, BYTES)).mapToLong(Jvm::address).toArray();
+        assertEquals(2, cache.store(keys, addresses, 4, 2));
+        ByteBuffer[] dst = directBuffers(6, BYTES);
+        assertEquals(6, cache.load(cache.match(keys), dst).join());
+        for (int i = 0; i < 6; i++) {
+            assertArrayEquals(payload(keys[i], BYTES), bytes(dst[i]), "block " + i);
+        }
     }
 
     /** A prompt shorter than one block is normal traffic: an empty chain matches, loads and stores nothing. */
@@ -170,9 +195,9 @@ class KvTierCacheTest {
         assertEquals(0, cache.load(m, new ByteBuffer[0]).join());
         assertEquals(0, cache.load(m, new long[0]).join());
         assertEquals(0, cache.store(empty, new ByteBuffer[0]));
-        assertEquals(0, cache.store(empty, 0, 0, new long[0]));
-        assertEquals(0, cache.store(kept, 2, 0, new ByteBuffer[0]), "an empty range at the end of a chain");
-        assertEquals(0, cache.store(kept, 1, 0, new ByteBuffer[0]), "an empty range inside a chain");
+        assertEquals(0, cache.store(empty, new long[0], 0, 0));
+        assertEquals(0, cache.store(kept, new ByteBuffer[0], 2, 0), "an empty range at the end of a chain");
+        assertEquals(0, cache.store(kept, new ByteBuffer[0], 1, 0), "an empty range inside a chain");
 
         CacheStats s = cache.stats();
         assertEquals(2, s.matchCalls());
@@ -253,7 +278,7 @@ class KvTierCacheTest {
     void duplicateBlocksAreNotRewritten() {
         cache = Blocks.cache(BYTES, 8);
         BlockKey[] keys = prompt(NS, 1, 4);
-        assertEquals(2, cache.store(keys, 0, 2, directPayloads(keys, BYTES)));
+        assertEquals(2, cache.store(keys, directPayloads(keys, BYTES), 0, 2));
         BlockKey[] impostors = prompt(NS, 2, 4);
         assertEquals(2, cache.store(keys, directPayloads(impostors, BYTES)), "only the two new blocks");
         assertEquals(0, cache.store(keys, directPayloads(impostors, BYTES)));
@@ -271,13 +296,13 @@ class KvTierCacheTest {
         cache = Blocks.cache(BYTES, 8);
         BlockKey[] keys = prompt(NS, 1, 4);
         ByteBuffer[] src = directPayloads(keys, BYTES);
-        assertEquals(0, cache.store(keys, 2, 2, Arrays.copyOfRange(src, 2, 4)));
+        assertEquals(0, cache.store(keys, src, 2, 2));
         assertEquals(2, cache.stats().storeOrphanBlocks());
         assertNull(cache.acquire(keys[2]), "an orphan is not kept");
         assertEquals(0, cache.stats().residentBlocks(Tier.DRAM));
-        assertEquals(1, cache.store(keys, 0, 1, src));
-        assertEquals(0, cache.store(keys, 2, 2, Arrays.copyOfRange(src, 2, 4)), "parent keys[1] still absent");
-        assertEquals(3, cache.store(keys, 1, 3, Arrays.copyOfRange(src, 1, 4)), "continuing under keys[0]");
+        assertEquals(1, cache.store(keys, src, 0, 1));
+        assertEquals(0, cache.store(keys, src, 2, 2), "parent keys[1] still absent");
+        assertEquals(3, cache.store(keys, src, 1, 3), "continuing under keys[0]");
         ByteBuffer[] dst = directBuffers(4, BYTES);
         assertEquals(4, cache.load(cache.match(keys), dst).join());
         for (int i = 0; i < 4; i++) {
@@ -434,9 +459,9 @@ class KvTierCacheTest {
         assertEquals(3, cache.load(m, directBuffers(3, 64)).join());
         assertEquals(0, cache.store(a, directPayloads(a, 64)));
         assertEquals(2, cache.store(b, directPayloads(b, 64)), "evicts a[2], the coldest leaf");
-        assertEquals(1, cache.store(a, 2, 1, directPayloads(Arrays.copyOfRange(a, 2, 3), 64)), "evicts b[1]");
+        assertEquals(1, cache.store(a, directPayloads(a, 64), 2, 1), "evicts b[1]");
         BlockKey[] c = prompt(NS, 3, 2);
-        assertEquals(0, cache.store(c, 1, 1, directPayloads(Arrays.copyOfRange(c, 1, 2), 64)));
+        assertEquals(0, cache.store(c, directPayloads(c, 64), 1, 1));
         assertNull(cache.acquire(c[0]));
         BlockHandle h = cache.acquire(a[0]);
         assertEquals(1, cache.stats().activePins());

@@ -78,7 +78,7 @@ public final class RemoteWorker {
             cache.match(keys, m);
             int n = check(cache, m, keys, dst, op);
             if (n < keys.length) {
-                cache.store(keys, n, keys.length - n, buffers(keys, keys.length, n));
+                cache.store(keys, buffers(keys, keys.length, n), n, keys.length - n);
             }
         }
         cache.awaitIdle();
@@ -106,11 +106,11 @@ public final class RemoteWorker {
 
     /** Buffers for blocks {@code from..n} of {@code keys}, filled with their bytes (empty when keys is null). */
     private static ByteBuffer[] buffers(BlockKey[] keys, int n, int from) {
-        ByteBuffer[] b = new ByteBuffer[n - from];
-        for (int i = 0; i < b.length; i++) {
+        ByteBuffer[] b = new ByteBuffer[n]; // indexed like the keys: [0, from) stay null
+        for (int i = from; i < n; i++) {
             b[i] = ByteBuffer.allocateDirect(BLOCK);
             if (keys != null) {
-                SsdFixtures.fill(b[i], keys[from + i]);
+                SsdFixtures.fill(b[i], keys[i]);
             }
         }
         return b;

@@ -35,7 +35,7 @@ class SsdTierSmokeTest {
         for (Compression c : Compression.values()) {
             try (TieredCache cache = open(file, c)) {
                 for (int i = 0; i < 64; i += 8) {
-                    cache.store(keys, i, 8, slice(bufs, i));
+                    cache.store(keys, bufs, i, 8);
                     cache.awaitIdle();
                 }
                 CacheStats s = cache.stats();
@@ -81,10 +81,10 @@ class SsdTierSmokeTest {
                 .dramCapacityBytes(4 * 4096).localSsd(dir.resolve("small.slots"), 8192 + 5 * 4224)
                 .demoteAhead(1.0).build()) {
             assertEquals(4, cache.stats().capacityBlocks(Tier.SSD));
-            assertEquals(4, cache.store(keys, 0, 4, bufs));
+            assertEquals(4, cache.store(keys, bufs, 0, 4));
             cache.awaitIdle();
             assertEquals(4, cache.stats().storedBlocks(Tier.SSD), "write-through filled the SSD");
-            assertEquals(1, cache.store(keys, 4, 1, bufs), "the parent's clean DRAM copy made room");
+            assertEquals(1, cache.store(keys, bufs, 4, 1), "the parent's clean DRAM copy made room");
             cache.awaitIdle();
             assertTrue(cache.stats().demoteDeclinedBlocks() >= 1, () -> "no SSD slot could be freed for the child "
                     + cache.stats() + " declined " + cache.stats().demoteDeclinedBlocks());
@@ -112,7 +112,7 @@ class SsdTierSmokeTest {
                 }
                 BlockKey[] keys = ns.keysFromHashes(ids);
                 int hit = cache.match(keys).hitBlocks();
-                cache.store(keys, hit, keys.length - hit, bufs);
+                cache.store(keys, bufs, hit, keys.length - hit);
                 cache.awaitIdle();
             }
             assertTrue(cache.stats().storedBlocks(Tier.SSD) > 0, "nothing was demoted: " + cache.stats());
@@ -123,10 +123,6 @@ class SsdTierSmokeTest {
     private TieredCache open(Path file, Compression c) {
         return (TieredCache) KvTierCache.builder().blockTokens(16).blockBytes(4096).dramCapacityBytes(16 * 4096)
                 .localSsd(file, 1 << 20).ssdCompression(c).build();
-    }
-
-    private static ByteBuffer[] slice(ByteBuffer[] b, int from) {
-        return java.util.Arrays.copyOfRange(b, from, b.length);
     }
 
     private static ByteBuffer[] fresh(int n) {

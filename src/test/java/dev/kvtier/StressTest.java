@@ -156,17 +156,17 @@ class StressTest {
                 int count = keys.length - from;
                 int n;
                 if (rnd.nextBoolean()) {
-                    long[] src = new long[count];
+                    long[] src = new long[keys.length]; // indexed like the keys
                     for (int j = 0; j < count; j++) {
-                        src[j] = Jvm.address(source.get(keys[from + j]));
+                        src[from + j] = Jvm.address(source.get(keys[from + j]));
                     }
-                    n = cache.store(keys, from, count, src);
+                    n = cache.store(keys, src, from, count);
                 } else {
-                    ByteBuffer[] src = new ByteBuffer[count];
+                    ByteBuffer[] src = new ByteBuffer[keys.length];
                     for (int j = 0; j < count; j++) {
-                        src[j] = j % 2 == 0 ? source.get(keys[from + j]) : ByteBuffer.wrap(expected.get(keys[from + j]));
+                        src[from + j] = j % 2 == 0 ? source.get(keys[from + j]) : ByteBuffer.wrap(expected.get(keys[from + j]));
                     }
-                    n = cache.store(keys, from, count, src);
+                    n = cache.store(keys, src, from, count);
                 }
                 stored.addAndGet(n);
             } else if (dice < 85) {

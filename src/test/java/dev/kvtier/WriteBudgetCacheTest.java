@@ -63,7 +63,7 @@ class WriteBudgetCacheTest {
                     BlockKey[] keys = ns.keysFromHashes(ids);
                     int hit = cache.match(keys).hitBlocks();
                     if (hit < keys.length) {
-                        cache.store(keys, hit, keys.length - hit, src);
+                        cache.store(keys, src, hit, keys.length - hit);
                     }
                     cache.awaitIdle();
                     now.addAndGet((op >>> 8) % 1_500 * 1_000_000L); // 0 to 1.5 s

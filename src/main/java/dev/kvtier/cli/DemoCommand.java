@@ -216,9 +216,9 @@ final class DemoCommand implements Callable<Integer> {
                 firstHitTokens += r < firstRequests ? hit : 0;
                 int full = req.fullBlocks(blockTokens);
                 if (loaded < full) {
-                    ByteBuffer[] src = computeBlocks(keys, loaded, full);
+                    computeBlocks(keys, loaded, full);
                     long t1 = System.nanoTime();
-                    storedBlocks += cache.store(keys, loaded, full - loaded, src);
+                    storedBlocks += cache.store(keys, buffers, loaded, full - loaded);
                     storeNanos += System.nanoTime() - t1;
                 }
             }
@@ -336,17 +336,14 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** Stands in for prefill: writes the payloads of blocks {@code [from, to)}; returns them in key order. */
-    private ByteBuffer[] computeBlocks(BlockKey[] keys, int from, int to) {
-        ByteBuffer[] src = new ByteBuffer[to - from];
+    /** Stands in for prefill: writes the payloads of blocks {@code [from, to)} into {@code buffers[from, to)}. */
+    private void computeBlocks(BlockKey[] keys, int from, int to) {
         for (int i = from; i < to; i++) {
             ByteBuffer b = buffers[i];
             b.clear();
             b.put(template.duplicate()).clear();
             stamp(b, keys[i]);
-            src[i - from] = b;
         }
-        return src;
     }
 
     private void stamp(ByteBuffer b, BlockKey key) {

@@ -8,12 +8,15 @@ import java.util.Objects;
 /**
  * Everything that makes two equal token prefixes produce different KV: model id and weights
  * fingerprint, KV dtype and layout version, tensor-parallel rank and size, LoRA adapter, tenant
- * salt, and the block size in tokens. Its 128-bit fingerprint is the root of every key chain
- * made in it, so two namespaces that differ in any field never share a block.
+ * salt, the block size in tokens, and the layout descriptor. Its 128-bit fingerprint is the root
+ * of every key chain made in it, so two namespaces that differ in any field never share a block.
  *
  * <p>Fingerprint: SHA-256 of {@code "kvtier.namespace.v1"} followed by each field in the order
  * above, strings as a 4-byte big-endian length and their UTF-8 bytes, integers as 4 big-endian
- * bytes; the first 128 bits. Stable across JVMs, processes and machines.
+ * bytes; the first 128 bits. The layout descriptor, last, is hashed only when it is not empty,
+ * so a namespace without one has the fingerprint it had before the field existed (and, as every
+ * other field is fixed-size or length-prefixed, no namespace without a descriptor hashes the
+ * same bytes as one with). Stable across JVMs, processes and machines.
  */
 public final class Namespace {
     private static final String DOMAIN = "kvtier.namespace.v1";
@@ -27,6 +30,7 @@ public final class Namespace {
     private final String loraAdapter;
     private final String tenantSalt;
     private final int blockTokens;
+    private final String layout;
     private final long rootHi;
     private final long rootLo;
 
@@ -40,6 +44,7 @@ public final class Namespace {
         loraAdapter = b.loraAdapter;
         tenantSalt = b.tenantSalt;
         blockTokens = b.blockTokens;
+        layout = b.layout;
         byte[] d = fingerprint();
         rootHi = readLong(d, 0);
         rootLo = readLong(d, 8);
@@ -85,6 +90,15 @@ public final class Namespace {
     /** Tokens per block (B). */
     public int blockTokens() {
         return blockTokens;
+    }
+
+    /**
+     * The layout descriptor: how a block's bytes are arranged (for example
+     * {@code "[layer][k|v][token][kv_dim];layers=32;kvHeads=8;headSize=128;order=le;rope=applied"}),
+     * in words the server chooses; empty when none was given.
+     */
+    public String layout() {
+        return layout;
     }
 
     /** High 64 bits of the namespace fingerprint, the parent of every first block. */
@@ -179,7 +193,8 @@ public final class Namespace {
         return "Namespace[model=" + modelId + ", weights=" + weightsFingerprint + ", dtype=" + kvDtype
                 + ", layout=" + layoutVersion + ", tp=" + tpRank + "/" + tpSize + ", lora="
                 + (loraAdapter.isEmpty() ? "-" : loraAdapter) + ", tenant="
-                + (tenantSalt.isEmpty() ? "-" : "(salted)") + ", blockTokens=" + blockTokens + "]";
+                + (tenantSalt.isEmpty() ? "-" : "(salted)") + ", blockTokens=" + blockTokens
+                + (layout.isEmpty() ? "" : ", layoutDescriptor=" + layout) + "]";
     }
 
     private byte[] fingerprint() {
@@ -199,6 +214,9 @@ public final class Namespace {
         putString(md, loraAdapter);
         putString(md, tenantSalt);
         putInt(md, blockTokens);
+        if (!layout.isEmpty()) {
+            putString(md, layout);
+        }
         return md.digest();
     }
 
@@ -231,6 +249,7 @@ public final class Namespace {
         private String loraAdapter = "";
         private String tenantSalt = "";
         private int blockTokens = 16;
+        private String layout = "";
 
         private Builder(String modelId) {
             this.modelId = modelId;
@@ -248,7 +267,10 @@ public final class Namespace {
             return this;
         }
 
-        /** Version of the server's KV tensor layout. Default 1. */
+        /**
+         * Version of the server's KV tensor layout, a number the server assigns. Default 1. To name
+         * the layout itself (dimensions, element order, what was applied), use {@link #layout}.
+         */
         public Builder layoutVersion(int version) {
             this.layoutVersion = version;
             return this;
@@ -273,6 +295,19 @@ public final class Namespace {
             return this;
         }
 
+        /**
+         * Describes the layout of a block's bytes in the server's own words, e.g.
+         * {@code "[layer][k|v][token][kv_dim];layers=32;kvHeads=8;headSize=128;dtype=bf16;order=le;rope=applied"}:
+         * part of the fingerprint, so a block of another layout is never matched, and shown by
+         * {@link #toString()}, so logs say which layout a namespace is. Compared as exact text
+         * (spacing, order and case count). Null or empty for none, the default; a non-empty
+         * blank descriptor is refused.
+         */
+        public Builder layout(String descriptor) {
+            this.layout = descriptor == null ? "" : descriptor;
+            return this;
+        }
+
         /** Tokens per block (B), 1 to 65,536. Default 16. */
         public Builder blockTokens(int tokens) {
             this.blockTokens = tokens;
@@ -289,6 +324,8 @@ public final class Namespace {
                     "tensor-parallel rank must be in [0, " + tpSize + "), was " + tpRank);
             require(blockTokens >= 1 && blockTokens <= 65_536,
                     "blockTokens must be in [1, 65536], was " + blockTokens);
+            require(layout.isEmpty() || !layout.isBlank(),
+                    "layout descriptor must not be blank (use null or empty for none), was \"" + layout + "\"");
             return new Namespace(this);
         }
 

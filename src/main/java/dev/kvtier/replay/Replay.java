@@ -160,19 +160,12 @@ public final class Replay {
             for (int j = 0; j < count; j++) {
                 fill(buffers[i + j], keys[i + j]);
             }
-            ByteBuffer[] src = i == 0 ? buffers : slice(i, count);
-            int stored = cache.store(keys, i, count, src);
+            int stored = cache.store(keys, buffers, i, count);
             if (stored < count) {
                 break;
             }
             i += count;
         }
-    }
-
-    private ByteBuffer[] slice(int from, int count) {
-        ByteBuffer[] s = new ByteBuffer[count];
-        System.arraycopy(buffers, from, s, 0, count);
-        return s;
     }
 
     private void ensureBuffers(int n) {

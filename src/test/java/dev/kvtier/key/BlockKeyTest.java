@@ -93,6 +93,29 @@ class BlockKeyTest {
     }
 
     @Test
+    void aLayoutDescriptorIsHashedLastAndOnlyWhenNotEmpty() throws Exception {
+        String layout = "[layer][k|v][token][kv_dim];layers=32;kvHeads=8;headSize=128;order=le;rope=applied";
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        for (String s : new String[] {"kvtier.namespace.v1", "meta-llama/Llama-3.1-8B", "sha256:0123abcd", "bf16"}) {
+            putString(md, s);
+        }
+        md.update(ByteBuffer.allocate(12).putInt(1).putInt(0).putInt(1).array());
+        putString(md, "");
+        putString(md, "");
+        md.update(ByteBuffer.allocate(4).putInt(16).array());
+        putString(md, layout);
+        Namespace withLayout = base().layout(layout).build();
+        assertEquals(first128Bits(md.digest()), hex(withLayout.rootHi(), withLayout.rootLo()));
+        assertEquals(layout, withLayout.layout());
+        assertEquals(NS, base().layout("").build(), "an empty descriptor keeps the published root");
+        assertEquals(NS, base().layout(null).build(), "a null descriptor is none");
+        assertEquals("", NS.layout());
+        assertNotEquals(withLayout, base().layout(layout.replace("le", "be")).build());
+        assertTrue(withLayout.toString().contains(layout), withLayout.toString());
+        assertFalse(NS.toString().contains("layoutDescriptor"), NS.toString());
+    }
+
+    @Test
     void tokenKeysAreSha256OfTheDocumentedChainEncoding() throws Exception {
         String parent = ROOT;
         for (int b = 0; b < 3; b++) {
@@ -214,6 +237,7 @@ class BlockKeyTest {
         variants.put("lora", () -> base().loraAdapter("sql-adapter"));
         variants.put("tenant", () -> base().tenantSalt("tenant-42"));
         variants.put("blockTokens", () -> base().blockTokens(8));
+        variants.put("layout descriptor", () -> base().layout("[layer][k|v][token][kv_dim];layers=32"));
         assertEquals(NS, base().build(), "the base builder makes NS");
         Set<Namespace> seen = new HashSet<>(Set.of(NS));
         Set<BlockKey> firstKeys = new HashSet<>(Set.of(NS.blockKeys(TOKENS)[0]));
@@ -274,7 +298,8 @@ class BlockKeyTest {
                 Map.entry("rank", () -> base().tensorParallel(2, 2)),
                 Map.entry("rank", () -> base().tensorParallel(-1, 2)),
                 Map.entry("blockTokens", () -> base().blockTokens(0)),
-                Map.entry("blockTokens", () -> base().blockTokens(65_537)));
+                Map.entry("blockTokens", () -> base().blockTokens(65_537)),
+                Map.entry("layout descriptor must not be blank", () -> base().layout("  ")));
         for (Map.Entry<String, Supplier<Namespace.Builder>> b : bad) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.getValue().get().build());
             assertTrue(e.getMessage().contains(b.getKey()), e.getMessage());

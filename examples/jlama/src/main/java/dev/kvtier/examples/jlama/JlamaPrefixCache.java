@@ -2,14 +2,14 @@ package dev.kvtier.examples.jlama;
 
 import com.github.tjake.jlama.tensor.AbstractTensor;
 import com.github.tjake.jlama.tensor.KvBufferCache;
+import dev.kvtier.BlockSegments;
 import dev.kvtier.KvTierCache;
+import dev.kvtier.LoadListener;
 import dev.kvtier.PrefixMatch;
 import dev.kvtier.Tier;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -20,16 +20,22 @@ import java.util.Objects;
  *       {@link KvLayout#blockTokens()} tokens, in the namespace of the model, its weights, the KV
  *       dtype and the {@link KvLayout layout};</li>
  *   <li>{@code match}: how many leading blocks kvtier keeps (DRAM, SSD or the remote tier);</li>
- *   <li>{@code load} them into staging buffers (one direct buffer per block) and scatter each
- *       block's K and V of every layer into the request's Jlama {@code KvBuffer};</li>
+ *   <li>{@code load} them straight into the request's Jlama {@code KvBuffer}: kvtier's segmented
+ *       load ({@code BlockSegments}) copies each (layer, K|V) run of a block from its own memory
+ *       into the page rows where Jlama keeps it ({@link KvSegments});</li>
  *   <li>prefill only the rest of the prompt, from the first position not loaded (at least the
  *       last token, whose hidden state gives the first generated token);</li>
  * </ol>
- * and after the first token ({@link #storeNewBlocks}): gather the new full blocks' KV out of the
- * {@code KvBuffer} and {@code store} them.
+ * and after the first token ({@link #storeNewBlocks}): {@code store} the new full blocks, which
+ * kvtier gathers out of the {@code KvBuffer} through the same segments.
  *
- * <p>One request at a time per instance (the staging buffers are reused); Jlama's model is not
- * thread-safe either.
+ * <p>With {@link StagingBuffers} ({@link #JlamaPrefixCache(JlamaEngine, KvTierCache, String,
+ * StagingBuffers)}) it works as before kvtier had segments, to measure what they save: blocks are
+ * loaded into one direct buffer per block and scattered into the {@code KvBuffer} by a
+ * {@code LoadListener} as each run of leading blocks arrives; new blocks are gathered into the
+ * same buffers (indexed by block, as the load fills them) and stored from there.
+ *
+ * <p>One request at a time per instance; Jlama's model is not thread-safe either.
  */
 public final class JlamaPrefixCache {
     private final JlamaEngine engine;
@@ -37,7 +43,19 @@ public final class JlamaPrefixCache {
     private final KvLayout layout;
     private final Namespace namespace;
     private final PrefixMatch match = new PrefixMatch();
+    /** Null: segmented loads and stores, no staging copy. */
     private final StagingBuffers staging;
+    private final KvSegments segments;
+    /** The request being loaded, for {@link #scatterArrived} (one request at a time). */
+    private KvBufferCache.KvBuffer loadingInto;
+    private int scattered;
+    private long scatterNanos;
+    /**
+     * Hears each growth of the leading run kvtier delivered and scatters the new blocks into the
+     * request's {@code KvBuffer}: on the loading thread for DRAM blocks, on an I/O thread for
+     * device blocks, one call at a time and all before the load's future completes.
+     */
+    private final LoadListener scatterArrived = this::scatterArrived;
 
     /**
      * @param modelId the model's name in the namespace (with the engine's weights fingerprint)
@@ -49,8 +67,8 @@ public final class JlamaPrefixCache {
 
     /**
      * As {@link #JlamaPrefixCache(JlamaEngine, KvTierCache, String)}, loading and gathering
-     * blocks through {@code staging} (null: buffers for the model's whole context, allocated
-     * now). Adapters used one after the other may share one.
+     * blocks through {@code staging} and copying them between it and Jlama's {@code KvBuffer}
+     * (null: segmented, no staging). Adapters used one after the other may share one.
      */
     public JlamaPrefixCache(JlamaEngine engine, KvTierCache cache, String modelId, StagingBuffers staging) {
         this.engine = Objects.requireNonNull(engine, "engine");
@@ -65,8 +83,8 @@ public final class JlamaPrefixCache {
             throw new IllegalArgumentException("staging buffers of " + staging.blockBytes() + " bytes for blocks of "
                     + layout.blockBytes());
         }
-        this.staging = staging != null ? staging
-                : new StagingBuffers(layout.blockBytes(), engine.config().contextLength / layout.blockTokens());
+        this.staging = staging;
+        this.segments = new KvSegments(layout);
     }
 
     /** Bytes of a block of {@code engine}'s KV at {@code blockTokens} tokens per block: the cache's {@code blockBytes}. */
@@ -99,15 +117,19 @@ public final class JlamaPrefixCache {
         public int remoteBlocks;
         public long hashNanos;
         public long matchNanos;
-        /** From {@code load} to its future's completion (the blocks are in the staging buffers). */
+        /**
+         * From {@code load} to its future's completion, when the blocks are in the engine's KV
+         * buffer: kvtier's copies into it (segmented), or the reads into the staging buffers and
+         * the scatter from there as they arrive ({@link #copyNanos} is part of this).
+         */
         public long loadNanos;
-        /** Scatter of the loaded blocks into the engine's KV buffer. */
+        /** With staging buffers, the scatter of the loaded blocks into the engine's KV buffer, within {@link #loadNanos}; else 0. */
         public long copyNanos;
         /** The engine's forward pass over the positions not loaded. */
         public long prefillNanos;
 
         public long totalNanos() {
-            return hashNanos + matchNanos + loadNanos + copyNanos + prefillNanos;
+            return hashNanos + matchNanos + loadNanos + prefillNanos;
         }
     }
 
@@ -134,16 +156,25 @@ public final class JlamaPrefixCache {
         p.remoteBlocks = match.hitBlocks(Tier.REMOTE);
         long t2 = System.nanoTime();
         int loaded = 0;
-        if (p.matchedBlocks > 0) {
+        if (p.matchedBlocks > 0 && staging == null) {
+            segments.bind(kv, p.matchedBlocks);
+            loaded = cache.load(match, segments.segmentBytes(), segments, null, null).join();
+        } else if (p.matchedBlocks > 0) {
             staging.ensure(p.matchedBlocks);
-            loaded = cache.load(match, staging.buffers()).join();
-        }
-        long t3 = System.nanoTime();
-        p.loadedBlocks = loaded;
-        if (loaded > 0) {
-            scatter(kv, 0, loaded);
+            loadingInto = kv;
+            scattered = 0;
+            scatterNanos = 0;
+            try {
+                loaded = cache.load(match, staging.buffers(), scatterArrived, null).join();
+            } finally {
+                loadingInto = null;
+            }
+            if (scattered != loaded) { // the listener heard every block the future reports, before it completed
+                throw new IllegalStateException("scattered " + scattered + " of " + loaded + " loaded blocks");
+            }
         }
         long t4 = System.nanoTime();
+        p.loadedBlocks = loaded;
         p.reusedTokens = loaded * layout.blockTokens();
         // The last prompt token always goes through the model: its hidden state gives the first
         // generated token. When every block was loaded its KV is recomputed (the same bytes).
@@ -152,8 +183,8 @@ public final class JlamaPrefixCache {
         long t5 = System.nanoTime();
         p.hashNanos = t1 - t0;
         p.matchNanos = t2 - t1;
-        p.loadNanos = t3 - t2;
-        p.copyNanos = t4 - t3;
+        p.loadNanos = t4 - t2;
+        p.copyNanos = scatterNanos;
         p.prefillNanos = t5 - t4;
         return p;
     }
@@ -169,11 +200,21 @@ public final class JlamaPrefixCache {
         if (count <= 0) {
             return 0;
         }
+        if (staging == null) {
+            segments.bind(kv, p.keys.length);
+            return cache.store(p.keys, segments.segmentBytes(), segments, from, count);
+        }
         staging.ensure(p.keys.length);
         gather(kv, from, count);
-        // load fills dst[i] with block i, but store reads block from+j from src[j].
-        ByteBuffer[] src = Arrays.copyOfRange(staging.buffers(), from, from + count);
-        return cache.store(p.keys, from, count, src);
+        return cache.store(p.keys, staging.buffers(), from, count); // block i in buffers[i], as load fills them
+    }
+
+    /** kvtier's {@link LoadListener}: blocks {@code [0, leading)} are in the staging buffers. */
+    private void scatterArrived(int leading) {
+        long t0 = System.nanoTime();
+        scatter(loadingInto, scattered, leading - scattered);
+        scattered = leading;
+        scatterNanos += System.nanoTime() - t0;
     }
 
     /** Copies blocks {@code [from, from+count)} from the staging buffers into {@code kv}. */
@@ -222,6 +263,71 @@ public final class JlamaPrefixCache {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * The request's {@code KvBuffer} as kvtier's {@link BlockSegments}. A block's payload is
+     * {@code [layer][k|v][token][kv_dim]}; Jlama keeps each (layer, K|V) in pages of
+     * {@code perPage} positions, rows of {@code kvLength} contiguous within a page. A segment is
+     * {@code gcd(B, perPage)} rows, so none straddles a page: segment {@code s} of block {@code b}
+     * is chunk {@code s % chunks} of run {@code s / chunks} (run = layer * 2 + k|v), at position
+     * {@code b * B + chunk * rows} of that run's pages. The page addresses are taken once per
+     * request ({@link #bind}); {@link #address} is arithmetic only.
+     */
+    static final class KvSegments implements BlockSegments {
+        private final KvLayout layout;
+        private long[][] pageAddress = new long[0][];
+        private int perPage;
+        private int rows;
+        private int chunks;
+
+        KvSegments(KvLayout layout) {
+            this.layout = layout;
+        }
+
+        /** Takes the page addresses of {@code kv} for blocks {@code [0, blocks)} (creating missing pages). */
+        void bind(KvBufferCache.KvBuffer kv, int blocks) {
+            int lastPos = blocks * layout.blockTokens() - 1;
+            int runs = layout.layers() * 2;
+            if (pageAddress.length != runs) {
+                pageAddress = new long[runs][];
+            }
+            for (int layer = 0; layer < layout.layers(); layer++) {
+                for (int kind = 0; kind < 2; kind++) {
+                    AbstractTensor[] pages = kind == 0 ? kv.getKeyTensorsUptoPosition(layer, lastPos)
+                            : kv.getValTensorsUptoPosition(layer, lastPos);
+                    long[] a = pageAddress[layer * 2 + kind];
+                    if (a == null || a.length < pages.length) {
+                        a = pageAddress[layer * 2 + kind] = new long[pages.length];
+                    }
+                    for (int i = 0; i < pages.length; i++) {
+                        MemorySegment seg = pages[i].getMemorySegment();
+                        if (!seg.isNative()) {
+                            throw new IllegalStateException("Jlama keeps this KvBuffer on the heap; kvtier needs native memory");
+                        }
+                        a[i] = seg.address();
+                    }
+                    perPage = pages[0].shape().first();
+                }
+            }
+            rows = gcd(layout.blockTokens(), perPage);
+            chunks = layout.blockTokens() / rows;
+        }
+
+        int segmentBytes() {
+            return rows * layout.rowBytes();
+        }
+
+        @Override
+        public long address(int block, int segment) {
+            int run = segment / chunks;
+            int pos = block * layout.blockTokens() + (segment % chunks) * rows;
+            return pageAddress[run][pos / perPage] + (long) (pos % perPage) * layout.rowBytes();
+        }
+
+        private static int gcd(int a, int b) {
+            return b == 0 ? a : gcd(b, a % b);
         }
     }
 }

@@ -4,9 +4,6 @@ import com.github.tjake.jlama.safetensors.Config;
 import com.github.tjake.jlama.safetensors.DType;
 import dev.kvtier.key.Namespace;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 
 /**
  * The payload layout of one kvtier block holding Jlama KV, and the namespace that names it.
@@ -28,11 +25,10 @@ import java.security.NoSuchAlgorithmException;
  *
  * <p>Everything that changes these bytes is in the namespace: model id, weights fingerprint, KV
  * dtype, block tokens (kvtier fields), and the layout itself (layers, KV heads, head size, byte
- * order and this format's version) as a descriptor string. kvtier's {@code Namespace} has no
- * field for a layout descriptor, only an integer {@code layoutVersion}, so the descriptor goes in
- * as the first 31 bits of its SHA-256 (see the example README: a kvtier API change is proposed).
- * A block written under another layout has another namespace, so other keys: it is never
- * matched, and a device slot holding it fails kvtier's namespace check.
+ * order, RoPE applied, and this format's version) as kvtier's layout descriptor
+ * ({@code Namespace.Builder.layout}), which is part of the namespace's fingerprint and printed by
+ * its {@code toString}. A block written under another layout has another namespace, so other
+ * keys: it is never matched, and a device slot holding it fails kvtier's namespace check.
  */
 public record KvLayout(int layers, int kvHeads, int headSize, int blockTokens, DType dtype) {
     /** Version of the byte layout described above. */
@@ -82,21 +78,11 @@ public record KvLayout(int layers, int kvHeads, int headSize, int blockTokens, D
         return dtype == DType.F32 ? "f32" : "bf16";
     }
 
-    /** The layout in words; its hash is the namespace's layout version. */
+    /** The layout in words: the namespace's layout descriptor. */
     public String descriptor() {
         return "jlama-kv/" + FORMAT + ":[layer][k|v][token][kv_dim];layers=" + layers + ";kvHeads=" + kvHeads
                 + ";headSize=" + headSize + ";blockTokens=" + blockTokens + ";dtype=" + kvDtypeName()
                 + ";order=" + (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? "le" : "be") + ";rope=applied";
-    }
-
-    /** {@link #descriptor()} folded into kvtier's 31-bit {@code layoutVersion}. */
-    public int layoutVersion() {
-        try {
-            byte[] d = MessageDigest.getInstance("SHA-256").digest(descriptor().getBytes(StandardCharsets.UTF_8));
-            return ((d[0] & 0x7F) << 24) | ((d[1] & 0xFF) << 16) | ((d[2] & 0xFF) << 8) | (d[3] & 0xFF);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /** The kvtier namespace of this layout's blocks for a model and its weights. */
@@ -104,7 +90,7 @@ public record KvLayout(int layers, int kvHeads, int headSize, int blockTokens, D
         return Namespace.builder(modelId)
                 .weightsFingerprint(weightsFingerprint)
                 .kvDtype(kvDtypeName())
-                .layoutVersion(layoutVersion())
+                .layout(descriptor())
                 .blockTokens(blockTokens)
                 .build();
     }

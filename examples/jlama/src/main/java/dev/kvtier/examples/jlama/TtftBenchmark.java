@@ -40,7 +40,7 @@ import java.util.concurrent.TimeUnit;
  * <pre>
  * TtftBenchmark [--shape layers=4,dim=256,...] [--block-tokens 64] [--conversations 2] [--turns 4]
  *               [--system-tokens 1000] [--user-tokens 500] [--answer-tokens 16] [--dir target/bench]
- *               [--remote nbd://HOST:PORT/ | --no-remote] [--smoke]
+ *               [--remote nbd://HOST:PORT/ | --no-remote] [--staged] [--smoke]
  * </pre>
  */
 public final class TtftBenchmark {
@@ -63,6 +63,7 @@ public final class TtftBenchmark {
         Path dir = Path.of(PrefixWriter.argOr(args, "--dir", "target/bench")).toAbsolutePath();
         String remoteArg = PrefixWriter.argOr(args, "--remote", null);
         boolean noRemote = has(args, "--no-remote");
+        boolean staged = has(args, "--staged");
         long seed = 42;
 
         Files.createDirectories(dir);
@@ -104,8 +105,9 @@ public final class TtftBenchmark {
             int[] system = Serving.randomTokens(seed, systemTokens, vocab, true);
             List<String> rows = new ArrayList<>();
             List<double[]> lastTurn = new ArrayList<>();
-            // Allocated once for the longest prompt, as a server would, and shared by the adapters.
-            StagingBuffers staging = new StagingBuffers(blockBytes, maxTokens / blockTokens + 1);
+            // --staged: blocks go through staging buffers (allocated once for the longest prompt, as a
+            // server would, and shared by the adapters) instead of kvtier's segmented load and store.
+            StagingBuffers staging = staged ? new StagingBuffers(blockBytes, maxTokens / blockTokens + 1) : null;
             try (KvTierCache dramCache = dramSpec.open()) {
                 JlamaPrefixCache dram = new JlamaPrefixCache(engine, dramCache, modelId, staging);
                 for (int c = 0; c < conversations; c++) {
@@ -159,8 +161,10 @@ public final class TtftBenchmark {
                     shape.layers(), shape.dim(), shape.hidden(), shape.heads(), shape.kvHeads(), shape.headSize(), shape.vocab(),
                     shape.blockParams(), layout.blockBytes() / blockTokens, writeMs, warmMs, warmRounds));
             out.append(String.format(Locale.ROOT,
-                    "  \"kvtier\": {\"block_tokens\": %d, \"block_bytes\": %d, \"layout\": \"%s\", \"remote\": \"%s\"},%n",
-                    blockTokens, blockBytes, layout.descriptor(), remote == null ? "none" : remote));
+                    "  \"kvtier\": {\"block_tokens\": %d, \"block_bytes\": %d, \"layout\": \"%s\", \"remote\": \"%s\", "
+                            + "\"transfer\": \"%s\"},%n",
+                    blockTokens, blockBytes, layout.descriptor(), remote == null ? "none" : remote,
+                    staged ? "staged" : "segments"));
             out.append(String.format(Locale.ROOT,
                     "  \"workload\": {\"conversations\": %d, \"turns\": %d, \"system_tokens\": %d, \"user_tokens\": %d, "
                             + "\"answer_tokens\": %d},%n",

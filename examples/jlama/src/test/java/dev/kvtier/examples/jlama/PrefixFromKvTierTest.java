@@ -125,14 +125,18 @@ class PrefixFromKvTierTest {
         try (com.github.tjake.jlama.tensor.KvBufferCache.KvBuffer kv = engine.newKvBuffer()) {
             assertEquals(1_024, kv.getKeyTensorsUptoPosition(0, 0)[0].shape().first(), "positions per Jlama page");
         }
-        try (KvTierCache cache = new CacheSpec(b, JlamaPrefixCache.blockBytes(engine, b), 64, null, 0, null, 0).open()) {
-            JlamaPrefixCache pc = new JlamaPrefixCache(engine, cache, MODEL_ID);
-            int[] turn1 = Serving.randomTokens(8, 1_100, vocab, true);
-            assertEquals(1_100 / b, Serving.withCache(pc, engine, turn1, 1).storedBlocks());
-            int[] turn2 = Serving.concat(turn1, Serving.randomTokens(9, 40, vocab, false));
-            Serving.Result r = Serving.withCache(pc, engine, turn2, GENERATE);
-            assertEquals(1_100 / b, r.prefill().loadedBlocks);
-            assertSameAsRecomputed(turn2, r);
+        // kvtier's segments (16 rows each, so none straddles a page) and, as before them, staging buffers.
+        for (boolean staged : new boolean[] {false, true}) {
+            try (KvTierCache cache = new CacheSpec(b, JlamaPrefixCache.blockBytes(engine, b), 64, null, 0, null, 0).open()) {
+                JlamaPrefixCache pc = new JlamaPrefixCache(engine, cache, MODEL_ID,
+                        staged ? new StagingBuffers(JlamaPrefixCache.blockBytes(engine, b), 32) : null);
+                int[] turn1 = Serving.randomTokens(8, 1_100, vocab, true);
+                assertEquals(1_100 / b, Serving.withCache(pc, engine, turn1, 1).storedBlocks());
+                int[] turn2 = Serving.concat(turn1, Serving.randomTokens(9, 40, vocab, false));
+                Serving.Result r = Serving.withCache(pc, engine, turn2, GENERATE);
+                assertEquals(1_100 / b, r.prefill().loadedBlocks);
+                assertSameAsRecomputed(turn2, r);
+            }
         }
     }
 
@@ -152,6 +156,8 @@ class PrefixFromKvTierTest {
             assertEquals(a.layout().blockBytes(), b.layout().blockBytes());
             assertNotEquals(a.namespace(), b.namespace());
             assertNotEquals(a.namespace(), w.namespace());
+            assertEquals(a.layout().descriptor(), a.namespace().layout(), "the layout is the namespace's descriptor");
+            assertTrue(b.namespace().toString().contains("layers=4;kvHeads=1;headSize=32"), b.namespace().toString());
 
             int[] prompt = Serving.randomTokens(5, 64, vocab, true);
             assertEquals(4, Serving.withCache(a, engine, prompt, 1).storedBlocks());
