@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiFunction;
 import javax.net.ssl.SSLContext;
 
@@ -42,6 +43,8 @@ public final class NbdDevice implements BlockDevice {
     private final long size;
     private final NbdConnection[] connections;
     private final AtomicInteger next = new AtomicInteger();
+    /** Held while a connection is reopened; guards {@link #backoffNanos} and {@link #retryAt}. */
+    private final ReentrantLock reconnecting = new ReentrantLock();
     private long backoffNanos = MIN_BACKOFF_NS;
     private long retryAt;
     private volatile boolean closed;
@@ -265,7 +268,29 @@ public final class NbdDevice implements BlockDevice {
         return best != null ? best : reconnect(start);
     }
 
-    private synchronized NbdConnection reconnect(int slot) throws IOException {
+    /**
+     * Reconnects connection {@code slot}, one thread at a time, within the current request's
+     * deadline ({@link RequestDeadline}): a thread that cannot have the reconnect lock, or a
+     * handshake, in the time left fails at once.
+     */
+    private NbdConnection reconnect(int slot) throws IOException {
+        long left = RequestDeadline.remainingNanos(TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
+        try {
+            if (left <= 0 || !reconnecting.tryLock(left, TimeUnit.NANOSECONDS)) {
+                throw new NbdException(describe() + ": no connection within the request's deadline");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+        try {
+            return reconnectLocked(slot);
+        } finally {
+            reconnecting.unlock();
+        }
+    }
+
+    private NbdConnection reconnectLocked(int slot) throws IOException {
         NbdConnection c = connections[slot];
         if (c != null && c.isOpen()) {
             return c;
@@ -279,7 +304,12 @@ public final class NbdDevice implements BlockDevice {
             c.close();
         }
         try {
-            NbdConnection fresh = NbdConnection.open(host, port, exportName, timeoutMillis, tls);
+            long left = TimeUnit.NANOSECONDS.toMillis(
+                    RequestDeadline.remainingNanos(TimeUnit.MILLISECONDS.toNanos(timeoutMillis)));
+            if (left < 1) {
+                throw new NbdException(describe() + ": no time left in the request's deadline to reconnect");
+            }
+            NbdConnection fresh = NbdConnection.open(host, port, exportName, left, tls);
             connections[slot] = fresh;
             backoffNanos = MIN_BACKOFF_NS;
             return fresh;
@@ -290,15 +320,23 @@ public final class NbdDevice implements BlockDevice {
         }
     }
 
+    /**
+     * Waits for a reply within the device's timeout or, if sooner, the current request's
+     * deadline ({@link RequestDeadline}). A reply not in by then closes the connection (so no
+     * late reply lands in the caller's buffer after this fails) and fails.
+     */
     private void await(CompletableFuture<?> f, NbdConnection c) throws IOException {
+        long wait = RequestDeadline.remainingNanos(
+                TimeUnit.MILLISECONDS.toNanos(timeoutMillis + 2 * NbdConnection.WATCHDOG_TICK_MS));
         try {
-            f.get(timeoutMillis + 2 * NbdConnection.WATCHDOG_TICK_MS, TimeUnit.MILLISECONDS);
+            f.get(Math.max(0, wait), TimeUnit.NANOSECONDS);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             throw cause instanceof IOException ? (IOException) cause : new IOException(cause);
         } catch (TimeoutException e) {
             c.close();
-            throw new NbdException(describe() + ": no reply within " + timeoutMillis + " ms");
+            throw new NbdException(describe() + ": no reply within " + timeoutMillis
+                    + " ms of the request (queue wait and reconnects included)");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);

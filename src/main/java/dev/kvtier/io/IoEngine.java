@@ -1,6 +1,7 @@
 package dev.kvtier.io;
 
 import dev.kvtier.device.BlockDevice;
+import dev.kvtier.device.RequestDeadline;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
@@ -25,10 +26,12 @@ import org.HdrHistogram.Recorder;
  * delay it; nothing ever blocks the submitting thread. A read offered to a full read queue
  * fails at once (a miss for the caller).
  *
- * <p><b>Timeouts and cancellation.</b> Every request carries a deadline; one still queued at
- * its deadline fails with a {@link TimeoutException} without touching the device, and one
- * whose future was cancelled is skipped. A request already on the device is bounded by the
- * device's own timeout (the NBD client's watchdog; local files do not hang).
+ * <p><b>Timeouts and cancellation.</b> Every request carries a deadline, its submission plus
+ * the engine's timeout; one still queued at its deadline fails with a {@link TimeoutException}
+ * without touching the device, and one abandoned is skipped. A request on the device runs
+ * under that same deadline ({@link RequestDeadline}): a device that can wait (the NBD client:
+ * a reply, a reconnect) fails it then, so the bound holds from submission, queue wait
+ * included (local files do not hang).
  *
  * <p><b>Failures.</b> Every request accepted is reported once, whatever its task throws (an
  * {@link Error} too, as the failure), and no worker is lost to a throw. Once the device has
@@ -266,7 +269,13 @@ public final class IoEngine implements AutoCloseable {
             timedOut.incrementAndGet();
             return new TimeoutException(device.describe() + ": " + q.kind + " waited longer than its timeout in the queue");
         }
-        long bytes = q.request.run();
+        long bytes;
+        RequestDeadline.set(q.submitted + timeoutNanos);
+        try {
+            bytes = q.request.run();
+        } finally {
+            RequestDeadline.clear();
+        }
         long end = System.nanoTime();
         latency[q.kind.ordinal()].recordValue(Math.min(MAX_LATENCY_NS, end - q.submitted));
         updateBandwidth(q.kind, bytes, end - start);
