@@ -616,6 +616,25 @@ final class BlockTable implements BlockFacts {
     }
 
     /**
+     * The remote device holding slots {@code [from, to)} was replaced (its server restarted
+     * blank, or it was formatted anew): forgets what this process believed was in them (see
+     * {@link #forgetRemote}). Returns how many slots had an owner.
+     */
+    int forgetRemoteSlots(int from, int to) {
+        lock.lock();
+        try {
+            int forgotten = 0;
+            for (int slot = from; slot < to; slot++) {
+                forgotten += remoteOwner[slot] != NONE ? 1 : 0;
+                forgetRemote(slot);
+            }
+            return forgotten;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * Whether the demoter may overwrite remote {@code slot} for a write of {@code e}. Never when
      * its owner is an ancestor of {@code e}, is pinned or moving, or has a local copy (in DRAM or
      * on the SSD: that copy would lose its remote copy, need the write again and push out

@@ -21,9 +21,10 @@ import java.util.Objects;
  *   <li>{@link Placement#SHARED}: devices other processes write too (the remote tier: one or
  *       many exports), placed by key with no metadata server. A key's shard is chosen by
  *       rendezvous hashing (highest random weight, Thaler and Ravishankar 1998) over the
- *       shards' creation ids, weighted by their set counts, so every process attaching the same
- *       exports agrees whatever order it lists them in, and adding an export moves only the
- *       keys that now go to it; within the shard, {@link SharedSlotTier} picks the set.
+ *       shards' identities (their addresses, {@link Shard#identity}), weighted by their set
+ *       counts, so every process attaching the same exports agrees whatever order it lists them
+ *       in, adding an export moves only the keys that now go to it, and an export that comes
+ *       back formatted anew keeps its keys; within the shard, {@link SharedSlotTier} picks the set.
  * </ul>
  *
  * <p><b>Slots.</b> The tier numbers its slots across shards (shard {@code k} holds
@@ -34,6 +35,12 @@ import java.util.Objects;
  * <p><b>Epochs.</b> Write epochs are shared by the shards ({@link #nextEpoch} advances every
  * shard), so one invalidation epoch orders every block of the tier.
  *
+ * <p><b>Re-attachment.</b> A shared device whose server restarted blank, or which another
+ * server formatted anew, gets a new {@link SlotTier} in place ({@link #reattach}); the array of
+ * shards is replaced whole, so a request sees the old shard or the new one, never a mix. A
+ * request in flight on the old one reads or writes headers of the old device id: a miss, or a
+ * slot nobody takes for valid.
+ *
  * <p>Which block is in which slot, and the tier's eviction order, belong to the
  * {@link BlockTable}; this class moves bytes and hands out slots.
  */
@@ -41,17 +48,30 @@ final class DeviceTier implements AutoCloseable {
     /** How a tier's slots are chosen (see the class comment). */
     enum Placement { LOCAL, SHARED }
 
-    /** One device of the tier with its engine; {@code sets} is null on a local tier. */
-    record Shard(SlotTier slots, SharedSlotTier sets, IoEngine io) {
+    /**
+     * One device of the tier with its engine; {@code sets} is null on a local tier;
+     * {@code identity} places keys on a shared tier (the same for one export on every server).
+     */
+    record Shard(SlotTier slots, SharedSlotTier sets, IoEngine io, long identity) {
         Shard {
             Objects.requireNonNull(slots, "slots");
             Objects.requireNonNull(io, "io");
+        }
+
+        /** The identity of the device at {@code address} (an export's URI), for placement by key. */
+        static long identityOf(String address) {
+            long h = 0xCBF29CE484222325L;
+            for (int i = 0; i < address.length(); i++) {
+                h = (h ^ address.charAt(i)) * 0x100000001B3L;
+            }
+            return mix(h);
         }
     }
 
     private final Tier tier;
     private final Placement placement;
-    private final Shard[] shards;
+    /** Replaced whole on re-attachment ({@link #reattach}); read once per request. */
+    private volatile Shard[] shards;
     /** Per shard: its first slot, then the total (length + 1). */
     private final int[] base;
     /** Per shard: its first set, then the total (shared tiers). */
@@ -77,7 +97,7 @@ final class DeviceTier implements AutoCloseable {
             Shard s = this.shards[k];
             base[k + 1] = Math.addExact(base[k], s.slots().slotCount());
             setBase[k + 1] = setBase[k] + (s.sets() == null ? 0 : s.sets().sets());
-            seed[k] = s.slots().layout().creationId();
+            seed[k] = s.identity();
             if (placement == Placement.SHARED && (s.sets() == null || s.sets().ways() != this.shards[0].sets().ways())) {
                 throw new IllegalArgumentException("the devices of a shared tier are placed in sets of one size");
             }
@@ -86,12 +106,12 @@ final class DeviceTier implements AutoCloseable {
 
     /** A tier whose slots this process allocates. */
     static DeviceTier local(Tier tier, SlotTier slots, IoEngine io) {
-        return new DeviceTier(tier, Placement.LOCAL, List.of(new Shard(slots, null, io)));
+        return new DeviceTier(tier, Placement.LOCAL, List.of(new Shard(slots, null, io, 0)));
     }
 
     /** A tier shared with other processes over one device, placed by key in sets of {@code sets.ways()} slots. */
     static DeviceTier shared(Tier tier, SharedSlotTier sets, IoEngine io) {
-        return shared(tier, List.of(new Shard(sets.slots(), sets, io)));
+        return shared(tier, List.of(new Shard(sets.slots(), sets, io, 0)));
     }
 
     /** A tier shared with other processes over several devices (see the class comment). */
@@ -123,7 +143,7 @@ final class DeviceTier implements AutoCloseable {
 
     /** The engine of the device holding {@code slot}. */
     IoEngine io(int slot) {
-        return shardOf(slot).io();
+        return shards[shardIndex(slot)].io();
     }
 
     /** The engine a write of key {@code (keyHi, keyLo)} goes to: its shard's. */
@@ -215,6 +235,28 @@ final class DeviceTier implements AutoCloseable {
 
     private Shard shardOf(int slot) {
         return shards[shardIndex(slot)];
+    }
+
+    /** The first slot of shard {@code k} and, at {@code k + 1}, the one after its last. */
+    int base(int k) {
+        return base[k];
+    }
+
+    /**
+     * Puts {@code fresh} (the same device, opened anew: formatted blank, or another server's
+     * format adopted) in place of shard {@code k}'s slots; its epochs continue after the old
+     * ones. The block table must forget what it believed was in the shard's slots.
+     */
+    void reattach(int k, SlotTier fresh) {
+        Shard[] next = shards.clone();
+        Shard old = next[k];
+        if (fresh.slotCount() != old.slots().slotCount()) {
+            throw new IllegalArgumentException(fresh.device().describe() + " came back with " + fresh.slotCount()
+                    + " slots, it had " + old.slots().slotCount());
+        }
+        fresh.advanceEpoch(old.slots().nextEpoch());
+        next[k] = new Shard(fresh, new SharedSlotTier(fresh, old.sets().ways()), old.io(), old.identity());
+        shards = next;
     }
 
     private int shardIndex(int slot) {

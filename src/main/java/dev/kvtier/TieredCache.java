@@ -66,6 +66,7 @@ final class TieredCache implements KvTierCache {
     /** How often the remote device's invalidation table is read: the bound on another server's invalidation reaching this one. */
     static final long REMOTE_INVALIDATION_REFRESH_MS = 1_000;
 
+    private final CacheConfig config;
     private final int blockTokens;
     private final int blockBytes;
     private final CacheMetrics metrics = new CacheMetrics();
@@ -84,6 +85,7 @@ final class TieredCache implements KvTierCache {
     private final Load.Paths loads;
 
     TieredCache(CacheConfig config) {
+        this.config = config;
         this.blockTokens = config.blockTokens();
         this.blockBytes = config.blockBytes();
         this.closeFlushNanos = config.closeFlushNanos();
@@ -160,6 +162,13 @@ final class TieredCache implements KvTierCache {
         }
     }
 
+    /** An export's address as every server names it: host (lower case), port, export name. */
+    static String address(URI uri) {
+        String path = uri.getPath() == null ? "" : uri.getPath().replaceFirst("^/", "");
+        return uri.getHost().toLowerCase(java.util.Locale.ROOT) + ":" + (uri.getPort() < 0 ? 10809 : uri.getPort()) + "/"
+                + path;
+    }
+
     private static DeviceTier.Shard openShard(CacheConfig c, URI uri) throws IOException {
         CacheConfig.Remote rc = c.remote();
         NbdDevice device = NbdDevice.open(uri, rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls());
@@ -171,7 +180,8 @@ final class TieredCache implements KvTierCache {
                         + rc.ways());
             }
             return new DeviceTier.Shard(slots, new SharedSlotTier(slots, rc.ways()), new IoEngine(device,
-                    REMOTE_DEPTH_PER_CONNECTION * rc.connections(), QUEUE, QUEUE, rc.timeoutMillis()));
+                    REMOTE_DEPTH_PER_CONNECTION * rc.connections(), QUEUE, QUEUE, rc.timeoutMillis()),
+                    DeviceTier.Shard.identityOf(address(uri)));
         } catch (IOException | RuntimeException e) {
             device.close();
             throw e;
@@ -463,6 +473,7 @@ final class TieredCache implements KvTierCache {
             return;
         }
         r.remote.anyIo().submitRead(() -> {
+            reattachChangedShards();
             recordOnSsd(lookup.refreshInvalidations());
             return InvalidationTable.BYTES;
         }).whenComplete((v, e) -> {
@@ -473,6 +484,33 @@ final class TieredCache implements KvTierCache {
                         r.remote.describe(), e.toString());
             }
         });
+    }
+
+    /**
+     * Reads each remote device's superblock: one whose server restarted blank, or which another
+     * server formatted anew, is opened again (formatted if blank, racing other servers as a
+     * first attach does, or the new format adopted) and put in place; this process forgets
+     * what it believed was there. Devices that cannot be read are left to fail their requests.
+     */
+    private void reattachChangedShards() {
+        List<DeviceTier.Shard> shards = r.remote.shards();
+        for (int k = 0; k < shards.size(); k++) {
+            SlotTier slots = shards.get(k).slots();
+            try {
+                if (slots.superblockChanged()) {
+                    CacheConfig.Remote rc = config.remote();
+                    SlotTier fresh = SlotTier.open(slots.device(), blockTokens, blockBytes, codec(rc.compression()),
+                            false, rc.ways(), rc.seal());
+                    r.remote.reattach(k, fresh);
+                    int forgotten = r.forgetRemoteSlots(r.remote.base(k), r.remote.base(k + 1));
+                    LOG.warn("kvtier: {} came back {} (its server restarted blank, or another server formatted it); "
+                            + "re-attached, {} blocks believed there forgotten", slots.device().describe(),
+                            fresh.formatted() ? "blank and was formatted" : "formatted anew", forgotten);
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("kvtier: checking the superblock of {} failed: {}", slots.device().describe(), e.toString());
+            }
+        }
     }
 
     private void deviceWriteFailed(int tier, String what, IOException e) {

@@ -118,7 +118,8 @@ class ShardedRemoteTest {
         for (int k = 0; k < 5; k++) {
             SlotTier s = SlotTier.open(BufferedFileDevice.open(dir.resolve("shard" + k), SsdFixtures.ssdBytes(64, 4096,
                     false), true), SsdFixtures.TOKENS, 4096, null, true);
-            shards.add(new DeviceTier.Shard(s, new SharedSlotTier(s, 4), new IoEngine(s.device(), 1, 4, 4, 1_000)));
+            shards.add(new DeviceTier.Shard(s, new SharedSlotTier(s, 4), new IoEngine(s.device(), 1, 4, 4, 1_000),
+                    DeviceTier.Shard.identityOf("flash" + k + ".example:10809/kv")));
         }
         DeviceTier four = DeviceTier.shared(Tier.REMOTE, shards.subList(0, 4));
         DeviceTier five = DeviceTier.shared(Tier.REMOTE, shards);

@@ -179,6 +179,20 @@ public final class SlotTier implements AutoCloseable {
         return new SlotTier(device, found, codec, seal, true);
     }
 
+    /**
+     * Whether the device's superblock is no longer the one this tier was opened with: blank (its
+     * server restarted empty), another format, or unreadable as a superblock.
+     */
+    public boolean superblockChanged() throws IOException {
+        ByteBuffer sb = alignedBuffer(DeviceLayout.SUPERBLOCK_BYTES, layout.alignment());
+        device.readSparse(0, sb);
+        try {
+            return DeviceLayout.decode(sb).creationId() != layout.creationId();
+        } catch (FormatException e) {
+            return true;
+        }
+    }
+
     /** True when this open formatted the device: it holds nothing of this life, no scan needed. */
     public boolean formatted() {
         return formatted;
