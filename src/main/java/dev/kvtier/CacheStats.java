@@ -148,8 +148,14 @@ public final class CacheStats {
         return n == 0 ? 0 : (double) hitBlocks() / n;
     }
 
+    /** Loads whose future completed or was cancelled. */
     public long loadCalls() {
         return one(Counter.LOAD_CALLS);
+    }
+
+    /** Loads the caller cancelled (among {@link #loadCalls}); their undelivered blocks count as lost. */
+    public long cancelledLoads() {
+        return one(Counter.LOAD_CANCELS);
     }
 
     /** Blocks copied to callers, from all tiers. */

@@ -188,6 +188,8 @@ final class Load {
                     if (future != f) {
                         return; // a later load of this pooled object
                     }
+                    countEnd();
+                    p.metrics().add(Counter.LOAD_CANCELS, 1);
                     completed = true;
                     close();
                     settleIfDone();
@@ -405,14 +407,19 @@ final class Load {
      * Under the monitor: completes the future with the leading run, once: when the load settles
      * (so that its pins are released and a failed block dropped by then), or at its deadline.
      */
+    /** Under the monitor, once per load, when its future completes or is cancelled: the load's figures. */
+    private void countEnd() {
+        p.metrics().add(Counter.LOAD_CALLS, 1);
+        p.metrics().add(Counter.LOAD_LOST_BLOCKS, w - delivered);
+        p.metrics().record(Op.LOAD, System.nanoTime() - t0);
+    }
+
     private void complete() {
         if (completed) {
             return;
         }
         completed = true;
-        p.metrics().add(Counter.LOAD_CALLS, 1);
-        p.metrics().add(Counter.LOAD_LOST_BLOCKS, w - delivered);
-        p.metrics().record(Op.LOAD, System.nanoTime() - t0);
+        countEnd();
         toComplete = future;
         completeWith = delivered;
     }

@@ -81,6 +81,8 @@ class AsyncLoadTest {
                 Thread.sleep(20);
             }
             assertEquals(0, reader.stats().activePins(), "released once the reads finished");
+            assertEquals(1, reader.stats().cancelledLoads(), "counted: " + reader.stats());
+            assertEquals(1, reader.stats().loadCalls());
             ((TieredCache) reader).checkInvariants();
         }
     }

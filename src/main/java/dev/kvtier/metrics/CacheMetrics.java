@@ -17,7 +17,7 @@ public final class CacheMetrics {
     /** What is counted. Per-tier counters have {@link #TIERS} slots. */
     public enum Counter {
         MATCH_CALLS(false), LOOKUP_BLOCKS(false), HIT_BLOCKS(true), MISS_BLOCKS(false),
-        LOAD_CALLS(false), LOADED_BLOCKS(true), LOADED_BYTES(true), LOAD_LOST_BLOCKS(false),
+        LOAD_CALLS(false), LOAD_CANCELS(false), LOADED_BLOCKS(true), LOADED_BYTES(true), LOAD_LOST_BLOCKS(false),
         STORE_CALLS(false), STORED_BLOCKS(true), STORED_BYTES(true), STORE_DUPLICATE_BLOCKS(false),
         STORE_ORPHAN_BLOCKS(false), STORE_NO_SPACE_BLOCKS(false),
         EVICTED_BLOCKS(true), INVALIDATED_BLOCKS(false), ACQUIRES(false), LEAKED_PINS(false),
