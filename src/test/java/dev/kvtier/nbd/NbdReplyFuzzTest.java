@@ -919,8 +919,26 @@ class NbdReplyFuzzTest {
 
     private static void check(Scenario s) {
         int uncaughtBefore = UNCAUGHT.size();
-        try (ScriptedNbdServer server = new ScriptedNbdServer(s.structured, script(s));
-                NbdConnection c = server.connect(s.timeoutMillis())) {
+        try (ScriptedNbdServer server = new ScriptedNbdServer(s.structured, script(s))) {
+            NbdConnection c = server.connect(s.timeoutMillis());
+            try {
+                checkOn(s, c);
+            } finally {
+                c.close();
+            }
+        } catch (IOException e) {
+            throw new AssertionError("connecting to the scripted server: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+        if (UNCAUGHT.size() > uncaughtBefore) {
+            fail("exceptions escaped on other threads: " + UNCAUGHT);
+        }
+    }
+
+    private static void checkOn(Scenario s, NbdConnection c) throws InterruptedException {
+        {
             assertEquals(s.structured, c.export().structuredReplies(), "structured replies negotiated");
             int size = s.gaps.stream().mapToInt(Integer::intValue).sum();
             for (Req r : s.reqs) {
@@ -1043,14 +1061,6 @@ class NbdReplyFuzzTest {
                 fail("the arena changed after every request had completed, at byte "
                         + java.util.Arrays.mismatch(after, closed));
             }
-        } catch (IOException e) {
-            throw new AssertionError("connecting to the scripted server: " + e, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
-        if (UNCAUGHT.size() > uncaughtBefore) {
-            fail("exceptions escaped on other threads: " + UNCAUGHT);
         }
     }
 }
