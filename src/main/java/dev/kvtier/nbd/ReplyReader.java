@@ -79,6 +79,14 @@ final class ReplyReader {
         if (r == null) {
             throw new NbdException("reply for unknown request " + cookie);
         }
+        // With structured replies a read's reply must be structured, and a reply that has begun as
+        // chunks ends with a chunk (for a request other than a read, only error chunks can precede
+        // the final one: a content chunk or NONE without DONE fails the connection).
+        if (structured && (r.type == CMD_READ || r.error != null)) {
+            throw new NbdException("a simple reply to the " + (r.type == CMD_READ ? "read" : "request") + " at offset "
+                    + Long.toUnsignedString(r.offset) + (r.type == CMD_READ
+                    ? ", though structured replies were negotiated" : ", whose structured reply had begun"));
+        }
         if (error == 0 && r.type == CMD_READ) {
             ch.readFully(window(r, 0, r.length));
         }

@@ -139,6 +139,45 @@ class NbdHostileReplyTest {
     }
 
     /**
+     * Found by {@link NbdReplyFuzzTest}: once structured replies are negotiated a read's reply must
+     * be structured (protocol specification, "Structured reply chunk message"), yet a simple reply
+     * with data was taken as the read's bytes, after chunks of the same read too, and the read succeeded.
+     */
+    @Test
+    void aSimpleReplyToAReadFailsTheConnectionOnceStructuredRepliesAreNegotiated() throws Exception {
+        protocolError("a simple reply with the read's data", "though structured replies were negotiated",
+                (q, out) -> out.simple(q.cookie(), 0, patternArray(SEED, AT, LEN)));
+        protocolError("a data chunk, then a simple reply with the read's data", "though structured replies were "
+                + "negotiated", (q, out) -> {
+                    out.data(0, q.cookie(), AT, patternArray(SEED, AT, 100));
+                    out.simple(q.cookie(), 0, patternArray(SEED, AT, LEN));
+                });
+        protocolError("a simple reply with an error", "though structured replies were negotiated",
+                (q, out) -> out.simple(q.cookie(), 5, new byte[0]));
+    }
+
+    /**
+     * Found while writing {@link NbdReplyFuzzTest} (which generates it, rarely): a flush whose
+     * structured reply began with an error chunk (no DONE), then got a simple reply without error,
+     * succeeded: the error was lost. A simple reply to a request whose structured reply has begun
+     * is a protocol error.
+     */
+    @Test
+    void aSimpleReplyAfterAnErrorChunkFailsTheConnection() throws Exception {
+        try (ScriptedNbdServer server = new ScriptedNbdServer(true, (q, out) -> {
+            out.error(0, q.cookie(), 5, "flush failed");
+            out.simple(q.cookie(), 0, new byte[0]);
+            return true;
+        }); NbdConnection c = server.connect(10_000)) {
+            Throwable cause = awaitCompletion(c.flush());
+            assertNotNull(cause, "the flush succeeded though its reply began with an error chunk");
+            assertInstanceOf(NbdException.class, cause);
+            assertTrue(cause.getMessage().contains("whose structured reply had begun"), cause.getMessage());
+            assertFalse(c.isOpen(), "the connection must fail");
+        }
+    }
+
+    /**
      * Chunks that cover part of the range, then the final chunk with no error: the read fails,
      * naming what was left out, and the connection goes on (the next read works).
      */

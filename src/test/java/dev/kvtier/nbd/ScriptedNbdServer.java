@@ -159,6 +159,11 @@ final class ScriptedNbdServer implements AutoCloseable {
         void raw(byte[] bytes) throws IOException {
             out.write(bytes);
         }
+
+        /** Sends what was written so far (a separate TCP segment, as a rule). */
+        void flush() throws IOException {
+            out.flush();
+        }
     }
 
     @Override
