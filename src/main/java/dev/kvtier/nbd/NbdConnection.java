@@ -216,25 +216,36 @@ public final class NbdConnection implements AutoCloseable {
         return r.future;
     }
 
-    /** The reader thread: replies until the connection fails, then fail what is left. */
+    /**
+     * The reader thread: replies until the connection fails, then fail what is left. An
+     * {@link Error} (out of memory, say) fails the requests too, then goes on up: no request is
+     * left waiting on a dead reader.
+     */
     private void readReplies() {
         ReplyReader in = new ReplyReader(wire, export.structuredReplies());
         try {
             while (true) {
                 in.next(pending);
             }
-        } catch (IOException | RuntimeException e) {
-            IOException cause = failure != null ? failure
-                    : e instanceof IOException ? (IOException) e : new IOException(e);
-            failure = cause;
-            closeQuietly(channel);
-            watchdog.cancel(false);
-            for (Long cookie : pending.keySet()) {
-                Request r = pending.remove(cookie);
-                if (r != null) {
-                    r.settle();
-                    r.future.completeExceptionally(cause);
-                }
+        } catch (Throwable e) {
+            failAll(e);
+            if (e instanceof Error error) {
+                throw error;
+            }
+        }
+    }
+
+    /** The connection is over: closes it and fails every request in flight with the first cause. */
+    private void failAll(Throwable e) {
+        IOException cause = failure != null ? failure : e instanceof IOException ? (IOException) e : new IOException(e);
+        failure = cause;
+        closeQuietly(channel);
+        watchdog.cancel(false);
+        for (Long cookie : pending.keySet()) {
+            Request r = pending.remove(cookie);
+            if (r != null) {
+                r.settle();
+                r.future.completeExceptionally(cause);
             }
         }
     }
