@@ -44,12 +44,15 @@ import java.util.function.IntPredicate;
  * requests and the cache stayed on {@code lru} (0.184) while {@code second-hit} (0.195) and hit
  * density (0.211) pulled ahead. So while {@code z} is at {@value #MAX_Z}, the cache follows
  * whichever of the switcher (the shadow that follows the switches) and the fixed candidates
- * leads the one it follows by {@value #Z_FOLLOW} standard deviations plus {@value #MIN_LEAD}
+ * leads the one it follows by {@value #Z_FOLLOW} standard deviations plus {@value #MIN_LEAD}, a
+ * fixed candidate only if it leads all the others so too (else the first 2,000 Mooncake requests
+ * at 1,024 blocks moved to {@code second-hit}, ahead of the switcher in the early window but
+ * behind hit density, which the switcher was on: 0.067 against 0.077)
  * (checked every {@value #CHECK_EVERY} requests; the switcher's shadow keeps its own switches,
  * and the candidate followed decides admission and DRAM order); when {@code z} comes down, it
  * follows the switcher again. Outside that state nothing changes, so the cells the switcher
  * already won are untouched (first halves, DRAM only: the same hit rates to the fourth decimal
- * except 7,812 blocks, +0.013, and 20,000, +0.001). Letting the cache choose among switcher and
+ * except 7,812 blocks, +0.013, and 20,000, -0.0005). Letting the cache choose among switcher and
  * fixed candidates at every threshold, or with {@code Z_FOLLOW} = 1, switched between near-equal
  * candidates on generated document bursts and lost up to 0.005 to {@code lru} there.
  *
@@ -273,7 +276,8 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
     /**
      * While the switcher has stopped (its threshold at {@value #MAX_Z}): the cache moves from
      * what it follows (the switcher, or a fixed candidate) to the one of them that leads that
-     * most, by {@value #Z_FOLLOW} standard deviations plus {@value #MIN_LEAD}.
+     * most, by {@value #Z_FOLLOW} standard deviations plus {@value #MIN_LEAD}; to a fixed
+     * candidate only if it leads every other one, the switcher included, by as much.
      */
     private void chooseFollowed() {
         int at = followed < 0 ? self : followed;
@@ -286,9 +290,17 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
                 bestLead = ahead;
             }
         }
-        if (best != at) {
-            follow(best == self ? -1 : best);
+        if (best == at) {
+            return;
         }
+        if (best != self) { // a fixed candidate must lead every other arm too, the switcher included
+            for (int b = 0; b <= arms; b++) {
+                if (b != best && b != at && !(lead[best][b] > Z_FOLLOW * Math.sqrt(spread[best][b]) + MIN_LEAD)) {
+                    return;
+                }
+            }
+        }
+        follow(best == self ? -1 : best);
     }
 
     private void follow(int arm) {
