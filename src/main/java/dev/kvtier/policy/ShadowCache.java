@@ -15,7 +15,11 @@ import java.util.function.IntPredicate;
  * it the shadow applies the real cache's rules: a key hits only while every sampled key
  * before it in the request hit; the hits are touched deepest first; then the request's other
  * keys are stored in order until one is refused or finds no room (nothing under a parent not
- * kept); only leaves leave, and never the parent of the key being stored. With a rate of 1 it
+ * kept); only leaves leave, and never the parent of the key being stored. The stored keys join
+ * the eviction order when the request ends, deepest first, as the cache publishes a store (until
+ * then they are no candidates, as the cache's reserved blocks are pinned), and the hits are
+ * touched once more after them, so from an LRU order's cold end a chain meets its leaf first and
+ * finding a victim is O(1), not a walk down the chain. With a rate of 1 it
  * is the whole cache; a rate below 1 keeps {@code rate * capacity} slots (SHARDS's fixed-rate
  * scaling).
  *
@@ -55,6 +59,15 @@ final class ShadowCache {
     private boolean storing;
     private int[] hits = new int[64];
     private int hitCount;
+    private boolean hitsTouched;
+    /**
+     * Keys this request stored (or found kept after a miss), in request order, published to the
+     * order at the end of the request deepest first, as the cache publishes a store; a key stored
+     * here is marked by {@link #fresh}.
+     */
+    private int[] stored = new int[64];
+    private boolean[] fresh = new boolean[64];
+    private int storedCount;
 
     /**
      * @param capacity    slots (the real capacity times the sampling rate, at least 1)
@@ -104,9 +117,24 @@ final class ShadowCache {
         return capacity - freeCount;
     }
 
-    /** A new request begins: the last one's hits are touched if not yet. */
+    /**
+     * A new request begins: the last one's hits are touched if not yet, and its stores are
+     * published deepest first. The hits are touched at the request's first miss, as the cache
+     * does (so the store's evictions do not walk the chain it hangs under), and once more after
+     * the stores are published (so the new chain is colder than the hit chain it hangs under:
+     * from the cold end an LRU order meets the new chain's leaf first, and the hit chain's keys
+     * once they are leaves again; otherwise each later eviction would walk the whole hit chain,
+     * whose keys are not leaves while the new chain is kept). The victims are the same as with
+     * one touch; only the scan for them is shorter.
+     */
     void onRequest() {
+        if (storedCount > 0) {
+            publishStored();
+            hitsTouched = false;
+        }
         touchHits();
+        hitCount = 0;
+        hitsTouched = false;
         last = -1;
         hitting = true;
         storing = true;
@@ -131,7 +159,7 @@ final class ShadowCache {
             return false;
         }
         if (e >= 0) { // kept, but after a miss: the store finds it and touches it
-            order.onAccess(e);
+            addStored(e, false);
             last = e;
             return false;
         }
@@ -148,7 +176,34 @@ final class ShadowCache {
             remove(victim);
         }
         last = insert(hi, lo, last);
+        addStored(last, true);
         return false;
+    }
+
+    private void addStored(int e, boolean isNew) {
+        if (storedCount == stored.length) {
+            stored = java.util.Arrays.copyOf(stored, 2 * stored.length);
+            fresh = java.util.Arrays.copyOf(fresh, 2 * fresh.length);
+        }
+        stored[storedCount] = e;
+        fresh[storedCount++] = isNew;
+    }
+
+    /**
+     * The request's stores join the order deepest first (so in an LRU order a chain's leaf is
+     * the coldest of it and an eviction finds a leaf at once, not after walking the chain);
+     * until then they are in no order, so not candidates for eviction: the cache's own blocks
+     * being stored are pinned and unpublished too.
+     */
+    private void publishStored() {
+        for (int i = storedCount - 1; i >= 0; i--) {
+            if (fresh[i]) {
+                order.onInsert(stored[i]);
+            } else {
+                order.onAccess(stored[i]);
+            }
+        }
+        storedCount = 0;
     }
 
     private boolean evictable(int e) {
@@ -162,11 +217,15 @@ final class ShadowCache {
         return v;
     }
 
+    /** Touches this request's hits deepest first, unless already since the last change. */
     private void touchHits() {
+        if (hitsTouched) {
+            return;
+        }
         for (int i = hitCount - 1; i >= 0; i--) {
             order.onAccess(hits[i]);
         }
-        hitCount = 0;
+        hitsTouched = true;
     }
 
     private int insert(long hi, long lo, int p) {
@@ -183,7 +242,6 @@ final class ShadowCache {
             i = (i + 1) & mask;
         }
         table[i] = e + 1;
-        order.onInsert(e);
         return e;
     }
 
