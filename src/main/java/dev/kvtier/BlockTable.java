@@ -1946,7 +1946,7 @@ final class BlockTable implements BlockFacts {
 
     void checkOpen() {
         if (closed) {
-            throw new IllegalStateException("KvTierCache is closed");
+            throw new CacheClosedException("KvTierCache is closed");
         }
     }
 

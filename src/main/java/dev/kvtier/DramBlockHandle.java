@@ -68,7 +68,7 @@ final class DramBlockHandle implements BlockHandle {
             throw new IllegalStateException("handle of block " + key.toHex() + " is closed");
         }
         if (cache.isClosed()) {
-            throw new IllegalStateException("the cache of block " + key.toHex() + " is closed; its memory is freed");
+            throw new CacheClosedException("the cache of block " + key.toHex() + " is closed; its memory is freed");
         }
     }
 

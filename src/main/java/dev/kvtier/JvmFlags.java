@@ -27,8 +27,7 @@ final class JvmFlags {
     static void requireChronicleFlags() {
         List<String> missing = missingFlags();
         if (!missing.isEmpty()) {
-            throw new IllegalStateException("kvtier needs JVM flags for Chronicle Bytes; missing: "
-                    + String.join(" ", missing) + ". Start the JVM with: " + requiredFlags());
+            throw new MissingJvmFlagsException(missing, requiredFlags());
         }
     }
 

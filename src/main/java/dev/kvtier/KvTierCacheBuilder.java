@@ -323,11 +323,13 @@ public final class KvTierCacheBuilder {
     }
 
     /**
-     * Builds the cache. Throws {@link IllegalArgumentException} naming a missing or bad setting,
-     * or {@link IllegalStateException} naming the JVM flags to add when they are missing. A
-     * device that cannot be opened, is not a regular file or block device (a FIFO, /dev/null),
-     * is in use or is incompatible is reported as {@link IllegalStateException} naming the
-     * device and the reason.
+     * Builds the cache. Throws {@link IllegalArgumentException} naming a missing or bad setting;
+     * {@link MissingJvmFlagsException} naming the JVM flags to add; for a tier's device (see
+     * {@link DeviceUnavailableException#tier}), {@link DeviceUnavailableException} when it cannot
+     * be opened or read (a file in use or not creatable, not a regular file or block device, an
+     * NBD server that does not answer), and {@link DeviceIncompatibleException} when it holds
+     * data of another format, geometry or secret. A server can catch the latter two and build
+     * again without that tier.
      */
     public KvTierCache build() {
         require(blockTokens != null, "blockTokens is required");

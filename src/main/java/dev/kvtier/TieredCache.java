@@ -18,6 +18,7 @@ import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
 import dev.kvtier.tier.DramTier;
+import dev.kvtier.tier.IncompatibleDeviceException;
 import dev.kvtier.tier.SharedSlotTier;
 import dev.kvtier.tier.SlotTier;
 import java.io.IOException;
@@ -92,22 +93,28 @@ final class TieredCache implements KvTierCache {
         this.storeWaitNanos = config.storeWaitNanos();
         DramTier dram = new DramTier(config.dramCapacityBytes(), blockBytes);
         List<DeviceTier> devices = new ArrayList<>();
+        Tier opening = Tier.SSD; // whose device the step under way reads: named by the exception if it fails
         try {
             if (config.hasSsd()) {
                 devices.add(openSsd(config));
             }
+            opening = Tier.REMOTE;
             if (config.hasRemote()) {
                 devices.add(openRemote(config));
             }
             this.r = new BlockTable(dram, devices.toArray(new DeviceTier[0]), metrics, config.demoteAhead(),
                     config.policy());
+            opening = Tier.SSD;
             this.recoveryMillis = r.ssd == null ? 0 : SsdRecovery.recover(r);
+            opening = Tier.REMOTE;
             if (r.remote != null) {
                 recordOnSsd(r.applyRemoteInvalidations(r.remote.readInvalidations()));
             }
         } catch (IOException e) {
             closeQuietly(dram, devices);
-            throw new IllegalStateException("KvTierCache: " + e.getMessage(), e);
+            String message = "KvTierCache: " + e.getMessage();
+            throw e instanceof IncompatibleDeviceException ? new DeviceIncompatibleException(opening, message, e)
+                    : new DeviceUnavailableException(opening, message, e);
         } catch (RuntimeException | Error e) {
             closeQuietly(dram, devices);
             throw e;

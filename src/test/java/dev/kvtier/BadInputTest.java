@@ -340,7 +340,7 @@ class BadInputTest {
     void aJvmWithoutTheChronicleFlagsGetsTheFlagsToAdd() throws Exception {
         ChildJvm.Result r = ChildJvm.run(List.of(), BuildWithoutFlags.class);
         assertEquals(0, r.exitCode(), r.output());
-        assertTrue(r.output().contains("thrown java.lang.IllegalStateException: "), r.output());
+        assertTrue(r.output().contains("thrown dev.kvtier.MissingJvmFlagsException: "), r.output());
         assertTrue(r.output().contains("--add-exports=java.base/sun.nio.ch=ALL-UNNAMED"), r.output());
         assertTrue(r.output().contains("Start the JVM with: " + JvmFlags.requiredFlags()), r.output());
     }

@@ -150,7 +150,7 @@ class SsdBuilderTest {
         try (KvTierCache first = builder(file, BLOCK, 4, 16, direct, Compression.NONE).build()) {
             ChildJvm.Result r = ChildJvm.run(ChildJvm.cacheFlags(), CacheOpener.class, file.toString(),
                     String.valueOf(size), String.valueOf(BLOCK), direct ? "direct" : "mapped");
-            assertTrue(r.output().contains("thrown java.lang.IllegalStateException: KvTierCache: " + file
+            assertTrue(r.output().contains("thrown dev.kvtier.DeviceUnavailableException: KvTierCache: " + file
                     + " is in use by another process"), r.output());
         }
         ChildJvm.Result r = ChildJvm.run(ChildJvm.cacheFlags(), CacheOpener.class, file.toString(),

@@ -104,7 +104,7 @@ public final class SlotTier implements AutoCloseable {
         int align = device.alignment();
         long slots = DeviceLayout.slotsThatFit(device.size(), align, blockBytes);
         if (slots < 1 || slots > Integer.MAX_VALUE) {
-            throw new IOException(device.describe() + " (" + device.size() + " bytes) holds " + slots
+            throw new IncompatibleDeviceException(device.describe() + " (" + device.size() + " bytes) holds " + slots
                     + " slots of " + blockBytes + "-byte blocks; need 1 to 2^31-1");
         }
         long creationId = new SecureRandom().nextLong();
@@ -129,7 +129,7 @@ public final class SlotTier implements AutoCloseable {
             return new SlotTier(device, found, codec, seal, false);
         }
         if (problem != null && !reinitialize) {
-            throw new IOException(device.describe() + " cannot be used: " + problem
+            throw new IncompatibleDeviceException(device.describe() + " cannot be used: " + problem
                     + ". Point kvtier at another file, or let it reinitialize the device (its blocks are lost)");
         }
         ByteBuffer metadata = alignedBuffer(DeviceLayout.METADATA_BYTES, align);
@@ -163,7 +163,8 @@ public final class SlotTier implements AutoCloseable {
         try {
             found = DeviceLayout.decode(sb);
         } catch (FormatException e) {
-            throw new IOException(device.describe() + " was formatted and then overwritten: " + e.getMessage());
+            throw new IncompatibleDeviceException(device.describe() + " was formatted and then overwritten: "
+                    + e.getMessage());
         }
         if (found.creationId() == ours.creationId()) {
             return new SlotTier(device, ours, codec, seal, true);
@@ -173,7 +174,7 @@ public final class SlotTier implements AutoCloseable {
             problem = "its blocks are sealed with another secret than this cache's";
         }
         if (problem != null) {
-            throw new IOException(device.describe() + " was formatted at the same time by another server, which "
+            throw new IncompatibleDeviceException(device.describe() + " was formatted at the same time by another server, which "
                     + "won, and cannot be used: " + problem);
         }
         return new SlotTier(device, found, codec, seal, true);

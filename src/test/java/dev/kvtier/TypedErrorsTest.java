@@ -1,0 +1,68 @@
+package dev.kvtier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kvtier.key.BlockKey;
+import dev.kvtier.nbd.NbdServer;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A server can act on what {@code build()} and a closed cache throw without parsing messages:
+ * a device it cannot reach, a device in another format (each naming its tier), a closed cache.
+ */
+class TypedErrorsTest {
+    @TempDir(factory = TargetTempDir.class)
+    Path dir;
+
+    @Test
+    void anNbdServerThatDoesNotAnswerIsAnUnavailableRemoteTier() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort(); // closed again: nothing listens there
+        }
+        DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class, () -> RemoteWorker.builder(
+                URI.create("nbd://127.0.0.1:" + port + "/"), 8L << 20).remoteTimeoutMillis(1_000).build());
+        assertEquals(Tier.REMOTE, e.tier());
+        try (KvTierCache withoutIt = KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(RemoteWorker.BLOCK)
+                .dramCapacityBytes(4L * RemoteWorker.BLOCK).build()) {
+            assertEquals(0, withoutIt.stats().capacityBlocks(Tier.REMOTE), "the server starts without that tier");
+        }
+    }
+
+    @Test
+    void anSsdFileOfAnotherBlockSizeIsAnIncompatibleSsdTier() {
+        Path file = dir.resolve("other.slots");
+        SsdFixtures.builder(file, 4096, 4, 16, false, Compression.NONE).build().close();
+        DeviceIncompatibleException e = assertThrows(DeviceIncompatibleException.class,
+                () -> SsdFixtures.builder(file, 8192, 4, 8, false, Compression.NONE).build());
+        assertEquals(Tier.SSD, e.tier());
+        assertTrue(e.getMessage().contains("reinitialize"), e.getMessage());
+    }
+
+    @Test
+    void aSealedExportWithoutTheSecretIsAnIncompatibleRemoteTier() throws Exception {
+        byte[] secret = "typed errors test secret, 32 B!!".getBytes(StandardCharsets.US_ASCII);
+        try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
+            RemoteWorker.builder(server.uri(), 8L << 20).remoteSecret(secret).build().close();
+            DeviceIncompatibleException e = assertThrows(DeviceIncompatibleException.class,
+                    () -> RemoteWorker.builder(server.uri(), 8L << 20).build());
+            assertEquals(Tier.REMOTE, e.tier());
+        }
+    }
+
+    @Test
+    void aClosedCacheSaysSo() {
+        KvTierCache cache = KvTierCache.builder().blockTokens(16).blockBytes(64).dramCapacityBytes(64 * 64).build();
+        BlockKey[] keys = SsdFixtures.namespace("closed").keysFromHashes(new long[] {1});
+        cache.close();
+        assertThrows(CacheClosedException.class, () -> cache.match(keys));
+        assertThrows(CacheClosedException.class, () -> cache.awaitIdle());
+    }
+}
