@@ -7,17 +7,10 @@ package dev.kvtier;
  * reformat it ({@link KvTierCacheBuilder#reinitializeIncompatibleDevices}, which loses its
  * blocks). Nothing was written to the device.
  */
-public final class DeviceIncompatibleException extends KvTierException {
+public final class DeviceIncompatibleException extends DeviceException {
     private static final long serialVersionUID = 1L;
-    private final Tier tier;
 
     DeviceIncompatibleException(Tier tier, String message, Throwable cause) {
-        super(message, cause);
-        this.tier = tier;
-    }
-
-    /** The tier whose device is incompatible: {@link Tier#SSD} or {@link Tier#REMOTE}. */
-    public Tier tier() {
-        return tier;
+        super(tier, message, cause);
     }
 }

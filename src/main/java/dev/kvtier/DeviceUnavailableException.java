@@ -6,17 +6,10 @@ package dev.kvtier;
  * an NBD server that does not answer or refuses the export. A server may build again without
  * that tier ({@link #tier()}), or retry later.
  */
-public final class DeviceUnavailableException extends KvTierException {
+public final class DeviceUnavailableException extends DeviceException {
     private static final long serialVersionUID = 1L;
-    private final Tier tier;
 
     DeviceUnavailableException(Tier tier, String message, Throwable cause) {
-        super(message, cause);
-        this.tier = tier;
-    }
-
-    /** The tier whose device is unavailable: {@link Tier#SSD} or {@link Tier#REMOTE}. */
-    public Tier tier() {
-        return tier;
+        super(tier, message, cause);
     }
 }

@@ -325,7 +325,7 @@ public final class KvTierCacheBuilder {
     /**
      * Builds the cache. Throws {@link IllegalArgumentException} naming a missing or bad setting;
      * {@link MissingJvmFlagsException} naming the JVM flags to add; for a tier's device (see
-     * {@link DeviceUnavailableException#tier}), {@link DeviceUnavailableException} when it cannot
+     * {@link DeviceException#tier}), {@link DeviceUnavailableException} when it cannot
      * be opened or read (a file in use or not creatable, not a regular file or block device, an
      * NBD server that does not answer), and {@link DeviceIncompatibleException} when it holds
      * data of another format, geometry or secret. A server can catch the latter two and build
