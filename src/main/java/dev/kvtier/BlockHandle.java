@@ -24,7 +24,7 @@ public interface BlockHandle extends AutoCloseable {
     /** A new read-only buffer over the block's bytes (position 0, limit {@link #length()}). */
     ByteBuffer bytes();
 
-    /** Releases the pin. Throws {@link IllegalStateException} if already closed. */
+    /** Releases the pin; closing again does nothing, as with every {@code Closeable} of the JDK. */
     @Override
     void close();
 }

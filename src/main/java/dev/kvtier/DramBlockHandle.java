@@ -57,10 +57,9 @@ final class DramBlockHandle implements BlockHandle {
 
     @Override
     public void close() {
-        if (!release.closed.compareAndSet(false, true)) {
-            throw new IllegalStateException("handle of block " + key.toHex() + " is already closed");
+        if (release.closed.compareAndSet(false, true)) {
+            cleanable.clean();
         }
-        cleanable.clean();
     }
 
     private void checkOpen() {
