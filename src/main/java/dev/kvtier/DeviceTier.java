@@ -1,5 +1,6 @@
 package dev.kvtier;
 
+import dev.kvtier.device.BlockDevice;
 import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.format.SlotHeader;
 import dev.kvtier.io.IoEngine;
@@ -185,12 +186,7 @@ final class DeviceTier implements AutoCloseable {
 
     /** Whether every device reported a fault that ends its use (see {@code BlockDevice#failed}). */
     boolean failed() {
-        for (Shard s : shards) {
-            if (!s.slots().device().failed()) {
-                return false;
-            }
-        }
-        return true;
+        return allDevices(BlockDevice::failed);
     }
 
     /** Whether the device holding {@code slot} has failed. */
@@ -200,8 +196,12 @@ final class DeviceTier implements AutoCloseable {
 
     /** Whether a read is a memory copy (a mapped or page-cached file), cheap enough for a caller's thread. */
     boolean readsAreMemoryCopies() {
+        return allDevices(BlockDevice::readsAreMemoryCopies);
+    }
+
+    private boolean allDevices(java.util.function.Predicate<BlockDevice> holds) {
         for (Shard s : shards) {
-            if (!s.slots().device().readsAreMemoryCopies()) {
+            if (!holds.test(s.slots().device())) {
                 return false;
             }
         }

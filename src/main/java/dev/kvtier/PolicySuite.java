@@ -41,26 +41,20 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
         AdmissionPolicy admission;
         switch (p.kind()) {
             case ADAPTIVE: {
-                boolean devices = slots[BlockTable.DRAM + 1] > 0 || slots.length > 2 && slots[2] > 0;
+                boolean devices = slots[BlockTable.SSD] > 0 || slots[BlockTable.REMOTE] > 0;
                 CostAwareAdmission density = devices ? null
                         : new CostAwareAdmission(costawareSketch(slots), facts, entries, position -> 1, blockBytes,
                                 atAndBelow(slots), budgets(p, blockBytes));
                 AdaptiveAdmission a = new AdaptiveAdmission(density, sketch(slots), facts, entries, blockBytes,
                         atAndBelow(slots), budgets(p, blockBytes));
-                orders[BlockTable.DRAM] = a.dramOrder();
-                for (int t = BlockTable.DRAM + 1; t < orders.length; t++) {
-                    orders[t] = new LruPrefixEviction(entries);
-                }
+                lruBelow(orders, a.dramOrder(), entries);
                 admission = a;
                 break;
             }
             case COSTAWARE: {
                 CostAwareAdmission a = new CostAwareAdmission(costawareSketch(slots), facts, entries, hitWorth(p), blockBytes,
                         atAndBelow(slots), budgets(p, blockBytes));
-                orders[BlockTable.DRAM] = a.dramOrder();
-                for (int t = BlockTable.DRAM + 1; t < orders.length; t++) {
-                    orders[t] = new LruPrefixEviction(entries);
-                }
+                lruBelow(orders, a.dramOrder(), entries);
                 admission = a;
                 break;
             }
@@ -74,11 +68,17 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
             }
             default:
                 admission = baseline(p, facts, slots, blockBytes);
-                for (int t = 0; t < orders.length; t++) {
-                    orders[t] = new LruPrefixEviction(entries);
-                }
+                lruBelow(orders, new LruPrefixEviction(entries), entries);
         }
         return new PolicySuite(admission, orders);
+    }
+
+    /** Fills {@code orders}: {@code dram} for DRAM, prefix-respecting LRU for every tier below. */
+    private static void lruBelow(EvictionPolicy[] orders, EvictionPolicy dram, int entries) {
+        orders[BlockTable.DRAM] = dram;
+        for (int t = BlockTable.DRAM + 1; t < orders.length; t++) {
+            orders[t] = new LruPrefixEviction(entries);
+        }
     }
 
     private static AdmissionPolicy baseline(CacheConfig.Policy p, BlockFacts facts, long[] slots, int blockBytes) {

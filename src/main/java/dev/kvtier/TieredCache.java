@@ -169,13 +169,6 @@ final class TieredCache implements KvTierCache {
         }
     }
 
-    /** An export's address as every server names it: host (lower case), port, export name. */
-    static String address(URI uri) {
-        String path = uri.getPath() == null ? "" : uri.getPath().replaceFirst("^/", "");
-        return uri.getHost().toLowerCase(java.util.Locale.ROOT) + ":" + (uri.getPort() < 0 ? 10809 : uri.getPort()) + "/"
-                + path;
-    }
-
     private static DeviceTier.Shard openShard(CacheConfig c, URI uri) throws IOException {
         CacheConfig.Remote rc = c.remote();
         NbdDevice device = NbdDevice.open(uri, rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls());
@@ -188,7 +181,7 @@ final class TieredCache implements KvTierCache {
             }
             return new DeviceTier.Shard(slots, new SharedSlotTier(slots, rc.ways()), new IoEngine(device,
                     REMOTE_DEPTH_PER_CONNECTION * rc.connections(), QUEUE, QUEUE, rc.timeoutMillis()),
-                    DeviceTier.Shard.identityOf(address(uri)));
+                    DeviceTier.Shard.identityOf(device.address()));
         } catch (IOException | RuntimeException e) {
             device.close();
             throw e;

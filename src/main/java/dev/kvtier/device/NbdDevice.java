@@ -220,6 +220,11 @@ public final class NbdDevice implements BlockDevice {
         }
     }
 
+    /** The export's address: host (lower case), port, export name, whatever form of URI reached it. */
+    public String address() {
+        return host.toLowerCase(java.util.Locale.ROOT) + ":" + port + "/" + exportName;
+    }
+
     @Override
     public String describe() {
         return export.describe();
