@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -88,14 +89,18 @@ class ShardedRemoteTest {
             }
             try (KvTierCache b = RemoteWorker.builder(uris.get(0), EXPORT_BYTES).remote(uris, EXPORT_BYTES)
                     .remoteTimeoutMillis(1_000).build()) {
-                servers.get(1).kill();
                 int loaded = 0;
                 long slowest = 0;
-                for (BlockKey[] keys : chains) {
+                for (int c = 0; c < chains.size(); c++) {
+                    BlockKey[] keys = chains.get(c);
                     long t0 = System.nanoTime();
                     PrefixMatch m = b.match(keys);
                     ByteBuffer[] dst = RemoteTierTest.empty(m.hitBlocks());
-                    int n = b.load(m, dst).join();
+                    CompletableFuture<Integer> load = b.load(m, dst);
+                    if (c == chains.size() / 2) {
+                        servers.get(1).kill(); // mid-load: the exports' reads of this chain are in flight
+                    }
+                    int n = load.join();
                     slowest = Math.max(slowest, System.nanoTime() - t0);
                     for (int i = 0; i < n; i++) {
                         assertEquals(-1, SsdFixtures.firstWrongByte(dst[i].clear(), keys[i]), "block " + i);
@@ -105,6 +110,7 @@ class ShardedRemoteTest {
                 // A chain stops at its first block on the dead export: about (3/4)^k of chains pass k blocks.
                 assertTrue(loaded > 0, "the live exports still serve: " + b.stats());
                 assertTrue(loaded < CHAINS * CHAIN, "the dead export's blocks are misses: " + b.stats());
+                assertTrue(b.stats().readErrors(Tier.REMOTE) > 0, "the dead export's reads are counted: " + b.stats());
                 assertTrue(slowest < 5_000_000_000L, "a call took " + slowest / 1_000_000 + " ms with an export dead");
             }
         } finally {

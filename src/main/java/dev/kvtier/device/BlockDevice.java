@@ -44,18 +44,28 @@ public interface BlockDevice extends AutoCloseable {
         }
     }
 
-    /** Whether {@link #readBatch} overlaps its reads, so that a speculative read costs no round trip. */
     /** Whether a read is a memory copy (a mapped file): fast enough for the caller's thread, no I/O thread needed. */
     default boolean readsAreMemoryCopies() {
         return false;
     }
 
+    /** Whether {@link #readBatch} overlaps its reads, so that a speculative read costs no round trip. */
     default boolean batchesReads() {
         return false;
     }
 
     /** Writes {@code src} at {@code offset}. */
     void write(long offset, ByteBuffer src) throws IOException;
+
+    /**
+     * Writes {@code head} and then {@code tail} as one contiguous range from {@code offset}. No
+     * order holds between their bytes: while it runs, a reader of the range may see any mix of
+     * old and new bytes. A device with a round trip per request (NBD) sends one request.
+     */
+    default void write(long offset, ByteBuffer head, ByteBuffer tail) throws IOException {
+        write(offset, head);
+        write(offset + head.remaining(), tail);
+    }
 
     /** True once the device has failed: every access throws an {@link IOException} at once. */
     default boolean failed() {

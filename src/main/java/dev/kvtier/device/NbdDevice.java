@@ -167,6 +167,20 @@ public final class NbdDevice implements BlockDevice {
         await(inPieces(offset, src, (at, piece) -> c.write(at, piece, false)), c);
     }
 
+    /** One request when head and tail fit in the server's maximum payload; else both in pieces, all sent at once. */
+    @Override
+    public void write(long offset, ByteBuffer head, ByteBuffer tail) throws IOException {
+        int h = head.remaining();
+        check(offset, h + tail.remaining());
+        NbdConnection c = connection();
+        if ((long) h + tail.remaining() <= export.maxPayload()) {
+            await(c.write(offset, head, tail, false), c);
+        } else {
+            await(CompletableFuture.allOf(inPieces(offset, head, (at, piece) -> c.write(at, piece, false)),
+                    inPieces(offset + h, tail, (at, piece) -> c.write(at, piece, false))), c);
+        }
+    }
+
     /**
      * Sends a write of {@code src}'s remaining bytes at {@code offset} and returns once it is on
      * the wire, before the server has answered: the caller may work meanwhile and must then
@@ -241,11 +255,15 @@ public final class NbdDevice implements BlockDevice {
     }
 
     private void check(long offset, ByteBuffer b) throws IOException {
+        check(offset, b.remaining());
+    }
+
+    private void check(long offset, long length) throws IOException {
         if (closed) {
             throw new IOException(describe() + " is closed");
         }
-        if (offset < 0 || offset > size - b.remaining()) {
-            throw new IOException(describe() + ": access [" + offset + ", " + (offset + b.remaining())
+        if (offset < 0 || offset > size - length) {
+            throw new IOException(describe() + ": access [" + offset + ", " + (offset + length)
                     + ") is outside the device's " + size + " bytes");
         }
     }

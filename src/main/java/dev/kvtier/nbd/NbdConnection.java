@@ -156,23 +156,36 @@ public final class NbdConnection implements AutoCloseable {
 
     /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst} (position unchanged). */
     public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
-        return send(CMD_READ, 0, offset, dst.remaining(), null, dst);
+        return send(CMD_READ, 0, offset, dst.remaining(), null, null, dst);
     }
 
     /** Writes {@code src}'s remaining bytes at {@code offset}; with {@code fua}, durably. */
     public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
         boolean useFua = fua && export.canFua();
-        return send(CMD_WRITE, useFua ? CMD_FLAG_FUA : 0, offset, src.remaining(), src, null);
+        return send(CMD_WRITE, useFua ? CMD_FLAG_FUA : 0, offset, src.remaining(), src, null, null);
+    }
+
+    /**
+     * Writes {@code head}'s remaining bytes and then {@code tail}'s as one request at
+     * {@code offset} (a gathering write: neither is copied); with {@code fua}, durably.
+     */
+    public CompletableFuture<Void> write(long offset, ByteBuffer head, ByteBuffer tail, boolean fua) {
+        boolean useFua = fua && export.canFua();
+        long length = (long) head.remaining() + tail.remaining();
+        if (length > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a write of " + length + " bytes is beyond one NBD request");
+        }
+        return send(CMD_WRITE, useFua ? CMD_FLAG_FUA : 0, offset, (int) length, head, tail, null);
     }
 
     /** Makes completed writes durable (a no-op future when the server has no flush). */
     public CompletableFuture<Void> flush() {
-        return export.canFlush() ? send(CMD_FLUSH, 0, 0, 0, null, null) : CompletableFuture.completedFuture(null);
+        return export.canFlush() ? send(CMD_FLUSH, 0, 0, 0, null, null, null) : CompletableFuture.completedFuture(null);
     }
 
     /** Discards a range (a hint; may read back as anything). */
     public CompletableFuture<Void> trim(long offset, int length) {
-        return export.canTrim() ? send(CMD_TRIM, 0, offset, length, null, null) : CompletableFuture.completedFuture(null);
+        return export.canTrim() ? send(CMD_TRIM, 0, offset, length, null, null, null) : CompletableFuture.completedFuture(null);
     }
 
     /** Writes zeros over a range without sending them. */
@@ -180,11 +193,12 @@ public final class NbdConnection implements AutoCloseable {
         if (!export.canWriteZeroes()) {
             return write(offset, ByteBuffer.allocateDirect(length), false);
         }
-        return send(CMD_WRITE_ZEROES, 0, offset, length, null, null);
+        return send(CMD_WRITE_ZEROES, 0, offset, length, null, null, null);
     }
 
+    /** Sends a request; a write's payload is {@code payload}, then {@code more} when not null. */
     private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer payload,
-            ByteBuffer dst) {
+            ByteBuffer more, ByteBuffer dst) {
         Request r = new Request(type, offset, length, dst, System.nanoTime() + timeoutNanos, outstanding);
         IOException f = failure;
         if (f != null) {
@@ -207,7 +221,11 @@ public final class NbdConnection implements AutoCloseable {
             requestHeader.clear();
             requestHeader.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) flags).putShort((short) type)
                     .putLong(cookie).putLong(offset).putInt(length).flip();
-            wire.writeFully(requestHeader, payload == null ? null : payload.duplicate());
+            if (more == null) {
+                wire.writeFully(requestHeader, payload == null ? null : payload.duplicate());
+            } else {
+                wire.writeFully(requestHeader, payload.duplicate(), more.duplicate());
+            }
         } catch (IOException e) {
             abort(e);
         } finally {

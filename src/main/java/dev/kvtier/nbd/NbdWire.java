@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.util.Arrays;
 import javax.net.ssl.SSLSocket;
 
 /**
@@ -31,6 +32,12 @@ abstract class NbdWire {
         }
     }
 
+    /** Writes all of {@code header}, {@code head} and {@code tail}, in that order. */
+    void writeFully(ByteBuffer header, ByteBuffer head, ByteBuffer tail) throws IOException {
+        writeFully(header, head);
+        writeFully(tail);
+    }
+
     /** The negotiated TLS protocol and cipher suite, or null on a plain connection. */
     abstract String tls();
 
@@ -48,6 +55,8 @@ abstract class NbdWire {
 
     private static final class Plain extends NbdWire {
         private final SocketChannel ch;
+        /** The buffers of a gathering write; only one thread writes at a time. */
+        private final ByteBuffer[] gather = new ByteBuffer[3];
 
         Plain(SocketChannel ch) {
             this.ch = ch;
@@ -66,6 +75,21 @@ abstract class NbdWire {
         void writeFully(ByteBuffer b) throws IOException {
             while (b.hasRemaining()) {
                 ch.write(b);
+            }
+        }
+
+        /** One gathering write: the kernel takes all three buffers in one call when its send buffer has room. */
+        @Override
+        void writeFully(ByteBuffer header, ByteBuffer head, ByteBuffer tail) throws IOException {
+            gather[0] = header;
+            gather[1] = head;
+            gather[2] = tail;
+            try {
+                while (header.hasRemaining() || head.hasRemaining() || tail.hasRemaining()) {
+                    ch.write(gather);
+                }
+            } finally {
+                Arrays.fill(gather, null);
             }
         }
 

@@ -23,14 +23,15 @@ import java.util.Arrays;
  * a forged slot) is not found and is the first slot a writer replaces: it cannot make itself
  * the newest block of its set for good.
  *
- * <p><b>Races.</b> Two writers may pick the same slot. Each wipes the header, writes its payload,
- * then its header, so the slot ends with one writer's header over either writer's payload; the
- * payload CRC32C in the header tells them apart, so a race costs at most a miss, never a wrong
- * block. A reader's view of a set may be stale the moment it is read; every read of a block
+ * <p><b>Races.</b> Two writers may pick the same slot. Each writes header and payload as one
+ * write (see {@link SlotTier}'s write protocol), so the slot ends with either writer's block or
+ * a mix; a mixed header fails its checksum and a header over another's payload fails its payload
+ * CRC32C, so a race costs at most a miss, never a wrong block. A reader's view of a set may be stale the moment it is read; every read of a block
  * verifies header and payload again (see {@link SlotTier#read}).
  *
  * <p><b>Cost.</b> Finding a key reads {@code ways} headers (128 bytes each) in one batch (one
- * round trip on NBD, see {@link SlotTier#readHeaders}); placing one reads them too. Thread-safe as far as {@link SlotTier} is; per-thread scratch.
+ * round trip on NBD, see {@link SlotTier#readHeaders}); placing one reads them too, and the
+ * write is one more. Thread-safe as far as {@link SlotTier} is; per-thread scratch.
  */
 public final class SharedSlotTier {
     /** How far ahead of this server's clock a header's epoch may be and still count (see the class comment). */

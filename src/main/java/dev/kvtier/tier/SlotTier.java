@@ -3,7 +3,6 @@ package dev.kvtier.tier;
 import dev.kvtier.codec.BlockCodec;
 import dev.kvtier.codec.Codecs;
 import dev.kvtier.device.BlockDevice;
-import dev.kvtier.device.NbdDevice;
 import dev.kvtier.format.DeviceLayout;
 import dev.kvtier.format.FormatException;
 import dev.kvtier.format.InvalidationTable;
@@ -21,12 +20,16 @@ import java.util.zip.CRC32C;
  * A persistent tier of fixed-size slots on a {@link BlockDevice}, in the {@link DeviceLayout}
  * format. It knows bytes, not policy: the cache decides which block goes to which slot.
  *
- * <p><b>Write protocol.</b> The slot's header is wiped first, then the payload is written, then
- * the new header, whose checksum covers its fields and whose payload CRC32C covers the stored
- * bytes; each of the three is sent only after the device has acknowledged the one before (on
- * NBD the wipe's round trip overlaps the payload's encoding and CRC pass). A crash at any
- * point leaves either no header (an empty slot), or a header whose payload CRC does not match
- * (a miss on read), or the whole block.
+ * <p><b>Write protocol.</b> The header's checksum covers its fields and its payload CRC32C (on a
+ * sealed device also the AEAD tag) covers the stored bytes. On a local device the header is
+ * wiped first, then the payload is written, then the new header, each only after the device
+ * acknowledged the one before: a crash at any point leaves no header (an empty slot), a header
+ * whose payload CRC does not match (a miss on read), or the whole block. On a shared device
+ * (several writers and readers at once, so a reader can never rely on the order of another
+ * server's writes) header and payload go as one write with no order between their bytes: at
+ * every instant the slot holds the old block, the new one, or a mix whose payload fails the
+ * CRC of whichever header it is read with (new header over old or torn bytes, old header over
+ * new or torn bytes), which is a miss. One round trip on NBD instead of three.
  *
  * <p><b>Read protocol.</b> Header checksum, then key, namespace and device id against what the
  * caller expects, then payload CRC, then decode with the output length checked. Any mismatch
@@ -250,16 +253,26 @@ public final class SlotTier implements AutoCloseable {
      */
     public void write(int slot, ByteBuffer block, SlotHeader h) throws IOException {
         Scratch s = scratch.get();
-        // On NBD the wipe's round trip overlaps the encoding and the CRC pass; the payload is
-        // still sent only after the wipe's reply (NBD orders nothing between requests in flight).
-        NbdDevice.PendingWrite wiping = null;
-        if (device instanceof NbdDevice nbd) {
-            ByteBuffer hb = s.header.clear();
-            SlotHeader.encodeEmpty(hb, 0);
-            wiping = nbd.startWrite(layout.headerOffset(slot), hb);
-        } else {
+        boolean shared = layout.ways() > 0;
+        if (!shared) {
             wipe(slot, s);
         }
+        ByteBuffer stored = encode(block, h, s);
+        if (shared) {
+            h.encode(s.header.clear(), 0);
+            device.write(layout.headerOffset(slot), s.header, forDevice(stored, s));
+            return;
+        }
+        device.write(layout.payloadOffset(slot), forDevice(stored, s));
+        h.encode(s.header.clear(), 0);
+        device.write(layout.headerOffset(slot), s.header);
+    }
+
+    /**
+     * Fills {@code h}'s codec, lengths, epoch, device id and payload CRC for {@code block}, and
+     * returns the bytes to store: the block itself, or its encoding (compressed, sealed) in scratch.
+     */
+    private ByteBuffer encode(ByteBuffer block, SlotHeader h, Scratch s) {
         int n = block.remaining();
         ByteBuffer stored = block;
         h.codec = Codecs.RAW;
@@ -285,12 +298,7 @@ public final class SlotTier implements AutoCloseable {
             stored = sealed.limit(h.storedLength);
         }
         h.payloadCrc = crc(s.crc, stored);
-        if (wiping != null) {
-            wiping.await();
-        }
-        device.write(layout.payloadOffset(slot), forDevice(stored, s));
-        h.encode(s.header.clear(), 0);
-        device.write(layout.headerOffset(slot), s.header);
+        return stored;
     }
 
     /**

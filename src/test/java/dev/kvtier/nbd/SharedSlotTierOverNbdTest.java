@@ -128,43 +128,49 @@ class SharedSlotTierOverNbdTest {
     }
 
     /**
-     * One server rewrites a block in place (same key, new bytes each time) through 4 connections,
-     * its writes slowed by nbdkit's delay filter so that wipe, payload and header are each in
-     * flight for a while; the other attachment reads the slot all along. Every read that says OK
-     * must hold exactly one whole version: the wipe is acknowledged before the payload is sent,
-     * and the payload before the header, so neither a torn payload under a valid header nor the
-     * old header over new bytes can pass.
+     * One server rewrites a block in place (same key, new bytes each time) through 4 connections;
+     * nbdkit's blocksize filter applies each write as 4 KiB pieces and the delay filter holds
+     * every piece 1 ms, so the slot spends most of the run half written (header and payload are
+     * one write, in no order). The other attachment reads the slot all along. Every read that
+     * says OK must hold exactly one whole version, and some reads must have met a half-written
+     * slot (the race happened) and been refused.
      */
     @Test
     void aBlockRewrittenInPlaceReadsFromTheOtherServerAsOneWholeVersionOrAMiss() throws Exception {
-        try (NbdServer server = NbdServer.nbdkit("--filter=delay", "memory", "64M", "wdelay=2ms");
+        try (NbdServer server = NbdServer.nbdkit("--filter=blocksize", "--filter=delay", "memory", "64M",
+                "maxdata=4k", "wdelay=1ms");
                 NbdDevice a = NbdDevice.open(server.uri(), 8L << 20, 4, 5_000);
                 NbdDevice b = NbdDevice.open(server.uri(), 8L << 20, 1, 5_000)) {
-            SlotTier writer = SlotTier.open(a, 16, BLOCK, null, false);
-            SlotTier reader = SlotTier.open(b, 16, BLOCK, null, false);
+            SlotTier writer = SlotTier.open(a, 16, BLOCK, null, false, 4, null);
+            SlotTier reader = SlotTier.open(b, 16, BLOCK, null, false, 4, null);
             long key = 77;
             int slot = 3;
             int versions = 40;
             ExecutorService pool = Executors.newSingleThreadExecutor();
             try {
+                writer.write(slot, version(key, 0), header(key));
                 Future<?> writes = pool.submit(() -> {
-                    for (int v = 0; v < versions; v++) {
+                    for (int v = 1; v < versions; v++) {
                         writer.write(slot, version(key, v), header(key));
                     }
                     return null;
                 });
                 ByteBuffer dst = ByteBuffer.allocateDirect(BLOCK);
                 long reads = 0;
-                while (!writes.isDone() || reads == 0) {
+                long refused = 0;
+                while (!writes.isDone()) {
                     ReadStatus st = reader.read(slot, key, lo(key), NS_HI, NS_LO, dst.clear());
                     reads++;
                     if (st == ReadStatus.OK) {
                         long v = dst.getLong(0);
                         assertTrue(v >= 0 && v < versions && dst.equals(version(key, (int) v)),
                                 "read " + reads + " served bytes that are not one whole version (starts with " + v + ")");
+                    } else {
+                        refused++;
                     }
                 }
                 writes.get(60, TimeUnit.SECONDS);
+                assertTrue(refused > 0, "no read of " + reads + " met a half-written slot: the race did not happen");
                 assertEquals(ReadStatus.OK, reader.read(slot, key, lo(key), NS_HI, NS_LO, dst.clear()));
                 assertEquals(version(key, versions - 1), dst, "the last version stays");
             } finally {
