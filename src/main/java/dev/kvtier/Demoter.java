@@ -36,8 +36,9 @@ import org.slf4j.LoggerFactory;
  * takes clean copies and the blocks become visible to the other servers sharing the remote
  * device. When both levels have work they take turns.
  *
- * <p><b>Writes in flight.</b> Up to {@link #WRITES_IN_FLIGHT} writes run at once on the target
- * devices' {@link IoEngine}s; the thread plans and submits, and each write completes on an I/O
+ * <p><b>Writes in flight.</b> Up to {@link #WRITES_PER_DEVICE} writes per device of the largest
+ * tier below DRAM (an SSD is one device; a remote tier sharded over four exports is four) run
+ * at once on the target devices' {@link IoEngine}s; the thread plans and submits, and each write completes on an I/O
  * thread. A block being written is pinned and MOVING: it stays readable where it is and cannot
  * be evicted; it gains its new copy only when the write has completed.
  *
@@ -69,8 +70,8 @@ final class Demoter implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(Demoter.class);
     private static final long IDLE_WAIT_NS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long MAX_BACKOFF_NS = TimeUnit.SECONDS.toNanos(5);
-    /** Demotion writes submitted at once. */
-    static final int WRITES_IN_FLIGHT = 4;
+    /** Demotion writes submitted at once per device (see the class comment). */
+    static final int WRITES_PER_DEVICE = 4;
     private static final long UNPLACED_RETRY_NS = TimeUnit.SECONDS.toNanos(1);
 
     private enum Kind { IDLE, WRITE, WIPE, REMOTE_WIPE, EXIT }
@@ -86,9 +87,9 @@ final class Demoter implements Runnable {
     /** Signalled when an idle round begins (see {@link #awaitIdle}); a waiter is not woken by every write. */
     private final Condition idleRound = lock.newCondition();
     private final ArrayDeque<Write> spare = new ArrayDeque<>();
-    private final Write[] writes = new Write[WRITES_IN_FLIGHT];
+    private final Write[] writes;
     /** Entries being written to the SSD, for {@link BlockTable#beginNextDemotion}; the demoter thread's. */
-    private final int[] ssdWrites = new int[WRITES_IN_FLIGHT];
+    private final int[] ssdWrites;
     private int inFlight;
     /** The wakeup count at the start of the last idle round. */
     private long idleSince = -1;
@@ -122,7 +123,13 @@ final class Demoter implements Runnable {
     Demoter(BlockTable table) {
         this.r = table;
         this.ssdAhead = r.ssd == null ? 0 : Math.max(1, r.ssd.slotCount() / 8);
-        for (int i = 0; i < WRITES_IN_FLIGHT; i++) {
+        int devices = 1;
+        for (DeviceTier t : r.devices()) {
+            devices = Math.max(devices, t.shards().size());
+        }
+        this.writes = new Write[WRITES_PER_DEVICE * devices];
+        this.ssdWrites = new int[writes.length];
+        for (int i = 0; i < writes.length; i++) {
             writes[i] = new Write();
             spare.add(writes[i]);
         }
@@ -304,7 +311,7 @@ final class Demoter implements Runnable {
         }
         lock.lock();
         try {
-            if (inFlight >= WRITES_IN_FLIGHT) {
+            if (inFlight >= writes.length) {
                 return Kind.IDLE;
             }
             if (flushing) {

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -48,27 +49,35 @@ import picocli.CommandLine.Option;
  * <p><b>Warm-up.</b> {@code --warmup} rounds of each phase, and before the measured loads
  * {@code --load-warmup} more loads of the warm-up chains, so that both paths run compiled.
  *
- * <p><b>Baseline.</b> fio reads 1 GiB of the cache's region of the export in blocks of the same
+ * <p><b>Several exports.</b> With several {@code --uri}s the remote tier is sharded over them
+ * ({@code exports}); depths and connections ({@code queue_depth}, {@code connections},
+ * {@code demote_writes_in_flight}) are per export, and every fio run below runs its jobs on
+ * each export at once, reporting their sum.
+ *
+ * <p><b>Baseline.</b> fio reads the first GiB (at most {@code --capacity-mib}) of the cache's region of each export in blocks of the same
  * size at the same queue depth on one connection ({@code fio_read_gib_s}; with as many jobs, so
  * connections, as the cache has connections, the same reads in flight in all:
- * {@code fio_read_jobs_gib_s}), and writes 1 GiB after the cache's region at the demoter's
- * queue depth on one connection ({@code fio_write_gib_s}) and, the next GiB, as
+ * {@code fio_read_jobs_gib_s}), and writes as much after the cache's region at the demoter's
+ * queue depth on one connection ({@code fio_write_gib_s}) and, the next span, as
  * {@code fio_write_jobs} jobs sharing that depth ({@code fio_write_jobs_gib_s}), twice,
  * reporting the second pass, when the server has allocated the region as it has the cache's;
- * so fio never clobbers the cache's slots: the export must hold {@code --capacity-mib} + 2 GiB.
- * {@code load_ratio} and {@code demote_ratio} are against one fio connection, the
- * {@code _jobs} ratios against fio with as many connections. Without fio on the PATH the
- * baseline fields are absent.
+ * so fio never clobbers the cache's slots: each export must hold {@code --capacity-mib} plus
+ * twice that span. {@code load_ratio} and {@code demote_ratio} are against one fio connection
+ * per export, the {@code _jobs} ratios against fio with as many connections;
+ * {@code sealed_load_ratio} and {@code sealed_demote_ratio} put the sealed run against the
+ * same fio figures. Without fio on the PATH the baseline fields are absent.
  */
 @Command(name = "remote", mixinStandardHelpOptions = true,
         description = "Remote-tier demotion and load over an NBD export against fio --ioengine=nbd on the same "
                 + "export; prints one JSON object last.")
 final class RemoteBench implements Callable<Integer> {
-    @Option(names = "--uri", required = true, description = "NBD export, nbd://host:port/[export].")
-    URI uri;
+    @Option(names = "--uri", required = true, split = ",",
+            description = "NBD export, nbd://host:port/[export]; several, comma-separated, shard the remote tier.")
+    List<URI> uris;
 
     @Option(names = "--capacity-mib", defaultValue = "2048",
-            description = "Export MiB the cache uses (default ${DEFAULT-VALUE}); fio writes 2 GiB after them.")
+            description = "MiB of each export the cache uses (default ${DEFAULT-VALUE}); fio writes twice as much"
+                    + " (at most 2 GiB) after them.")
     long capacityMib;
 
     @Option(names = "--block-bytes", defaultValue = "2097152", description = "Bytes per block (default ${DEFAULT-VALUE}).")
@@ -109,7 +118,7 @@ final class RemoteBench implements Callable<Integer> {
     /** The secret of the sealed run; null while the plain run is measured. */
     private byte[] secret;
 
-    /** The demoter's writes in flight ({@code Demoter.WRITES_IN_FLIGHT}, not public API). */
+    /** The demoter's writes in flight per export ({@code Demoter.WRITES_PER_DEVICE}, not public API). */
     private static final int WRITES_IN_FLIGHT = 4;
 
     private final Namespace ns = Namespace.builder("bench/remote").blockTokens(16).build();
@@ -125,8 +134,9 @@ final class RemoteBench implements Callable<Integer> {
                 "--block-bytes must be at least 16; --blocks, --rounds, --latency-samples positive");
         int total = warmup + rounds;
         long capacity = capacityMib << 20;
-        check((long) total * blocks * (blockBytes + 4096L) <= capacity / 4, "--capacity-mib must hold four times"
-                + " the chains written, (--warmup + --rounds) x --blocks x --block-bytes, so that sets do not fill up");
+        check((long) total * blocks * (blockBytes + 4096L) <= capacity * uris.size() / 4, "--capacity-mib (each"
+                + " export's) must hold four times the chains written, (--warmup + --rounds) x --blocks x --block-bytes,"
+                + " so that sets do not fill up");
         src = new ByteBuffer[blocks];
         dst = new ByteBuffer[blocks];
         for (int i = 0; i < blocks; i++) {
@@ -150,17 +160,16 @@ final class RemoteBench implements Callable<Integer> {
             matchMs = plainMatch;
         }
         int depth = 4 * connections;
-        Fio fio = Fio.available() ? new Fio(uri, blockBytes) : null;
-        long gib = 1L << 30;
-        double fioRead = fio == null ? Double.NaN : fio.run("read", 0, Math.min(gib, capacity), depth, 1);
-        double fioReadJobs = fio == null ? Double.NaN
-                : fio.run("read", 0, Math.min(gib, capacity), depth / connections, connections);
+        Fio fio = Fio.available() ? new Fio(uris, blockBytes) : null;
+        long span = Math.min(1L << 30, capacity);
+        double fioRead = fio == null ? Double.NaN : fio.run("read", 0, span, depth, 1);
+        double fioReadJobs = fio == null ? Double.NaN : fio.run("read", 0, span, depth / connections, connections);
         double fioWrite = Double.NaN;
         double fioWriteJobs = Double.NaN;
         int writeJobs = Math.min(connections, WRITES_IN_FLIGHT);
         for (int pass = 0; fio != null && pass < 2; pass++) {
-            fioWrite = fio.run("write", capacity, gib, WRITES_IN_FLIGHT, 1);
-            fioWriteJobs = fio.run("write", capacity + gib, gib, WRITES_IN_FLIGHT / writeJobs, writeJobs);
+            fioWrite = fio.run("write", capacity, span, WRITES_IN_FLIGHT, 1);
+            fioWriteJobs = fio.run("write", capacity + span, span, WRITES_IN_FLIGHT / writeJobs, writeJobs);
         }
         report(prefill, demote, load[0], latency, depth, fioRead, fioReadJobs, fioWrite, fioWriteJobs, sealed);
         return 0;
@@ -174,10 +183,19 @@ final class RemoteBench implements Callable<Integer> {
      * read as empty slot headers; the cache formats the region on open.
      */
     private double prefill(long capacity) throws IOException {
+        long t0 = System.nanoTime();
+        long done = 0;
+        for (URI uri : uris) {
+            done += prefill(uri, capacity);
+        }
+        return Format.gibPerSecond(done, System.nanoTime() - t0);
+    }
+
+    /** Writes zeros over the cache's region of one export; returns the bytes written. */
+    private long prefill(URI uri, long capacity) throws IOException {
         int chunk = 8 << 20;
         int window = 8;
         ByteBuffer zeros = ByteBuffer.allocateDirect(chunk);
-        long t0 = System.nanoTime();
         long done = 0;
         try (NbdDevice d = NbdDevice.open(uri, capacity, connections, 10_000)) {
             long size = d.size();
@@ -197,14 +215,14 @@ final class RemoteBench implements Callable<Integer> {
                 }
             }
         }
-        return Format.gibPerSecond(done, System.nanoTime() - t0);
+        return done;
     }
 
     /** A cache on the export; sealed in the sealed run (the export is then formatted anew). */
     private KvTierCacheBuilder builder(long capacity, int dramBlocks) {
         KvTierCacheBuilder b = KvTierCache.builder().blockTokens(16).blockBytes(blockBytes)
                 .dramCapacityBytes((long) dramBlocks * ((blockBytes + 63) & -64)).demoteAhead(1.0)
-                .remote(uri, capacity).remoteConnections(connections).remoteTimeoutMillis(10_000)
+                .remote(uris, capacity).remoteConnections(connections).remoteTimeoutMillis(10_000)
                 .remoteLookupBudgetMillis(10_000) // a throughput bench: a loaded machine must not cut a match short
                 .reinitializeIncompatibleDevices(true);
         return secret == null ? b : b.remoteSecret(secret);
@@ -314,31 +332,37 @@ final class RemoteBench implements Callable<Integer> {
         double firstMatch = median(matchMs);
         if (!jsonOnly) {
             System.out.printf(Locale.ROOT, "kvtier bench remote: %s, %d rounds (after %d warm-up) of %d blocks of %s,"
-                    + " medians; %d connections%n", uri, rounds, warmup, blocks, Format.bytes(blockBytes), connections);
+                    + " medians; %d connections per export%n", uris.stream().map(URI::toString)
+                    .collect(java.util.stream.Collectors.joining(", ")), rounds, warmup, blocks, Format.bytes(blockBytes),
+                    connections);
+            String each = uris.size() == 1 ? "" : " on each of " + uris.size() + " exports";
             Format.Table t = new Format.Table();
-            t.row("fio read", gib(fioRead) + "  fio --ioengine=nbd, iodepth " + depth + ", 1 connection ("
+            t.row("fio read", gib(fioRead) + "  fio --ioengine=nbd, iodepth " + depth + ", 1 connection" + each + " ("
                     + connections + " jobs x iodepth " + depth / connections + ": " + gib(fioReadJobs) + ")");
             t.row("load", gib(load) + String.format(Locale.ROOT, "  %.2f of fio (%.2f of fio with %d jobs): load of a"
-                    + " chain, %d reads in flight, every header and CRC checked, every byte compared", load / fioRead,
-                    load / fioReadJobs, connections, depth));
+                    + " chain, %d reads in flight%s, every header and CRC checked, every byte compared", load / fioRead,
+                    load / fioReadJobs, connections, depth, each));
             t.row("first match", String.format(Locale.ROOT, "%.1f ms to find the %d blocks of a chain on the export",
                     firstMatch, blocks));
             t.row("load latency", String.format(Locale.ROOT, "p50 %.0f us, p99 %.0f us: match + load of one block (%d samples)",
                     p50, p99, latency.getTotalCount()));
-            t.row("fio write", gib(fioWrite) + "  fio --ioengine=nbd, iodepth " + WRITES_IN_FLIGHT + ", 1 connection ("
+            t.row("fio write", gib(fioWrite) + "  fio --ioengine=nbd, iodepth " + WRITES_IN_FLIGHT + ", 1 connection"
+                    + each + " ("
                     + writeJobs + " jobs x iodepth " + WRITES_IN_FLIGHT / writeJobs + ": " + gib(fioWriteJobs)
                     + "), second pass");
             t.row("demote", gib(demote) + String.format(Locale.ROOT, "  %.2f of fio (%.2f of fio with %d jobs): store +"
-                    + " background write until awaitIdle, %d writes in flight, region prefilled (%s)", demote / fioWrite,
-                    demote / fioWriteJobs, writeJobs, WRITES_IN_FLIGHT, gib(prefill)));
+                    + " background write until awaitIdle, %d writes in flight%s, region prefilled (%s)", demote / fioWrite,
+                    demote / fioWriteJobs, writeJobs, WRITES_IN_FLIGHT, each, gib(prefill)));
             if (!Double.isNaN(sealed[0])) {
-                t.row("sealed", String.format(Locale.ROOT, "demote %s (%.2f of plain), load %s (%.2f of plain):"
-                        + " the same phases with remoteSecret (AES-256-GCM on every block)", gib(sealed[0]),
-                        sealed[0] / demote, gib(sealed[1]), sealed[1] / load));
+                t.row("sealed", String.format(Locale.ROOT, "demote %s (%.2f of fio, %.2f of plain), load %s (%.2f of fio,"
+                        + " %.2f of plain): the same phases with remoteSecret (AES-256-GCM on every block)",
+                        gib(sealed[0]), sealed[0] / fioWrite, sealed[0] / demote, gib(sealed[1]), sealed[1] / fioRead,
+                        sealed[1] / load));
             }
             t.print(System.out);
         }
-        Json j = new Json().put("bench", "remote").put("block_bytes", blockBytes).put("blocks", blocks)
+        Json j = new Json().put("bench", "remote").put("exports", uris.size()).put("block_bytes", blockBytes)
+                .put("blocks", blocks)
                 .put("rounds", rounds).put("connections", connections).put("queue_depth", depth)
                 .put("load_gib_s", load).put("load_p50_us", p50).put("load_p99_us", p99)
                 .put("first_match_ms", firstMatch).put("demote_gib_s", demote)
@@ -356,12 +380,18 @@ final class RemoteBench implements Callable<Integer> {
                     .put("fio_write_gib_s", fioWrite).put("fio_write_jobs", writeJobs)
                     .put("fio_write_jobs_gib_s", fioWriteJobs).put("demote_ratio", demote / fioWrite)
                     .put("demote_ratio_jobs", demote / fioWriteJobs);
+            if (!Double.isNaN(sealed[0])) {
+                j.put("sealed_load_ratio", sealed[1] / fioRead).put("sealed_demote_ratio", sealed[0] / fioWrite);
+            }
         }
         System.out.println(j);
     }
 
-    /** fio's nbd engine against the same export: bandwidth of one job file's run, GiB/s. */
-    private record Fio(URI uri, int blockBytes) {
+    /**
+     * fio's nbd engine against the same exports: {@code jobs} jobs (connections) on each export,
+     * all at once; the bandwidth of the run, all exports together, GiB/s.
+     */
+    private record Fio(List<URI> uris, int blockBytes) {
         private static final Pattern BW = Pattern.compile("\"bw_bytes\"\\s*:\\s*(\\d+)");
 
         static boolean available() {
@@ -376,10 +406,13 @@ final class RemoteBench implements Callable<Integer> {
         }
 
         double run(String rw, long offset, long size, int iodepth, int jobs) throws IOException, InterruptedException {
-            List<String> cmd = List.of("fio", "--name=kvtier-baseline", "--ioengine=nbd", "--uri=" + uri,
-                    "--rw=" + rw, "--bs=" + blockBytes, "--iodepth=" + iodepth, "--numjobs=" + jobs,
-                    "--offset=" + offset, "--size=" + size / jobs, "--offset_increment=" + size / jobs,
-                    "--group_reporting", "--output-format=json");
+            List<String> cmd = new ArrayList<>(List.of("fio", "--ioengine=nbd", "--rw=" + rw, "--bs=" + blockBytes,
+                    "--iodepth=" + iodepth, "--numjobs=" + jobs, "--offset=" + offset, "--size=" + size / jobs,
+                    "--offset_increment=" + size / jobs, "--group_reporting", "--output-format=json"));
+            for (int i = 0; i < uris.size(); i++) { // options before the first --name apply to every job
+                cmd.add("--name=kvtier-baseline-" + i);
+                cmd.add("--uri=" + uris.get(i));
+            }
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (p.waitFor() != 0) {
