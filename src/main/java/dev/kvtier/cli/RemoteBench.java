@@ -34,8 +34,10 @@ import picocli.CommandLine.Option;
  * memory the server has already allocated. Then a cache whose DRAM holds one chain of
  * {@code --blocks} blocks, no SSD, the remote tier on the first {@code --capacity-mib} of the
  * export, and {@code demoteAhead(1.0)}. Each round stores a fresh chain and calls
- * {@code awaitIdle()}: {@code demote_gib_s} is the chain's bytes over that time, and the round
- * fails unless every block reached the remote tier. The demoter keeps
+ * {@code awaitIdle()}: {@code demote_gib_s} is the chain's bytes over that time,
+ * {@code demote_write_gib_s} over the time from the store's return (the writes alone, as
+ * fio's are; the store is a copy into DRAM, see {@code bench dram}), and the round fails
+ * unless every block reached the remote tier. The demoter keeps
  * {@code demote_writes_in_flight} writes in flight.
  *
  * <p><b>Load.</b> A second cache (a fresh process's view: empty index, DRAM of 2 blocks) on the
@@ -110,7 +112,7 @@ final class RemoteBench implements Callable<Integer> {
     @Option(names = "--json", description = "Print only the JSON line.")
     boolean jsonOnly;
 
-    @Option(names = "--no-sealed", negatable = true, defaultValue = "true", fallbackValue = "true",
+    @Option(names = "--sealed", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "Run demotion and load again on a sealed export (remoteSecret: AES-256-GCM) and report the"
                     + " ratio to the plain run (default on; --no-sealed skips it).")
     boolean sealedRun;
@@ -145,17 +147,18 @@ final class RemoteBench implements Callable<Integer> {
         }
         chains = new BlockKey[total][];
         double prefill = noPrefill ? Double.NaN : prefill(capacity);
-        double demote = demotePhase(capacity);
+        Demotion demote = demotePhase(capacity);
         double[] load = new double[1];
         Histogram latency = loadPhase(capacity, load);
-        double[] sealed = {Double.NaN, Double.NaN};
+        Demotion sealedDemote = null;
+        double sealedLoad = Double.NaN;
         if (sealedRun) {
             double[] plainMatch = matchMs;
             secret = "kvtier bench remote secret (32B)".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-            sealed[0] = demotePhase(capacity);
-            double[] sealedLoad = new double[1];
-            loadPhase(capacity, sealedLoad);
-            sealed[1] = sealedLoad[0];
+            sealedDemote = demotePhase(capacity);
+            double[] sealedLoads = new double[1];
+            loadPhase(capacity, sealedLoads);
+            sealedLoad = sealedLoads[0];
             secret = null;
             matchMs = plainMatch;
         }
@@ -171,7 +174,8 @@ final class RemoteBench implements Callable<Integer> {
             fioWrite = fio.run("write", capacity, span, WRITES_IN_FLIGHT, 1);
             fioWriteJobs = fio.run("write", capacity + span, span, WRITES_IN_FLIGHT / writeJobs, writeJobs);
         }
-        report(prefill, demote, load[0], latency, depth, fioRead, fioReadJobs, fioWrite, fioWriteJobs, sealed);
+        report(prefill, demote, load[0], latency, depth, new Fio.Figures(fioRead, fioReadJobs, fioWrite, fioWriteJobs),
+                sealedDemote, sealedLoad);
         return 0;
     }
 
@@ -228,8 +232,12 @@ final class RemoteBench implements Callable<Integer> {
         return secret == null ? b : b.remoteSecret(secret);
     }
 
-    private double demotePhase(long capacity) {
+    /** Demotion's GiB/s: store and writes together, and the writes alone (from the store's return). */
+    private record Demotion(double total, double writes) { }
+
+    private Demotion demotePhase(long capacity) {
         double[] gib = new double[rounds];
+        double[] writesGib = new double[rounds];
         try (KvTierCache cache = builder(capacity, blocks).build()) {
             for (int r = -warmup; r < rounds; r++) {
                 int id = r + warmup;
@@ -238,6 +246,7 @@ final class RemoteBench implements Callable<Integer> {
                 CacheStats before = cache.stats();
                 long t0 = System.nanoTime();
                 cache.store(chains[id], src);
+                long stored = System.nanoTime();
                 cache.awaitIdle();
                 long t1 = System.nanoTime();
                 long written = cache.stats().storedBlocks(Tier.REMOTE) - before.storedBlocks(Tier.REMOTE);
@@ -247,10 +256,11 @@ final class RemoteBench implements Callable<Integer> {
                 }
                 if (r >= 0) {
                     gib[r] = Format.gibPerSecond((long) blocks * blockBytes, t1 - t0);
+                    writesGib[r] = Format.gibPerSecond((long) blocks * blockBytes, t1 - stored);
                 }
             }
         }
-        return median(gib);
+        return new Demotion(median(gib), median(writesGib));
     }
 
     /** Chain loads (their median GiB/s into {@code gibOut[0]}); returns single-block load latencies. */
@@ -324,8 +334,8 @@ final class RemoteBench implements Callable<Integer> {
         check(into.getTotalCount() > 0, "no single-block load came from the remote tier; raise --warmup + --rounds");
     }
 
-    private void report(double prefill, double demote, double load, Histogram latency, int depth, double fioRead,
-            double fioReadJobs, double fioWrite, double fioWriteJobs, double[] sealed) {
+    private void report(double prefill, Demotion demote, double load, Histogram latency, int depth, Fio.Figures fio,
+            Demotion sealedDemote, double sealedLoad) {
         int writeJobs = Math.min(connections, WRITES_IN_FLIGHT);
         double p50 = latency.getValueAtPercentile(50) / 1e3;
         double p99 = latency.getValueAtPercentile(99) / 1e3;
@@ -337,51 +347,55 @@ final class RemoteBench implements Callable<Integer> {
                     connections);
             String each = uris.size() == 1 ? "" : " on each of " + uris.size() + " exports";
             Format.Table t = new Format.Table();
-            t.row("fio read", gib(fioRead) + "  fio --ioengine=nbd, iodepth " + depth + ", 1 connection" + each + " ("
-                    + connections + " jobs x iodepth " + depth / connections + ": " + gib(fioReadJobs) + ")");
+            t.row("fio read", gib(fio.read()) + "  fio --ioengine=nbd, iodepth " + depth + ", 1 connection" + each + " ("
+                    + connections + " jobs x iodepth " + depth / connections + ": " + gib(fio.readJobs()) + ")");
             t.row("load", gib(load) + String.format(Locale.ROOT, "  %.2f of fio (%.2f of fio with %d jobs): load of a"
-                    + " chain, %d reads in flight%s, every header and CRC checked, every byte compared", load / fioRead,
-                    load / fioReadJobs, connections, depth, each));
+                    + " chain, %d reads in flight%s, every header and CRC checked, every byte compared", load / fio.read(),
+                    load / fio.readJobs(), connections, depth, each));
             t.row("first match", String.format(Locale.ROOT, "%.1f ms to find the %d blocks of a chain on the export",
                     firstMatch, blocks));
             t.row("load latency", String.format(Locale.ROOT, "p50 %.0f us, p99 %.0f us: match + load of one block (%d samples)",
                     p50, p99, latency.getTotalCount()));
-            t.row("fio write", gib(fioWrite) + "  fio --ioengine=nbd, iodepth " + WRITES_IN_FLIGHT + ", 1 connection"
-                    + each + " ("
-                    + writeJobs + " jobs x iodepth " + WRITES_IN_FLIGHT / writeJobs + ": " + gib(fioWriteJobs)
-                    + "), second pass");
-            t.row("demote", gib(demote) + String.format(Locale.ROOT, "  %.2f of fio (%.2f of fio with %d jobs): store +"
-                    + " background write until awaitIdle, %d writes in flight%s, region prefilled (%s)", demote / fioWrite,
-                    demote / fioWriteJobs, writeJobs, WRITES_IN_FLIGHT, each, gib(prefill)));
-            if (!Double.isNaN(sealed[0])) {
-                t.row("sealed", String.format(Locale.ROOT, "demote %s (%.2f of fio, %.2f of plain), load %s (%.2f of fio,"
-                        + " %.2f of plain): the same phases with remoteSecret (AES-256-GCM on every block)",
-                        gib(sealed[0]), sealed[0] / fioWrite, sealed[0] / demote, gib(sealed[1]), sealed[1] / fioRead,
-                        sealed[1] / load));
+            t.row("fio write", gib(fio.write()) + "  fio --ioengine=nbd, iodepth " + WRITES_IN_FLIGHT + ", 1 connection"
+                    + each + " (" + writeJobs + " jobs x iodepth " + WRITES_IN_FLIGHT / writeJobs + ": "
+                    + gib(fio.writeJobs()) + "), second pass");
+            t.row("demote writes", gib(demote.writes()) + String.format(Locale.ROOT, "  %.2f of fio (%.2f of fio with %d"
+                    + " jobs): background writes from the store's return until awaitIdle, %d in flight%s",
+                    demote.writes() / fio.write(), demote.writes() / fio.writeJobs(), writeJobs, WRITES_IN_FLIGHT, each));
+            t.row("demote", gib(demote.total()) + String.format(Locale.ROOT, "  %.2f of fio: store (a copy into DRAM) +"
+                    + " those writes, region prefilled (%s)", demote.total() / fio.write(), gib(prefill)));
+            if (sealedDemote != null) {
+                t.row("sealed", String.format(Locale.ROOT, "demote writes %s (%.2f of fio, %.2f of plain), load %s (%.2f"
+                        + " of fio, %.2f of plain): the same phases with remoteSecret (AES-256-GCM on every block)",
+                        gib(sealedDemote.writes()), sealedDemote.writes() / fio.write(),
+                        sealedDemote.writes() / demote.writes(), gib(sealedLoad), sealedLoad / fio.read(), sealedLoad / load));
             }
             t.print(System.out);
         }
         Json j = new Json().put("bench", "remote").put("exports", uris.size()).put("block_bytes", blockBytes)
-                .put("blocks", blocks)
-                .put("rounds", rounds).put("connections", connections).put("queue_depth", depth)
+                .put("blocks", blocks).put("rounds", rounds).put("connections", connections).put("queue_depth", depth)
                 .put("load_gib_s", load).put("load_p50_us", p50).put("load_p99_us", p99)
-                .put("first_match_ms", firstMatch).put("demote_gib_s", demote)
-                .put("demote_writes_in_flight", WRITES_IN_FLIGHT).put("prefilled", !Double.isNaN(prefill));
+                .put("first_match_ms", firstMatch).put("demote_gib_s", demote.total())
+                .put("demote_write_gib_s", demote.writes()).put("demote_writes_in_flight", WRITES_IN_FLIGHT)
+                .put("prefilled", !Double.isNaN(prefill));
         if (!Double.isNaN(prefill)) {
             j.put("prefill_gib_s", prefill);
         }
-        if (!Double.isNaN(sealed[0])) {
-            j.put("sealed_demote_gib_s", sealed[0]).put("sealed_load_gib_s", sealed[1])
-                    .put("sealed_demote_of_plain", sealed[0] / demote).put("sealed_load_of_plain", sealed[1] / load);
+        if (sealedDemote != null) {
+            j.put("sealed_demote_write_gib_s", sealedDemote.writes()).put("sealed_load_gib_s", sealedLoad)
+                    .put("sealed_demote_write_of_plain", sealedDemote.writes() / demote.writes())
+                    .put("sealed_load_of_plain", sealedLoad / load);
         }
-        if (!Double.isNaN(fioRead)) {
-            j.put("fio_read_gib_s", fioRead).put("fio_read_jobs_gib_s", fioReadJobs).put("load_ratio", load / fioRead)
-                    .put("load_ratio_jobs", load / fioReadJobs)
-                    .put("fio_write_gib_s", fioWrite).put("fio_write_jobs", writeJobs)
-                    .put("fio_write_jobs_gib_s", fioWriteJobs).put("demote_ratio", demote / fioWrite)
-                    .put("demote_ratio_jobs", demote / fioWriteJobs);
-            if (!Double.isNaN(sealed[0])) {
-                j.put("sealed_load_ratio", sealed[1] / fioRead).put("sealed_demote_ratio", sealed[0] / fioWrite);
+        if (!Double.isNaN(fio.read())) {
+            j.put("fio_read_gib_s", fio.read()).put("fio_read_jobs_gib_s", fio.readJobs())
+                    .put("load_ratio", load / fio.read()).put("load_ratio_jobs", load / fio.readJobs())
+                    .put("fio_write_gib_s", fio.write()).put("fio_write_jobs", writeJobs)
+                    .put("fio_write_jobs_gib_s", fio.writeJobs()).put("demote_ratio", demote.total() / fio.write())
+                    .put("demote_write_ratio", demote.writes() / fio.write())
+                    .put("demote_write_ratio_jobs", demote.writes() / fio.writeJobs());
+            if (sealedDemote != null) {
+                j.put("sealed_load_ratio", sealedLoad / fio.read())
+                        .put("sealed_demote_write_ratio", sealedDemote.writes() / fio.write());
             }
         }
         System.out.println(j);
@@ -392,6 +406,9 @@ final class RemoteBench implements Callable<Integer> {
      * all at once; the bandwidth of the run, all exports together, GiB/s.
      */
     private record Fio(List<URI> uris, int blockBytes) {
+        /** fio's GiB/s: reads and writes on one connection per export, and with as many jobs as the cache's connections. */
+        record Figures(double read, double readJobs, double write, double writeJobs) { }
+
         private static final Pattern BW = Pattern.compile("\"bw_bytes\"\\s*:\\s*(\\d+)");
 
         static boolean available() {
