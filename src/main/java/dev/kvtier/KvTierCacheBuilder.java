@@ -126,9 +126,11 @@ public final class KvTierCacheBuilder {
      * {@code capacityBytes} are used. Several caches, in
      * one or many processes, may attach the same export with the same capacity and block size:
      * blocks one of them writes there are found and loaded by the others (see
-     * {@link KvTierCache#match}). The first to attach a blank export formats it. A raw device
-     * attached by the kernel (NVMe over TCP, {@code nbd-client}) is used with
-     * {@link #localSsd} and {@link #ssdDirectIo} instead.
+     * {@link KvTierCache#match}). The first to attach a blank export formats it. A
+     * {@code file:} URI names a file or block device that several hosts attach (a namespace
+     * multi-attached over NVMe over TCP): it must exist, is opened with O_DIRECT, never resized,
+     * and is refused while a cache of this host uses it as its local SSD tier. A device only
+     * this host uses is better kept with {@link #localSsd} and {@link #ssdDirectIo}.
      */
     public KvTierCacheBuilder remote(URI export, long capacityBytes) {
         return remote(List.of(Objects.requireNonNull(export, "export")), capacityBytes);
@@ -381,9 +383,13 @@ public final class KvTierCacheBuilder {
         require(new java.util.HashSet<>(remoteUris).size() == remoteUris.size(), "remote: an export is listed twice in "
                 + remoteUris);
         for (URI uri : remoteUris) {
+            if ("file".equals(uri.getScheme())) {
+                require(uri.getPath() != null && !uri.getPath().isEmpty(), "remote: " + uri + " names no path");
+                continue;
+            }
             boolean tls = "nbds".equals(uri.getScheme());
             require((tls || "nbd".equals(uri.getScheme())) && uri.getHost() != null,
-                    "remote: " + uri + " is not an nbd://host[:port]/[export] or nbds://host[:port]/[export] URI");
+                    "remote: " + uri + " is not an nbd://host[:port]/[export], nbds://host[:port]/[export] or file:PATH URI");
             require(remoteTls == null || tls, "remoteTls is set but the remote URI " + uri
                     + " is plain nbd://; use nbds:// for TLS");
         }

@@ -24,6 +24,7 @@ import dev.kvtier.tier.SlotTier;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -169,10 +170,17 @@ final class TieredCache implements KvTierCache {
         }
     }
 
+    /**
+     * Opens one device of the remote tier: an NBD export, or ({@code file:} URI) a file or block
+     * device shared by several hosts, opened with O_DIRECT.
+     */
     private static DeviceTier.Shard openShard(CacheConfig c, URI uri) throws IOException {
         CacheConfig.Remote rc = c.remote();
-        NbdDevice device = NbdDevice.open(uri, rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls());
+        boolean path = "file".equals(uri.getScheme());
+        BlockDevice device = path ? DirectFileDevice.openShared(Path.of(uri), rc.capacityBytes())
+                : NbdDevice.open(uri, rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls());
         try {
+            String address = path ? "file:" + Path.of(uri).toRealPath() : ((NbdDevice) device).address();
             SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(rc.compression()),
                     c.reinitializeDevices(), rc.ways(), rc.seal());
             if (slots.slotCount() < rc.ways()) {
@@ -181,7 +189,7 @@ final class TieredCache implements KvTierCache {
             }
             return new DeviceTier.Shard(slots, new SharedSlotTier(slots, rc.ways()), new IoEngine(device,
                     REMOTE_DEPTH_PER_CONNECTION * rc.connections(), QUEUE, QUEUE, rc.timeoutMillis()),
-                    DeviceTier.Shard.identityOf(device.address()));
+                    DeviceTier.Shard.identityOf(address));
         } catch (IOException | RuntimeException e) {
             device.close();
             throw e;

@@ -286,7 +286,7 @@ class RemoteTierTest {
         return r.output();
     }
 
-    private static String drain(Process p) {
+    static String drain(Process p) {
         StringBuilder out = new StringBuilder();
         try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = in.readLine()) != null; ) {

@@ -38,7 +38,26 @@ public final class DirectFileDevice implements BlockDevice {
     public static DirectFileDevice open(Path path, long size, boolean resize) throws IOException {
         int alignment = blockSize(Files.exists(path) ? path : path.toAbsolutePath().getParent());
         long wanted = size & -(long) alignment;
-        LockedFile file = LockedFile.open(path, wanted, resize, true);
+        return open(path, wanted, alignment, LockedFile.open(path, wanted, resize, true));
+    }
+
+    /**
+     * Opens an existing file or block device that caches in other processes or on other hosts
+     * may have open too (a shared tier), up to {@code size} bytes: no lock, no resizing; refused
+     * while a cache of this host uses it as a local tier.
+     */
+    public static DirectFileDevice openShared(Path path, long size) throws IOException {
+        LockedFile file = LockedFile.openShared(path);
+        try {
+            int alignment = blockSize(path);
+            return open(path, size & -(long) alignment, alignment, file);
+        } catch (IOException | RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    private static DirectFileDevice open(Path path, long wanted, int alignment, LockedFile file) throws IOException {
         FileChannel ch = null;
         try {
             ch = Devices.uninterruptible(FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE,

@@ -16,6 +16,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * exclude the same process, and closing any descriptor of the file would drop them), locked
  * against other processes, and only then sized. The descriptor stays open, keeping the lock,
  * until {@link #close()}.
+ *
+ * <p>Or held for shared use ({@link #openShared}), by any number of caches in any processes on
+ * any hosts (a multi-attached NVMe-over-TCP namespace): no lock is kept, and the file is refused
+ * only while a cache holds it for exclusive use, here or in another process of this host.
  */
 final class LockedFile implements AutoCloseable {
     private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
@@ -55,6 +59,41 @@ final class LockedFile implements AutoCloseable {
             }
             OPEN.remove(claimed);
             throw e;
+        }
+    }
+
+    /**
+     * Opens an existing regular file or block device for shared use (see the class comment);
+     * it is never created or sized: a shared device is set up once, by whoever provisions it.
+     */
+    static LockedFile openShared(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            throw new NoSuchFileException(path + ": a shared device must exist (create and size it once, e.g."
+                    + " truncate -s 64G FILE, or attach the block device)");
+        }
+        isRegularFile(path, true);
+        if (OPEN.contains(path.toRealPath())) {
+            throw new IOException(path + " is in use by another cache in this process as a local tier");
+        }
+        RandomAccessFile raf = new RandomAccessFile(path.toFile(), "rw");
+        try {
+            Devices.uninterruptible(raf.getChannel());
+            refuseIfLocked(raf, path);
+            return new LockedFile(path, null, raf, null);
+        } catch (IOException | RuntimeException e) {
+            raf.close();
+            throw e;
+        }
+    }
+
+    /** Fails if another process holds {@code path} for exclusive use; probes with a shared lock, released at once. */
+    private static void refuseIfLocked(RandomAccessFile raf, Path path) throws IOException {
+        synchronized (LockedFile.class) { // two probes of this JVM at once would overlap
+            FileLock probe = raf.getChannel().tryLock(0, Long.MAX_VALUE, true);
+            if (probe == null) {
+                throw new IOException(path + " is in use by another process as a local tier (it holds the file lock)");
+            }
+            probe.release();
         }
     }
 
@@ -114,10 +153,14 @@ final class LockedFile implements AutoCloseable {
     @Override
     public void close() throws IOException {
         try {
-            lock.release();
+            if (lock != null) {
+                lock.release();
+            }
             raf.close();
         } finally {
-            OPEN.remove(claimed);
+            if (claimed != null) {
+                OPEN.remove(claimed);
+            }
         }
     }
 }
