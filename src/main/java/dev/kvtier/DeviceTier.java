@@ -395,7 +395,10 @@ final class DeviceTier implements AutoCloseable {
     /**
      * The tier's invalidations: the union of its devices' tables (a record missing from a device
      * that was down when it was made is still seen). Devices that cannot be read are skipped;
-     * if none can, the first error is thrown.
+     * if none can, the first error is thrown. Every later write epoch of this tier is made
+     * greater than the newest record's (unless that one lies beyond
+     * {@link SharedSlotTier#MAX_FUTURE_EPOCH_MS}): a block written after this server saw an
+     * invalidation outlives it, however far behind the invalidating server's clock this one's is.
      */
     InvalidationTable readInvalidations() throws IOException {
         InvalidationTable union = null;
@@ -409,6 +412,10 @@ final class DeviceTier implements AutoCloseable {
         }
         if (union == null) {
             throw first;
+        }
+        long newest = union.newestEpoch(SharedSlotTier.latestCredibleEpoch());
+        for (Shard s : shards) {
+            s.slots().advanceEpoch(newest);
         }
         return union;
     }

@@ -3,11 +3,13 @@ package dev.kvtier;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.kvtier.device.NbdDevice;
 import dev.kvtier.format.DeviceLayout;
 import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import dev.kvtier.nbd.NbdServer;
+import dev.kvtier.tier.SlotTier;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.URI;
@@ -112,6 +114,38 @@ class InvalidationTest {
             }
             assertEquals(0, matched, "the other server's invalidation reached this one: " + reader.stats());
             assertEquals(4 * 4, WarmRestartTest.loadAll(reader, chains(B, 4)), "B is untouched");
+        }
+    }
+
+    /**
+     * A server whose clock runs 30 s ahead (within the future bound) invalidates A on the export;
+     * a server with a true clock sees the record at its next refresh, then stores A's blocks
+     * anew: they are written after the invalidation and must outlive it, for a server attaching
+     * later too. Before write epochs followed invalidation records, they were stamped with the
+     * true clock, below the record's epoch, and every one was a miss.
+     */
+    @Test
+    void blocksWrittenAfterAnInvalidationFromAClockAheadOutliveIt() throws Exception {
+        try (NbdServer server = NbdServer.nbdkit("memory", "64M")) {
+            List<BlockKey[]> a = chains(A, 4);
+            try (KvTierCache writer = remoteBuilder(server.uri()).build()) {
+                recordInvalidationFromTheFuture(server.uri(), A, 30_000);
+                Thread.sleep(TieredCache.REMOTE_INVALIDATION_REFRESH_MS + 500);
+                WarmRestartTest.storeAll(writer, a);
+                writer.flush(Duration.ofSeconds(30));
+            }
+            try (KvTierCache later = remoteBuilder(server.uri()).remoteLookupBudgetMillis(10_000).build()) {
+                assertEquals(4 * 4, WarmRestartTest.loadAll(later, a), "blocks written after the invalidation are"
+                        + " found: " + later.stats());
+            }
+        }
+    }
+
+    /** Records on the export, as a server whose clock is {@code aheadMillis} fast would, that {@code ns} is invalid. */
+    private static void recordInvalidationFromTheFuture(URI uri, Namespace ns, long aheadMillis) throws Exception {
+        try (SlotTier slots = SlotTier.open(NbdDevice.open(uri, KvTierCacheBuilder.deviceBytesFor(1024, BLOCK), 1, 5_000),
+                SsdFixtures.TOKENS, BLOCK, null, false, 4, null)) {
+            slots.recordInvalidation(ns.rootHi(), ns.rootLo(), System.currentTimeMillis() + aheadMillis << 12);
         }
     }
 

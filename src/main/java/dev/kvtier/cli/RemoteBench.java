@@ -152,12 +152,13 @@ final class RemoteBench implements Callable<Integer> {
         Histogram latency = loadPhase(capacity, load);
         Demotion sealedDemote = null;
         double sealedLoad = Double.NaN;
+        Histogram sealedLatency = null;
         if (sealedRun) {
             double[] plainMatch = matchMs;
             secret = "kvtier bench remote secret (32B)".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
             sealedDemote = demotePhase(capacity);
             double[] sealedLoads = new double[1];
-            loadPhase(capacity, sealedLoads);
+            sealedLatency = loadPhase(capacity, sealedLoads);
             sealedLoad = sealedLoads[0];
             secret = null;
             matchMs = plainMatch;
@@ -175,7 +176,7 @@ final class RemoteBench implements Callable<Integer> {
             fioWriteJobs = fio.run("write", capacity + span, span, WRITES_IN_FLIGHT / writeJobs, writeJobs);
         }
         report(prefill, demote, load[0], latency, depth, new Fio.Figures(fioRead, fioReadJobs, fioWrite, fioWriteJobs),
-                sealedDemote, sealedLoad);
+                sealedDemote, sealedLoad, sealedLatency);
         return 0;
     }
 
@@ -335,7 +336,7 @@ final class RemoteBench implements Callable<Integer> {
     }
 
     private void report(double prefill, Demotion demote, double load, Histogram latency, int depth, Fio.Figures fio,
-            Demotion sealedDemote, double sealedLoad) {
+            Demotion sealedDemote, double sealedLoad, Histogram sealedLatency) {
         int writeJobs = Math.min(connections, WRITES_IN_FLIGHT);
         double p50 = latency.getValueAtPercentile(50) / 1e3;
         double p99 = latency.getValueAtPercentile(99) / 1e3;
@@ -366,9 +367,10 @@ final class RemoteBench implements Callable<Integer> {
                     + " those writes, region prefilled (%s)", demote.total() / fio.write(), gib(prefill)));
             if (sealedDemote != null) {
                 t.row("sealed", String.format(Locale.ROOT, "demote writes %s (%.2f of fio, %.2f of plain), load %s (%.2f"
-                        + " of fio, %.2f of plain): the same phases with remoteSecret (AES-256-GCM on every block)",
-                        gib(sealedDemote.writes()), sealedDemote.writes() / fio.write(),
-                        sealedDemote.writes() / demote.writes(), gib(sealedLoad), sealedLoad / fio.read(), sealedLoad / load));
+                        + " of fio, %.2f of plain), one block p50 %.0f us, p99 %.0f us: the same phases with remoteSecret"
+                        + " (AES-256-GCM on every block)", gib(sealedDemote.writes()), sealedDemote.writes() / fio.write(),
+                        sealedDemote.writes() / demote.writes(), gib(sealedLoad), sealedLoad / fio.read(), sealedLoad / load,
+                        sealedLatency.getValueAtPercentile(50) / 1e3, sealedLatency.getValueAtPercentile(99) / 1e3));
             }
             t.print(System.out);
         }
@@ -384,7 +386,9 @@ final class RemoteBench implements Callable<Integer> {
         if (sealedDemote != null) {
             j.put("sealed_demote_write_gib_s", sealedDemote.writes()).put("sealed_load_gib_s", sealedLoad)
                     .put("sealed_demote_write_of_plain", sealedDemote.writes() / demote.writes())
-                    .put("sealed_load_of_plain", sealedLoad / load);
+                    .put("sealed_load_of_plain", sealedLoad / load)
+                    .put("sealed_load_p50_us", sealedLatency.getValueAtPercentile(50) / 1e3)
+                    .put("sealed_load_p99_us", sealedLatency.getValueAtPercentile(99) / 1e3);
         }
         if (!Double.isNaN(fio.read())) {
             j.put("fio_read_gib_s", fio.read()).put("fio_read_jobs_gib_s", fio.readJobs())

@@ -140,6 +140,15 @@ public final class InvalidationTable {
         return at;
     }
 
+    /** The newest epoch of a record (the floor's included) not above {@code atMost}; 0 when none. */
+    public long newestEpoch(long atMost) {
+        long newest = 0;
+        for (long e : epoch) {
+            newest = e <= atMost ? Math.max(newest, e) : newest;
+        }
+        return newest;
+    }
+
     /** Calls {@code visitor} with each record (namespace, epoch); the floor as namespace (0, 0). */
     public void forEach(RecordVisitor visitor) {
         for (int i = 0; i < RECORDS; i++) {

@@ -134,9 +134,14 @@ public final class SharedSlotTier {
         slots.advanceEpoch(newest);
     }
 
+    /** The newest epoch another server may have written now: {@link #MAX_FUTURE_EPOCH_MS} ahead of this clock. */
+    public static long latestCredibleEpoch() {
+        return System.currentTimeMillis() + MAX_FUTURE_EPOCH_MS << 12;
+    }
+
     /** Bit i set unless header i's epoch is beyond {@link #MAX_FUTURE_EPOCH_MS} ahead of now. */
     private long notFromTheFuture(SlotHeader[] h) {
-        long bound = System.currentTimeMillis() + MAX_FUTURE_EPOCH_MS << 12;
+        long bound = latestCredibleEpoch();
         long ok = 0;
         for (int i = 0; i < ways; i++) {
             ok |= h[i].epoch <= bound ? 1L << i : 0;

@@ -17,6 +17,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
@@ -139,13 +140,13 @@ class SharedSlotTierOverNbdTest {
     void aBlockRewrittenInPlaceReadsFromTheOtherServerAsOneWholeVersionOrAMiss() throws Exception {
         try (NbdServer server = NbdServer.nbdkit("--filter=blocksize", "--filter=delay", "memory", "64M",
                 "maxdata=4k", "wdelay=1ms");
-                NbdDevice a = NbdDevice.open(server.uri(), 8L << 20, 4, 5_000);
-                NbdDevice b = NbdDevice.open(server.uri(), 8L << 20, 1, 5_000)) {
+                NbdDevice a = NbdDevice.open(server.uri(), 8L << 20, 4, 30_000); // slow on a loaded machine
+                NbdDevice b = NbdDevice.open(server.uri(), 8L << 20, 1, 30_000)) {
             SlotTier writer = SlotTier.open(a, 16, BLOCK, null, false, 4, null);
             SlotTier reader = SlotTier.open(b, 16, BLOCK, null, false, 4, null);
             long key = 77;
             int slot = 3;
-            int versions = 40;
+            int versions = 20;
             ExecutorService pool = Executors.newSingleThreadExecutor();
             try {
                 writer.write(slot, version(key, 0), header(key));
@@ -168,8 +169,9 @@ class SharedSlotTierOverNbdTest {
                     } else {
                         refused++;
                     }
+                    LockSupport.parkNanos(200_000); // a write's pieces are 1 ms apart: reads need not crowd them out
                 }
-                writes.get(60, TimeUnit.SECONDS);
+                writes.get(120, TimeUnit.SECONDS);
                 assertTrue(refused > 0, "no read of " + reads + " met a half-written slot: the race did not happen");
                 assertEquals(ReadStatus.OK, reader.read(slot, key, lo(key), NS_HI, NS_LO, dst.clear()));
                 assertEquals(version(key, versions - 1), dst, "the last version stays");
