@@ -377,8 +377,8 @@ class BadInputTest {
                 s.loadedBlocks(), s.loadedBytes(), s.loadLostBlocks(), s.storeCalls(), s.storedBlocks(Tier.DRAM),
                 s.storedBytes(Tier.DRAM), s.storeDuplicateBlocks(), s.storeOrphanBlocks(), s.storeNoSpaceBlocks(),
                 s.evictedBlocks(Tier.DRAM), s.invalidatedBlocks(), s.acquires(), s.leakedPins(),
-                (long) s.activePins(), s.residentBlocks(Tier.DRAM), s.matchLatency().getTotalCount(),
-                s.loadLatency().getTotalCount(), s.storeLatency().getTotalCount());
+                (long) s.activePins(), s.residentBlocks(Tier.DRAM), s.matchLatency().count(),
+                s.loadLatency().count(), s.storeLatency().count());
     }
 
     /** A builder with the given settings; null leaves a setting unset. */

@@ -56,7 +56,7 @@ class RemoteTierTest {
             assertEquals(keys.length, b.stats().discoveredBlocks(Tier.REMOTE));
             assertEquals(keys.length, b.stats().loadedBlocks(Tier.REMOTE));
             CacheStats.DeviceIo reads = b.stats().deviceIo(Tier.REMOTE);
-            assertTrue(reads.readLatency().getTotalCount() >= keys.length && reads.readBytesPerSecond() > 0, "" + reads);
+            assertTrue(reads.readLatency().count() >= keys.length && reads.readBytesPerSecond() > 0, "" + reads);
             assertTrue(a.stats().deviceIo(Tier.REMOTE).writeBytesPerSecond() > 0);
             assertEquals(null, a.stats().deviceIo(Tier.DRAM));
             ((TieredCache) a).checkInvariants();

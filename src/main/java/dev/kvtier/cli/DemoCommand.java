@@ -429,8 +429,8 @@ final class DemoCommand implements Callable<Integer> {
         }
         t.row("load throughput", Format.rate(s.loadedBytes(), loadNanos));
         t.row("store throughput", Format.rate(storedBlocks * blockBytes, storeNanos));
-        t.row("load latency p50/p99", Format.micros(s.loadLatency().getValueAtPercentile(50))
-                + " / " + Format.micros(s.loadLatency().getValueAtPercentile(99)));
+        t.row("load latency p50/p99", Format.micros(s.loadLatency().p50Nanos())
+                + " / " + Format.micros(s.loadLatency().p99Nanos()));
         t.row("wrong blocks served", wrongBlocks + " of " + s.loadedBlocks() + " checked");
         t.row("wall time", String.format("%.2f s", wallNanos / 1e9));
         t.print(System.out);
