@@ -160,7 +160,8 @@ class InvalidationTest {
 
     static KvTierCacheBuilder remoteBuilder(URI uri) {
         return KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(BLOCK).dramCapacityBytes(64L * BLOCK)
-                .remote(uri, KvTierCacheBuilder.deviceBytesFor(1024, BLOCK)).remoteWays(4).remoteRecheckMillis(0)
+                .remote(RemoteTier.builder(uri, KvTierCacheBuilder.deviceBytesFor(1024, BLOCK)).ways(4)
+                        .recheckAfter(Duration.ZERO).build())
                 .flushOnClose(Duration.ZERO);
     }
 

@@ -92,7 +92,7 @@ class StoreResultTest {
     @Test
     void aStreamingStoreCountsThePiecesAfterTheOneThatStoppedUnderItsReason() {
         try (KvTierCache cache = SsdFixtures.builder(dir.resolve("ssd"), 4096, 4, 64, false, Compression.NONE)
-                .storeWaitMillis(5_000).flushOnClose(Duration.ZERO).build()) {
+                .storeWait(Duration.ofSeconds(5)).flushOnClose(Duration.ZERO).build()) {
             BlockKey[] keys = SsdFixtures.namespace("stream").keysFromHashes(longs(12));
             ByteBuffer[] src = new ByteBuffer[12];
             for (int i = 0; i < 12; i++) {

@@ -4,6 +4,7 @@ import dev.kvtier.CacheStats;
 import dev.kvtier.KvTierCache;
 import dev.kvtier.KvTierCacheBuilder;
 import dev.kvtier.PrefixMatch;
+import dev.kvtier.RemoteTier;
 import dev.kvtier.Tier;
 import dev.kvtier.device.NbdDevice;
 import dev.kvtier.key.BlockKey;
@@ -12,6 +13,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -204,10 +206,11 @@ final class RemoteBench implements Callable<Integer> {
     private KvTierCacheBuilder builder(long capacity, int dramBlocks) {
         KvTierCacheBuilder b = KvTierCache.builder().blockTokens(16).blockBytes(blockBytes)
                 .dramCapacityBytes((long) dramBlocks * ((blockBytes + 63) & -64)).demoteAhead(1.0)
-                .remote(uri, capacity).remoteConnections(connections).remoteTimeoutMillis(10_000)
-                .remoteLookupBudgetMillis(10_000) // a throughput bench: a loaded machine must not cut a match short
                 .reinitializeIncompatibleDevices(true);
-        return secret == null ? b : b.remoteSecret(secret);
+        RemoteTier.Builder remote = RemoteTier.builder(uri, capacity).connections(connections)
+                .timeout(Duration.ofSeconds(10))
+                .lookupBudget(Duration.ofSeconds(10)); // a throughput bench: a loaded machine must not cut a match short
+        return b.remote((secret == null ? remote : remote.secret(secret)).build());
     }
 
     private double demotePhase(long capacity) {
