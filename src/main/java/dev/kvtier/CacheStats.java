@@ -367,7 +367,7 @@ public final class CacheStats {
         return of(Counter.DISCOVERED_BLOCKS, tier);
     }
 
-    /** Milliseconds stores waited for a clean DRAM page ({@link KvTierCacheBuilder#storeWaitMillis}). */
+    /** Milliseconds stores waited for a clean DRAM page ({@link KvTierCacheBuilder#storeWait}). */
     public long storeWaitMillis() {
         return one(Counter.STORE_WAIT_NANOS) / 1_000_000;
     }

@@ -15,8 +15,9 @@ import java.util.concurrent.CompletableFuture;
  * <p>Thread-safe. Every block has exactly {@link #blockBytes()} bytes. A buffer's block is the
  * {@code blockBytes} bytes from its position; positions and limits are never changed. Every
  * method throws {@link IllegalArgumentException} (or {@link NullPointerException} for nulls)
- * on bad input, and {@link IllegalStateException} once closed (except the configuration
- * getters, {@link #stats()} and {@link #close()}), and then leaves the cache as it was. An empty
+ * on bad input, and {@link CacheClosedException} (an {@link IllegalStateException}) once
+ * closed (except the configuration getters, {@link #stats()} and {@link #close()}), and then
+ * leaves the cache as it was. An empty
  * chain (a prompt shorter than one block) is not bad input: it matches, loads and stores zero
  * blocks. {@link #close()} frees all off-heap memory.
  */

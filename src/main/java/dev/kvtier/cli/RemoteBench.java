@@ -104,7 +104,7 @@ final class RemoteBench implements Callable<Integer> {
     boolean jsonOnly;
 
     @Option(names = "--no-sealed", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "Run demotion and load again on a sealed export (remoteSecret: AES-256-GCM) and report the"
+            description = "Run demotion and load again on a sealed export (RemoteTier secret: AES-256-GCM) and report the"
                     + " ratio to the plain run (default on; --no-sealed skips it).")
     boolean sealedRun;
 
@@ -336,7 +336,7 @@ final class RemoteBench implements Callable<Integer> {
                     demote / fioWriteJobs, writeJobs, WRITES_IN_FLIGHT, gib(prefill)));
             if (!Double.isNaN(sealed[0])) {
                 t.row("sealed", String.format(Locale.ROOT, "demote %s (%.2f of plain), load %s (%.2f of plain):"
-                        + " the same phases with remoteSecret (AES-256-GCM on every block)", gib(sealed[0]),
+                        + " the same phases with a RemoteTier secret (AES-256-GCM on every block)", gib(sealed[0]),
                         sealed[0] / demote, gib(sealed[1]), sealed[1] / load));
             }
             t.print(System.out);

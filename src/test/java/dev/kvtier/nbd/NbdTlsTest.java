@@ -253,7 +253,7 @@ class NbdTlsTest {
     }
 
     @Test
-    void remoteTlsWithAPlainUriIsRefusedAtBuild() {
+    void tlsWithAPlainUriIsRefusedByTheRemoteTierSettings() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> remote(URI.create("nbd://127.0.0.1:1/")).tls(trusting).build());
         assertMessage(e, "RemoteTier: tls is set", "nbd://127.0.0.1:1/", "use nbds://");
