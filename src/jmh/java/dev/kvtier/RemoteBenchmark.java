@@ -103,7 +103,7 @@ public class RemoteBenchmark {
     private KvTierCacheBuilder builder(URI uri, int dramBlocks) {
         return KvTierCache.builder().blockTokens(16).blockBytes(blockBytes)
                 .dramCapacityBytes((long) dramBlocks * ((blockBytes + 63) & -64)).demoteAhead(1.0)
-                .remote(uri, REMOTE_BYTES).reinitializeIncompatibleDevices(true);
+                .remote(RemoteTier.builder(uri, REMOTE_BYTES).build()).reinitializeIncompatibleDevices(true);
     }
 
     private BlockKey[][] chains(Namespace ns, long kind) {

@@ -5,8 +5,8 @@ import java.nio.ByteBuffer;
 
 /**
  * A pinned, read-only, zero-copy view of one DRAM block (from {@link KvTierCache#acquire}).
- * While it is open the block is neither evicted nor overwritten. {@link #close()} unpins it;
- * closing twice is an error. A handle that is dropped without being closed is reported as a
+ * While it is open the block is neither evicted nor overwritten. {@link #close()} unpins it
+ * and is idempotent. A handle that is dropped without being closed is reported as a
  * leaked pin (a warning and {@link CacheStats#leakedPins()}) when it is garbage collected; its
  * block then leaves the cache and its page is never reused, in case a view of it is still in
  * use. The memory must not be read after {@code close()} of the handle or of the cache.

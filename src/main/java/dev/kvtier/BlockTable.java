@@ -855,13 +855,18 @@ final class BlockTable implements BlockFacts {
      * When a page could be had only by dropping a block not yet written down, the store waits
      * for the demoter to clean one until {@code waitUntil} ({@link System#nanoTime}; 0: never):
      * back-pressure. The store counts as a copy in flight from the start, so close() waits for it.
-     * The keys it went through (stored or already kept) go to {@code slots[3*count]}.
+     * The keys it went through (stored or already kept) go to {@code slots[3*count]}, the keys
+     * already kept to {@code slots[3*count+1]}, and why it stopped before the end to
+     * {@code slots[3*count+2]} (a {@link StoreResult} reason code; {@code REACHED_END} also when
+     * the cache closed while the store waited). {@code slots} has at least {@code 3*count+3} ints.
      */
     int reserveStore(BlockKey[] keys, int from, int count, int[] slots, long waitUntil) {
         lock.lock();
         try {
             checkOpen();
             slots[3 * count] = 0;
+            slots[3 * count + 1] = 0;
+            slots[3 * count + 2] = StoreResult.REACHED_END;
             if (count == 0) {
                 return 0;
             }
@@ -877,6 +882,7 @@ final class BlockTable implements BlockFacts {
                 int victim = NONE;
                 if (!key.isFirst() && parent == NONE) {
                     metrics.add(Counter.STORE_ORPHAN_BLOCKS, from + count - i);
+                    slots[3 * count + 2] = StoreResult.PARENT_MISSING;
                     break;
                 }
                 int e = index.find(key.hi(), key.lo());
@@ -885,6 +891,7 @@ final class BlockTable implements BlockFacts {
                     victim = admission.wantsVictim() ? dramVictim(parent) : NONE;
                     if (!admission.admitNew(key.hi(), key.lo(), key.position(), sample, victim)) {
                         metrics.add(Counter.REJECTED_BLOCKS, DRAM, from + count - i);
+                        slots[3 * count + 2] = StoreResult.REFUSED;
                         break;
                     }
                     if (victim == NONE && waitUntil != 0 && awaitCleanPage(waitUntil)) {
@@ -893,6 +900,7 @@ final class BlockTable implements BlockFacts {
                         parent = key.isFirst() ? NONE : index.find(key.parentHi(), key.parentLo());
                         if (closed || e == NONE && !key.isFirst() && parent == NONE) {
                             metrics.add(Counter.STORE_ORPHAN_BLOCKS, closed ? 0 : from + count - i);
+                            slots[3 * count + 2] = closed ? StoreResult.REACHED_END : StoreResult.PARENT_MISSING;
                             break;
                         }
                     }
@@ -901,6 +909,7 @@ final class BlockTable implements BlockFacts {
                     int page = allocatePage(parent, victim);
                     if (page < 0) {
                         metrics.add(Counter.STORE_NO_SPACE_BLOCKS, from + count - i);
+                        slots[3 * count + 2] = StoreResult.NO_SPACE;
                         break;
                     }
                     e = index.insert(key.hi(), key.lo(), parent, nsId, key.position());
@@ -911,6 +920,7 @@ final class BlockTable implements BlockFacts {
                     slots[count + n++] = i - from;
                 } else {
                     metrics.add(Counter.STORE_DUPLICATE_BLOCKS, 1);
+                    slots[3 * count + 1]++;
                     if (index.state(e) == READY) {
                         touch(e);
                     }

@@ -1,6 +1,7 @@
 package dev.kvtier;
 
 import dev.kvtier.format.SlotSeal;
+import dev.kvtier.offline.OfflineKnobs;
 import java.net.URI;
 import java.util.List;
 import java.nio.file.Path;
@@ -13,16 +14,19 @@ record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path
         Policy policy) {
 
     /**
-     * The admission and eviction policy and its settings: per-tier write budgets (bytes per
-     * second, 0 for none; indexed by tier), the clock budgets run on, and the prefill model
+     * The admission and eviction policy and its settings: the offline future that makes it opt
+     * instead of {@code kind} (null: none; {@link OfflineKnobs}), per-tier write budgets (bytes
+     * per second, 0 for none; indexed by tier), the clock budgets run on, and the prefill model
      * that weighs costaware's hits (null: every block alike).
      */
-    record Policy(CachePolicy kind, NextUseOracle oracle, double[] writeBudgets,
+    record Policy(CachePolicy kind, OfflineKnobs.NextUse oracle, double[] writeBudgets,
             java.util.function.LongSupplier clockNanos, PrefillModel prefill, int blockTokens) {
     }
 
-    /** The remote tier's settings; {@code tls} null means the JVM's default context for an nbds:// URI. */
-    /** The remote tier: its exports, each used up to {@code capacityBytes}. */
+    /**
+     * The remote tier: its exports, each used up to {@code capacityBytes}; {@code tls} null means
+     * the JVM's default context for an nbds:// URI; {@code seal} null: unsealed.
+     */
     record Remote(List<URI> uris, long capacityBytes, int connections, long timeoutMillis, int ways, long recheckMillis,
             long lookupBudgetMillis, Compression compression, SSLContext tls, SlotSeal seal) {
     }

@@ -17,9 +17,7 @@ public enum CachePolicy {
     /** Admit a block on its second sighting (vLLM's store_threshold, CacheLib's RejectFirst); LRU eviction. */
     SECOND_HIT("second-hit"),
     /** Random admission to device tiers under a write-rate controller (CacheLib's DynamicRandomAP); LRU eviction. */
-    WRITE_LIMIT("write-limit"),
-    /** Belady's offline optimum: needs every block's next use; for reference only. */
-    OPT("opt");
+    WRITE_LIMIT("write-limit");
 
     private final String id;
 
@@ -38,7 +36,12 @@ public enum CachePolicy {
                 return k;
             }
         }
-        throw new IllegalArgumentException("unknown policy '" + name + "': expected one of adaptive, costaware, lru, second-hit, write-limit, opt");
+        if ("opt".equalsIgnoreCase(name == null ? "" : name.trim())) {
+            throw new IllegalArgumentException("policy 'opt' needs the future: it is ./kvtier replay's reference, not a"
+                    + " server policy; expected one of adaptive, costaware, lru, second-hit, write-limit");
+        }
+        throw new IllegalArgumentException("unknown policy '" + name
+                + "': expected one of adaptive, costaware, lru, second-hit, write-limit");
     }
 
     @Override

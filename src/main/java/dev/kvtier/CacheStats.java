@@ -5,46 +5,57 @@ import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
 import java.util.List;
-import org.HdrHistogram.Histogram;
+import java.util.Objects;
 
 /**
- * A point-in-time snapshot of a cache's counters (cumulative since it was built), gauges and
- * latency histograms (nanoseconds per call). Immutable.
+ * A point-in-time snapshot of a cache's counters (cumulative since it was built), gauges (the
+ * state now: resident and capacity blocks, active pins, admit shares, device bandwidth and
+ * failure) and latency distributions. Immutable, and free of third-party types: latencies are
+ * {@link LatencySnapshot}s.
+ *
+ * <p>{@link #minus} turns two snapshots of one cache into the interval between them: counters
+ * and latency distributions are those of the interval, gauges those of the later snapshot.
  */
 public final class CacheStats {
-    private final long[][] counts = new long[Counter.values().length][CacheMetrics.TIERS];
-    private final long[] resident = new long[CacheMetrics.TIERS];
-    private final long[] capacity = new long[CacheMetrics.TIERS];
+    private final long[][] counts;
+    private final long[] resident;
+    private final long[] capacity;
     private final int activePins;
     private final long recoveryMillis;
-    private final Histogram[] latency = new Histogram[Op.values().length];
-    private final DeviceIo[] io = new DeviceIo[CacheMetrics.TIERS];
+    private final LatencySnapshot[] latency;
+    private final DeviceIo[] io;
     private final double[] admitShares;
 
     /**
      * What a tier's device did, measured by its I/O engine: request latency from submission to
-     * completion (nanoseconds; a load's read of one block, a demotion's write of one block),
-     * moving averages of bandwidth (bytes per second of device time, 0 before any request),
-     * writes declined because the queue was full or the device had failed, requests that
-     * outwaited their deadline, and whether the device has failed (for example its file was
+     * completion (a load's read of one block, a demotion's write of one block), moving averages
+     * of bandwidth (bytes per second of device time, 0 before any request; gauges), writes
+     * declined because the queue was full or the device had failed, requests that outwaited
+     * their deadline, and whether the device has failed now (for example its file was
      * truncated): then its blocks are misses and its writes are declined until the cache is
      * reopened.
      */
-    public record DeviceIo(Histogram readLatency, Histogram writeLatency, double readBytesPerSecond,
+    public record DeviceIo(LatencySnapshot readLatency, LatencySnapshot writeLatency, double readBytesPerSecond,
             double writeBytesPerSecond, long declinedWrites, long timedOutRequests, boolean failed) {
+
+        /** Checks that no component is null. */
+        public DeviceIo {
+            Objects.requireNonNull(readLatency, "readLatency");
+            Objects.requireNonNull(writeLatency, "writeLatency");
+        }
 
         /** The devices of one tier together: latencies merged, bandwidths and counts summed, failed when all failed. */
         static DeviceIo of(List<IoEngine> engines) {
-            Histogram read = null;
-            Histogram write = null;
+            LatencySnapshot read = LatencySnapshot.empty();
+            LatencySnapshot write = LatencySnapshot.empty();
             double readBw = 0;
             double writeBw = 0;
             long declined = 0;
             long timedOut = 0;
             boolean failed = true;
             for (IoEngine e : engines) {
-                read = merge(read, e.latency(IoEngine.Kind.READ));
-                write = merge(write, e.latency(IoEngine.Kind.WRITE));
+                read = read.plus(LatencySnapshot.of(e.latency(IoEngine.Kind.READ)));
+                write = write.plus(LatencySnapshot.of(e.latency(IoEngine.Kind.WRITE)));
                 readBw += e.bandwidth(IoEngine.Kind.READ);
                 writeBw += e.bandwidth(IoEngine.Kind.WRITE);
                 declined += e.declinedWrites();
@@ -54,33 +65,87 @@ public final class CacheStats {
             return new DeviceIo(read, write, readBw, writeBw, declined, timedOut, failed);
         }
 
-        private static Histogram merge(Histogram into, Histogram h) {
-            if (into == null) {
-                return h;
-            }
-            into.add(h);
-            return into;
+        /** The interval since {@code earlier}: latencies and counts of the interval, bandwidths and failure of this one. */
+        public DeviceIo minus(DeviceIo earlier) {
+            Objects.requireNonNull(earlier, "earlier");
+            return new DeviceIo(readLatency.minus(earlier.readLatency), writeLatency.minus(earlier.writeLatency),
+                    readBytesPerSecond, writeBytesPerSecond, declinedWrites - earlier.declinedWrites,
+                    timedOutRequests - earlier.timedOutRequests, failed);
         }
     }
 
     CacheStats(CacheMetrics m, long[] residentBlocks, long[] capacityBlocks, int activePins, long recoveryMillis,
             List<List<IoEngine>> engines, double[] admitShares) {
-        this.admitShares = admitShares.clone();
+        this.counts = new long[Counter.values().length][CacheMetrics.TIERS];
         for (Counter c : Counter.values()) {
             for (int t = 0; t < CacheMetrics.TIERS; t++) {
                 counts[c.ordinal()][t] = c.perTier() ? m.get(c, t) : t == 0 ? m.get(c) : 0;
             }
         }
-        System.arraycopy(residentBlocks, 0, resident, 0, resident.length);
-        System.arraycopy(capacityBlocks, 0, capacity, 0, capacity.length);
+        this.resident = residentBlocks.clone();
+        this.capacity = capacityBlocks.clone();
         this.activePins = activePins;
         this.recoveryMillis = recoveryMillis;
+        this.latency = new LatencySnapshot[Op.values().length];
         for (Op op : Op.values()) {
-            latency[op.ordinal()] = m.latency(op);
+            latency[op.ordinal()] = LatencySnapshot.of(m.latency(op));
         }
+        this.io = new DeviceIo[CacheMetrics.TIERS];
         for (int t = 0; t < engines.size(); t++) {
             io[t] = engines.get(t).isEmpty() ? null : DeviceIo.of(engines.get(t));
         }
+        this.admitShares = admitShares.clone();
+    }
+
+    /** The interval from {@code earlier} to {@code later}; see {@link #minus}. */
+    private CacheStats(CacheStats later, CacheStats earlier) {
+        this.counts = new long[later.counts.length][];
+        for (int c = 0; c < counts.length; c++) {
+            counts[c] = new long[later.counts[c].length];
+            for (int t = 0; t < counts[c].length; t++) {
+                long d = later.counts[c][t] - earlier.counts[c][t];
+                if (d < 0) {
+                    throw notEarlier(Counter.values()[c] + " went from " + earlier.counts[c][t] + " to "
+                            + later.counts[c][t]);
+                }
+                counts[c][t] = d;
+            }
+        }
+        this.resident = later.resident;
+        this.capacity = later.capacity;
+        this.activePins = later.activePins;
+        this.recoveryMillis = later.recoveryMillis;
+        this.latency = new LatencySnapshot[later.latency.length];
+        for (int op = 0; op < latency.length; op++) {
+            latency[op] = later.latency[op].minus(earlier.latency[op]);
+        }
+        this.io = new DeviceIo[later.io.length];
+        for (int t = 0; t < io.length; t++) {
+            if ((later.io[t] == null) != (earlier.io[t] == null)) {
+                throw notEarlier("the " + Tier.values()[t] + " tier is in one snapshot only");
+            }
+            io[t] = later.io[t] == null ? null : later.io[t].minus(earlier.io[t]);
+        }
+        this.admitShares = later.admitShares;
+    }
+
+    private static IllegalArgumentException notEarlier(String what) {
+        return new IllegalArgumentException("minus: the argument is not an earlier snapshot of the same cache: " + what);
+    }
+
+    /**
+     * What happened between {@code earlier} and this snapshot, both taken from the same cache by
+     * {@link KvTierCache#stats()}, {@code earlier} first: every counter and every latency
+     * distribution ({@link #matchLatency()}, {@link DeviceIo#readLatency()}, ...) covers the
+     * interval only; gauges ({@link #residentBlocks}, {@link #capacityBlocks},
+     * {@link #activePins}, {@link #admitShare}, device bandwidths and {@link DeviceIo#failed})
+     * and {@link #ssdRecoveryMillis} are this snapshot's. Derived figures ({@link #hitRate},
+     * {@link #compressionRatio}) are those of the interval. Throws
+     * {@link IllegalArgumentException} when a counter of {@code earlier} is above this one's (it
+     * was taken later, or from another cache).
+     */
+    public CacheStats minus(CacheStats earlier) {
+        return new CacheStats(this, Objects.requireNonNull(earlier, "earlier"));
     }
 
     /**
@@ -302,7 +367,7 @@ public final class CacheStats {
         return of(Counter.DISCOVERED_BLOCKS, tier);
     }
 
-    /** Milliseconds stores waited for a clean DRAM page ({@link KvTierCacheBuilder#storeWaitMillis}). */
+    /** Milliseconds stores waited for a clean DRAM page ({@link KvTierCacheBuilder#storeWait}). */
     public long storeWaitMillis() {
         return one(Counter.STORE_WAIT_NANOS) / 1_000_000;
     }
@@ -332,19 +397,19 @@ public final class CacheStats {
         return recoveryMillis;
     }
 
-    /** Nanoseconds per {@code match} call. */
-    public Histogram matchLatency() {
-        return latency[Op.MATCH.ordinal()].copy();
+    /** Latency of {@code match} calls. */
+    public LatencySnapshot matchLatency() {
+        return latency[Op.MATCH.ordinal()];
     }
 
-    /** Nanoseconds per {@code load} call. */
-    public Histogram loadLatency() {
-        return latency[Op.LOAD.ordinal()].copy();
+    /** Latency of {@code load} calls, from the call until its future completes or is cancelled. */
+    public LatencySnapshot loadLatency() {
+        return latency[Op.LOAD.ordinal()];
     }
 
-    /** Nanoseconds per {@code store} call. */
-    public Histogram storeLatency() {
-        return latency[Op.STORE.ordinal()].copy();
+    /** Latency of {@code store} calls. */
+    public LatencySnapshot storeLatency() {
+        return latency[Op.STORE.ordinal()];
     }
 
     @Override

@@ -15,8 +15,9 @@ import java.util.concurrent.CompletableFuture;
  * <p>Thread-safe. Every block has exactly {@link #blockBytes()} bytes. A buffer's block is the
  * {@code blockBytes} bytes from its position; positions and limits are never changed. Every
  * method throws {@link IllegalArgumentException} (or {@link NullPointerException} for nulls)
- * on bad input, and {@link IllegalStateException} once closed (except the configuration
- * getters, {@link #stats()} and {@link #close()}), and then leaves the cache as it was. An empty
+ * on bad input, and {@link CacheClosedException} (an {@link IllegalStateException}) once
+ * closed (except the configuration getters, {@link #stats()} and {@link #close()}), and then
+ * leaves the cache as it was. An empty
  * chain (a prompt shorter than one block) is not bad input: it matches, loads and stores zero
  * blocks. {@link #close()} frees all off-heap memory.
  */
@@ -89,9 +90,18 @@ public interface KvTierCache extends AutoCloseable {
      * {@code [from, from+count)} are not read and may be null). {@code src} must have at least
      * {@code from+count} elements. Each key becomes visible only when its bytes are whole. Blocks
      * already kept are not rewritten; a block whose parent is not kept is declined (it could never
-     * be matched), and so are the blocks after it. Returns the number of blocks newly stored.
+     * be matched), and so are the blocks after it, as are blocks admission refuses or finds no
+     * DRAM page for. Returns the number of blocks newly stored; the overload with a
+     * {@link StoreResult} says why the others were not.
      */
     int store(BlockKey[] keys, ByteBuffer[] src, int from, int count);
+
+    /**
+     * As {@link #store(BlockKey[], ByteBuffer[], int, int)}, and fills {@code result} with what
+     * happened to each block: stored, already kept, parent missing, refused by admission, or no
+     * space ({@link StoreResult}). Allocates nothing when {@code result} is reused.
+     */
+    int store(BlockKey[] keys, ByteBuffer[] src, int from, int count, StoreResult result);
 
     /**
      * As {@link #load(PrefixMatch, ByteBuffer[], LoadListener, Duration)}, into the caller's
@@ -113,12 +123,18 @@ public interface KvTierCache extends AutoCloseable {
      */
     int store(BlockKey[] keys, long[] srcAddresses, int from, int count);
 
+    /** As {@link #store(BlockKey[], long[], int, int)}, filling {@code result} (see {@link StoreResult}). */
+    int store(BlockKey[] keys, long[] srcAddresses, int from, int count, StoreResult result);
+
     /**
      * As {@link #store(BlockKey[], ByteBuffer[], int, int)}, gathering block {@code i} from
      * {@code src}'s segments of block {@code i} ({@link BlockSegments}), each {@code segmentBytes}
      * (which must divide {@link #blockBytes()}), straight into the cache's memory.
      */
     int store(BlockKey[] keys, int segmentBytes, BlockSegments src, int from, int count);
+
+    /** As {@link #store(BlockKey[], int, BlockSegments, int, int)}, filling {@code result} (see {@link StoreResult}). */
+    int store(BlockKey[] keys, int segmentBytes, BlockSegments src, int from, int count, StoreResult result);
 
     /**
      * A pinned zero-copy view of a DRAM block, or null when {@code key} is not in DRAM. The block

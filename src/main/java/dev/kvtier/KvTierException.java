@@ -6,8 +6,7 @@ package dev.kvtier;
  * retry), a device in another format ({@link DeviceIncompatibleException}: reformat it or point
  * elsewhere), JVM flags missing ({@link MissingJvmFlagsException}), the cache closed
  * ({@link CacheClosedException}). Bad arguments are {@link IllegalArgumentException}s instead.
- * It is an {@link IllegalStateException}, which kvtier threw for all of these before, so code
- * that caught that still does.
+ * It is an {@link IllegalStateException}: code that catches that catches these too.
  */
 public class KvTierException extends IllegalStateException {
     private static final long serialVersionUID = 1L;

@@ -403,10 +403,6 @@ final class Load {
         }
     }
 
-    /**
-     * Under the monitor: completes the future with the leading run, once: when the load settles
-     * (so that its pins are released and a failed block dropped by then), or at its deadline.
-     */
     /** Under the monitor, once per load, when its future completes or is cancelled: the load's figures. */
     private void countEnd() {
         p.metrics().add(Counter.LOAD_CALLS, 1);
@@ -414,6 +410,10 @@ final class Load {
         p.metrics().record(Op.LOAD, System.nanoTime() - t0);
     }
 
+    /**
+     * Under the monitor: completes the future with the leading run, once: when the load settles
+     * (so that its pins are released and a failed block dropped by then), or at its deadline.
+     */
     private void complete() {
         if (completed) {
             return;

@@ -23,7 +23,8 @@ import java.util.function.IntToDoubleFunction;
  * tiers; {@code costaware} pairs {@link CostAwareAdmission} with its hit-density
  * order in DRAM and LRU on the device tiers (on the demo's workload a hit-density order on the
  * SSD lost hit rate, 0.762 against 0.807, with demotions up from 35,000 to 81,000 and
- * promotions down from 65,000 to 20,000; GDSF there did worse, 0.691); {@code opt} pairs
+ * promotions down from 65,000 to 20,000; GDSF there did worse, 0.691); {@code opt} (the
+ * replay's, given an offline future: {@link dev.kvtier.offline.OfflineKnobs}) pairs
  * {@link OracleAdmission} with a
  * next-use {@link PriorityEviction}; the baselines use {@link LruPrefixEviction}.
  */
@@ -38,6 +39,13 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
      */
     static PolicySuite create(CacheConfig.Policy p, BlockFacts facts, long[] slots, int entries, int blockBytes) {
         EvictionPolicy[] orders = new EvictionPolicy[BlockIndex.TIERS];
+        if (p.oracle() != null) {
+            OracleAdmission a = new OracleAdmission(p.oracle()::nextUse, facts);
+            for (int t = 0; t < orders.length; t++) {
+                orders[t] = new PriorityEviction(entries, a::value, facts::parent, facts::position);
+            }
+            return new PolicySuite(a, orders);
+        }
         AdmissionPolicy admission;
         switch (p.kind()) {
             case ADAPTIVE: {
@@ -55,14 +63,6 @@ record PolicySuite(AdmissionPolicy admission, EvictionPolicy[] orders) {
                 CostAwareAdmission a = new CostAwareAdmission(costawareSketch(slots), facts, entries, hitWorth(p), blockBytes,
                         atAndBelow(slots), budgets(p, blockBytes));
                 lruBelow(orders, a.dramOrder(), entries);
-                admission = a;
-                break;
-            }
-            case OPT: {
-                OracleAdmission a = new OracleAdmission(p.oracle()::nextUse, facts);
-                for (int t = 0; t < orders.length; t++) {
-                    orders[t] = new PriorityEviction(entries, a::value, facts::parent, facts::position);
-                }
                 admission = a;
                 break;
             }

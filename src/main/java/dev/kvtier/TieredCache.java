@@ -59,6 +59,8 @@ import org.slf4j.LoggerFactory;
 final class TieredCache implements KvTierCache {
     private static final Logger LOG = LoggerFactory.getLogger(KvTierCache.class);
     private static final ThreadLocal<int[]> SCRATCH = ThreadLocal.withInitial(() -> new int[256]);
+    /** The result of a store whose caller did not ask for one. */
+    private static final ThreadLocal<StoreResult> SCRATCH_RESULT = ThreadLocal.withInitial(StoreResult::new);
     /** Requests in flight on the SSD, and per connection on the remote device. */
     private static final int SSD_DEPTH = 4;
     private static final int REMOTE_DEPTH_PER_CONNECTION = 4;
@@ -324,9 +326,15 @@ final class TieredCache implements KvTierCache {
 
     @Override
     public int store(BlockKey[] keys, ByteBuffer[] src, int from, int count) {
+        return store(keys, src, from, count, SCRATCH_RESULT.get());
+    }
+
+    @Override
+    public int store(BlockKey[] keys, ByteBuffer[] src, int from, int count, StoreResult result) {
         Args.requireChain(keys, from, count, blockTokens);
         Args.requireBuffers(src, from, count, blockBytes, false);
-        return storeStreaming(keys, from, count, src, null, null, 0);
+        Args.requireNonNull(result, "result");
+        return storeStreaming(keys, from, count, src, null, null, 0, result);
     }
 
     @Override
@@ -337,57 +345,90 @@ final class TieredCache implements KvTierCache {
 
     @Override
     public int store(BlockKey[] keys, long[] srcAddresses, int from, int count) {
+        return store(keys, srcAddresses, from, count, SCRATCH_RESULT.get());
+    }
+
+    @Override
+    public int store(BlockKey[] keys, long[] srcAddresses, int from, int count, StoreResult result) {
         Args.requireChain(keys, from, count, blockTokens);
         Args.requireAddresses(srcAddresses, from, count);
-        return storeStreaming(keys, from, count, null, srcAddresses, null, 0);
+        Args.requireNonNull(result, "result");
+        return storeStreaming(keys, from, count, null, srcAddresses, null, 0, result);
     }
 
     @Override
     public int store(BlockKey[] keys, int segmentBytes, BlockSegments src, int from, int count) {
+        return store(keys, segmentBytes, src, from, count, SCRATCH_RESULT.get());
+    }
+
+    @Override
+    public int store(BlockKey[] keys, int segmentBytes, BlockSegments src, int from, int count, StoreResult result) {
         Args.requireChain(keys, from, count, blockTokens);
         Args.requireSegments(src, segmentBytes, from, count, blockBytes);
-        return storeStreaming(keys, from, count, null, null, src, segmentBytes);
+        Args.requireNonNull(result, "result");
+        return storeStreaming(keys, from, count, null, null, src, segmentBytes, result);
     }
 
     /**
      * A store of at most DRAM's blocks is one step; a longer one (a long prompt beside a small
      * DRAM) streams through in pieces of half of DRAM, each waiting (back-pressure) for the blocks
      * before it to be written down, when there is a tier below and {@code storeWaitMillis} is
-     * set; otherwise it is refused. Stops at the first piece that could not be stored whole.
+     * set; otherwise it is refused. Stops at the first piece that could not be stored whole; the
+     * pieces after it are counted under the reason that stopped it. Fills {@code result}.
      */
     private int storeStreaming(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses,
-            BlockSegments segments, int segmentBytes) {
+            BlockSegments segments, int segmentBytes, StoreResult result) {
         int pages = r.dram.pageCount();
         long waitUntil = storeWaitNanos == 0 ? 0 : System.nanoTime() + storeWaitNanos; // one budget for the whole store
-        if (count <= pages) {
-            return storeBlocks(keys, from, count, buffers, addresses, segments, segmentBytes, from, waitUntil);
-        }
-        if (demoter == null || storeWaitNanos == 0) {
+        if (count > pages && (demoter == null || storeWaitNanos == 0)) {
             Args.requireFits(count, pages);
         }
-        int piece = Math.max(1, pages / 2);
-        int stored = 0;
+        result.reset(count);
+        int piece = count <= pages ? count : Math.max(1, pages / 2);
         for (int o = 0; o < count; o += piece) {
             int n = Math.min(piece, count - o);
-            stored += storeBlocks(keys, from + o, n, buffers, addresses, segments, segmentBytes, from + o, waitUntil);
-            if (SCRATCH.get()[3 * n] < n) {
-                break; // the rest would be orphans
+            int[] slots = scratch(3 * n + 3);
+            result.add(storeBlocks(keys, from + o, n, buffers, addresses, segments, segmentBytes, slots, waitUntil),
+                    slots[3 * n + 1]);
+            int reason = slots[3 * n + 2];
+            if (reason != StoreResult.REACHED_END) {
+                result.notStored(reason, n - slots[3 * n]);
+                notReached(reason, count - o - n, result);
+                break;
+            }
+            if (slots[3 * n] < n) {
+                break; // closed while waiting
             }
         }
-        return stored;
+        return result.stored();
     }
 
-    /** Stores {@code keys[from, from+count)}, block {@code from+j} from source {@code srcOffset+j} (the callers pass {@code srcOffset == from}). */
+    /** The pieces of a streaming store after the one that stopped: counted under its reason, in stats too. */
+    private void notReached(int reason, int blocks, StoreResult result) {
+        if (blocks == 0) {
+            return;
+        }
+        result.notStored(reason, blocks);
+        switch (reason) {
+            case StoreResult.PARENT_MISSING -> metrics.add(Counter.STORE_ORPHAN_BLOCKS, blocks);
+            case StoreResult.REFUSED -> metrics.add(Counter.REJECTED_BLOCKS, DRAM, blocks);
+            default -> metrics.add(Counter.STORE_NO_SPACE_BLOCKS, blocks);
+        }
+    }
+
+    /**
+     * Stores {@code keys[from, from+count)}, block {@code i} from source {@code i}; {@code slots}
+     * (at least {@code 3*count+3} ints) is filled as {@link BlockTable#reserveStore} describes.
+     */
     private int storeBlocks(BlockKey[] keys, int from, int count, ByteBuffer[] buffers, long[] addresses,
-            BlockSegments segments, int segmentBytes, int srcOffset, long waitUntil) {
+            BlockSegments segments, int segmentBytes, int[] slots, long waitUntil) {
         long t0 = System.nanoTime();
-        int[] slots = scratch(3 * count + 1);
         int reserved = r.reserveStore(keys, from, count, slots, waitUntil);
         boolean copied = false;
         try {
             for (int j = 0; j < reserved; j++) {
                 int page = slots[2 * count + j];
-                int src = srcOffset + slots[count + j];
+                int src = from + slots[count + j];
                 if (buffers != null) {
                     r.dram.copyIn(buffers[src], page);
                 } else if (segments != null) {

@@ -75,6 +75,12 @@ class AllocationTest {
                 cache.store(flip[0] ? other : keys, 32, halves, 0, BLOCKS);
             });
             assertAllocationFree(policy + " store", storeOp);
+            StoreResult result = new StoreResult();
+            assertAllocationFree(policy + " store with a result", () -> {
+                flip[0] = !flip[0];
+                cache.store(flip[0] ? other : keys, buffers, 0, BLOCKS, result);
+                assertEquals(BLOCKS, result.requested());
+            });
         }
     }
 

@@ -123,8 +123,8 @@ class AsyncLoadTest {
 
     private static KvTierCacheBuilder builder(URI uri, long lookupBudgetMillis) {
         return KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(BLOCK).dramCapacityBytes(16L * BLOCK)
-                .remote(uri, REMOTE_BYTES).remoteWays(4).remoteTimeoutMillis(10_000).remoteRecheckMillis(0)
-                .remoteLookupBudgetMillis(lookupBudgetMillis).flushOnClose(Duration.ZERO);
+                .remote(RemoteTier.builder(uri, REMOTE_BYTES).ways(4).timeout(Duration.ofSeconds(10))
+                        .recheckAfter(Duration.ZERO).lookupBudget(Duration.ofMillis(lookupBudgetMillis)).build()).flushOnClose(Duration.ZERO);
     }
 
     private static ByteBuffer[] poisoned() {

@@ -41,7 +41,7 @@ class BackPressureRaceTest {
     }
 
     private static int store(BlockTable t, BlockKey[] keys, int from, int count, long waitNanos) {
-        int[] s = new int[3 * count + 1];
+        int[] s = new int[3 * count + 3];
         int n = t.reserveStore(keys, from, count, s, waitNanos == 0 ? 0 : System.nanoTime() + waitNanos);
         t.publishStore(s, n, true);
         return n;
@@ -96,7 +96,7 @@ class BackPressureRaceTest {
         AtomicInteger outcome = new AtomicInteger(-1);
         BlockKey[] other = SsdFixtures.namespace("close-m").keysFromHashes(new long[] {9});
         Thread writer = new Thread(() -> {
-            int[] s = new int[4];
+            int[] s = new int[6];
             outcome.set(t.reserveStore(other, 0, 1, s, System.nanoTime() + WAIT_NANOS));
         });
         writer.start();

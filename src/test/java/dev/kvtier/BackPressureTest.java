@@ -27,7 +27,7 @@ class BackPressureTest {
     void storesThatWaitForCleanPagesKeepEveryBlock() {
         List<BlockKey[]> chains = InvalidationTest.chains(SsdFixtures.namespace("fill"), CHAINS);
         try (KvTierCache cache = SsdFixtures.builder(dir.resolve("fill.slots"), BLOCK, DRAM_BLOCKS, 4 * CHAINS * 2,
-                false, Compression.NONE).storeWaitMillis(30_000).flushOnClose(Duration.ZERO).build()) {
+                false, Compression.NONE).storeWait(Duration.ofSeconds(30)).flushOnClose(Duration.ZERO).build()) {
             assertEquals(4 * CHAINS, WarmRestartTest.storeAll(cache, chains, BLOCK));
             CacheStats s = cache.stats();
             assertEquals(0, s.droppedBlocks(), "no block was dropped: " + s);
@@ -69,7 +69,7 @@ class BackPressureTest {
             assertTrue(e.getMessage().contains("storeWaitMillis"), e.getMessage());
         }
         try (KvTierCache cache = SsdFixtures.builder(dir.resolve("stream.slots"), BLOCK, DRAM_BLOCKS, 2 * blocks,
-                false, Compression.NONE).storeWaitMillis(30_000).flushOnClose(Duration.ZERO).build()) {
+                false, Compression.NONE).storeWait(Duration.ofSeconds(30)).flushOnClose(Duration.ZERO).build()) {
             assertEquals(blocks, WarmRestartTest.storeAll(cache, List.<BlockKey[]>of(prompt), BLOCK));
             cache.awaitIdle();
             CacheStats s = cache.stats();

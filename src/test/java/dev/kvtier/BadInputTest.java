@@ -15,9 +15,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
+import dev.kvtier.offline.OfflineKnobs;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -281,20 +282,20 @@ class BadInputTest {
         assertThrows(NullPointerException.class, () -> settings(16, 64, 1024L).loadCompletionExecutor(null));
         for (Map.Entry<String, KvTierCacheBuilder> b : List.of(
                 Map.entry("flushOnClose must not be negative", settings(16, 64, 1024L).flushOnClose(Duration.ofSeconds(-1))),
-                Map.entry("storeWaitMillis must not be negative", settings(16, 64, 1024L).storeWaitMillis(-1)),
-                Map.entry("remoteLookupBudgetMillis must be >= 1, was 0", settings(16, 64, 1024L)
-                        .remote(java.net.URI.create("nbd://127.0.0.1:1/"), 1 << 20).remoteLookupBudgetMillis(0)))) {
+                Map.entry("storeWait must not be negative", settings(16, 64, 1024L).storeWait(Duration.ofMillis(-1))))) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b.getValue()::build, b.getKey());
             assertTrue(e.getMessage().contains(b.getKey()), e.getMessage());
         }
+        assertThrows(NullPointerException.class, () -> settings(16, 64, 1024L).storeWait(null));
+        assertThrows(NullPointerException.class, () -> settings(16, 64, 1024L).remote(null));
+        rejects(IllegalArgumentException.class, "RemoteTier: lookupBudget must be at least 1 ms, was PT0S",
+                () -> RemoteTier.builder(java.net.URI.create("nbd://127.0.0.1:1/"), 1 << 20).lookupBudget(Duration.ZERO)
+                        .build());
     }
 
     @Test
     void builderNamesEachBadPolicySetting() {
         List<Map.Entry<String, KvTierCacheBuilder>> bad = List.of(
-                Map.entry("policy opt needs a nextUseOracle", settings(16, 64, 1024L).policy(CachePolicy.OPT)),
-                Map.entry("a nextUseOracle is only used by policy opt, not lru",
-                        settings(16, 64, 1024L).policy(CachePolicy.LRU).nextUseOracle((hi, lo) -> 0)),
                 Map.entry("a prefillModel is only used by policy costaware, not second-hit",
                         settings(16, 64, 1024L).policy(CachePolicy.SECOND_HIT).prefillModel(PrefillModel.DEFAULT)),
                 Map.entry("writeBudget applies to SSD or REMOTE, not DRAM",
@@ -310,10 +311,12 @@ class BadInputTest {
             assertTrue(e.getMessage().contains(b.getKey()), "expected \"" + b.getKey() + "\" in: " + e.getMessage());
         }
         rejects(NullPointerException.class, "policy", () -> KvTierCache.builder().policy(null));
-        rejects(NullPointerException.class, "oracle", () -> KvTierCache.builder().nextUseOracle(null));
         rejects(NullPointerException.class, "tier", () -> KvTierCache.builder().writeBudget(null, 1));
         rejects(NullPointerException.class, "model", () -> KvTierCache.builder().prefillModel(null));
-        rejects(NullPointerException.class, "nanos", () -> KvTierCache.builder().policyClock(null));
+        rejects(IllegalArgumentException.class, "policy lru is set, but an offline future runs opt",
+                () -> OfflineKnobs.building((hi, lo) -> 0, null, settings(16, 64, 1024L).policy(CachePolicy.LRU)::build));
+        rejects(IllegalArgumentException.class, "policy 'opt' needs the future: it is ./kvtier replay's reference",
+                () -> CachePolicy.parse("opt"));
         rejects(IllegalArgumentException.class, "deviceBytesFor needs positive blocks and blockBytes",
                 () -> KvTierCacheBuilder.deviceBytesFor(0, 4096));
         rejects(IllegalArgumentException.class, "unknown policy 'fifo': expected one of adaptive, costaware, lru",
@@ -377,8 +380,8 @@ class BadInputTest {
                 s.loadedBlocks(), s.loadedBytes(), s.loadLostBlocks(), s.storeCalls(), s.storedBlocks(Tier.DRAM),
                 s.storedBytes(Tier.DRAM), s.storeDuplicateBlocks(), s.storeOrphanBlocks(), s.storeNoSpaceBlocks(),
                 s.evictedBlocks(Tier.DRAM), s.invalidatedBlocks(), s.acquires(), s.leakedPins(),
-                (long) s.activePins(), s.residentBlocks(Tier.DRAM), s.matchLatency().getTotalCount(),
-                s.loadLatency().getTotalCount(), s.storeLatency().getTotalCount());
+                (long) s.activePins(), s.residentBlocks(Tier.DRAM), s.matchLatency().count(),
+                s.loadLatency().count(), s.storeLatency().count());
     }
 
     /** A builder with the given settings; null leaves a setting unset. */

@@ -17,6 +17,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -177,8 +178,8 @@ class CacheModelPropertyTest {
                         .ssdCompression(compression);
             }
             if (remoteBlocks > 0) {
-                b.remote(remote().uri(), KvTierCacheBuilder.deviceBytesFor(remoteBlocks, blockBytes)).remoteWays(4)
-                        .remoteRecheckMillis(0);
+                b.remote(RemoteTier.builder(remote().uri(), KvTierCacheBuilder.deviceBytesFor(remoteBlocks, blockBytes))
+                        .ways(4).recheckAfter(Duration.ZERO).build());
             }
             return (TieredCache) b.build();
         }

@@ -42,7 +42,7 @@ class DeviceAllocationTest {
     @Test
     void loadsFromTheSsdAllocateNothingPerBlock() {
         try (KvTierCache cache = SsdFixtures.builder(dir.resolve("ssd"), BLOCK_BYTES, 4, 2 * BLOCKS, false,
-                Compression.NONE).storeWaitMillis(10_000).build()) {
+                Compression.NONE).storeWait(Duration.ofSeconds(10)).build()) {
             assertLoadsAllocationFree(cache, Tier.SSD);
         }
     }
@@ -55,7 +55,7 @@ class DeviceAllocationTest {
         }
         ByteBuffer[] src = buffers();
         try (KvTierCache cache = SsdFixtures.builder(dir.resolve("demote"), BLOCK_BYTES, BLOCKS, 4 * BLOCKS, false,
-                Compression.NONE).policy(CachePolicy.LRU).storeWaitMillis(10_000).build()) {
+                Compression.NONE).policy(CachePolicy.LRU).storeWait(Duration.ofSeconds(10)).build()) {
             int[] turn = {0};
             IntSupplier storeAndDemote = () -> {
                 int stored = cache.store(chains[turn[0]++], src);

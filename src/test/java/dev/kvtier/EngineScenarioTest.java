@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.nbd.NbdServer;
+import dev.kvtier.offline.OfflineKnobs;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,7 +37,7 @@ class EngineScenarioTest {
                 KvTierCache cache = KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(BLOCK)
                         .dramCapacityBytes(4L * BLOCK)
                         .localSsd(dir.resolve("ssd.slots"), SsdFixtures.ssdBytes(35, BLOCK, false))
-                        .remote(server.uri(), KvTierCacheBuilder.deviceBytesFor(8, BLOCK)).remoteWays(4)
+                        .remote(RemoteTier.builder(server.uri(), KvTierCacheBuilder.deviceBytesFor(8, BLOCK)).ways(4).build())
                         .flushOnClose(Duration.ZERO).build()) {
             assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
                 for (int i = 0; i < 40; i++) {
@@ -64,9 +65,10 @@ class EngineScenarioTest {
         BlockKey[] a = SsdFixtures.namespace("tail").keysFromHashes(new long[] {1, 2});
         BlockKey[] f1 = SsdFixtures.namespace("tail").keysFromHashes(new long[] {3});
         BlockKey[] f2 = SsdFixtures.namespace("tail").keysFromHashes(new long[] {4});
-        try (KvTierCache cache = SsdFixtures.builder(dir.resolve("tail.slots"), BLOCK, 2, 16, false,
-                Compression.NONE).demoteAhead(1.0).policy(CachePolicy.OPT)
-                .nextUseOracle((hi, lo) -> next.getOrDefault(lo, Long.MAX_VALUE)).flushOnClose(Duration.ZERO).build()) {
+        KvTierCacheBuilder opt = SsdFixtures.builder(dir.resolve("tail.slots"), BLOCK, 2, 16, false, Compression.NONE)
+                .demoteAhead(1.0).flushOnClose(Duration.ZERO);
+        try (KvTierCache cache = OfflineKnobs.building((hi, lo) -> next.getOrDefault(lo, Long.MAX_VALUE), null,
+                opt::build)) {
             next.put(a[0].lo(), 10L);
             next.put(f1[0].lo(), 1L);
             next.put(f2[0].lo(), 1L);
@@ -118,8 +120,8 @@ class EngineScenarioTest {
         try (NbdServer server = NbdServer.nbdkit("--filter=delay", "memory", "16M", "wdelay=1");
                 KvTierCache cache = KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(BLOCK)
                         .dramCapacityBytes(2L * BLOCK).demoteAhead(1.0)
-                        .remote(server.uri(), KvTierCacheBuilder.deviceBytesFor(1, BLOCK)).remoteWays(1)
-                        .remoteTimeoutMillis(10_000).flushOnClose(Duration.ZERO).build()) {
+                        .remote(RemoteTier.builder(server.uri(), KvTierCacheBuilder.deviceBytesFor(1, BLOCK)).ways(1)
+                                .timeout(Duration.ofSeconds(10)).build()).flushOnClose(Duration.ZERO).build()) {
             BlockKey[] a = SsdFixtures.namespace("claimed").keysFromHashes(new long[] {1});
             BlockKey[] x = SsdFixtures.namespace("claimed").keysFromHashes(new long[] {2});
             BlockKey[] y = SsdFixtures.namespace("claimed").keysFromHashes(new long[] {3});

@@ -134,7 +134,7 @@ class InvalidationTest {
                 WarmRestartTest.storeAll(writer, a);
                 writer.flush(Duration.ofSeconds(30));
             }
-            try (KvTierCache later = remoteBuilder(server.uri()).remoteLookupBudgetMillis(10_000).build()) {
+            try (KvTierCache later = remoteBuilder(remoteTier(server.uri()).lookupBudget(Duration.ofSeconds(10))).build()) {
                 assertEquals(4 * 4, WarmRestartTest.loadAll(later, a), "blocks written after the invalidation are"
                         + " found: " + later.stats());
             }
@@ -193,9 +193,16 @@ class InvalidationTest {
     }
 
     static KvTierCacheBuilder remoteBuilder(URI uri) {
+        return remoteBuilder(remoteTier(uri));
+    }
+
+    static KvTierCacheBuilder remoteBuilder(RemoteTier.Builder remote) {
         return KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(BLOCK).dramCapacityBytes(64L * BLOCK)
-                .remote(uri, KvTierCacheBuilder.deviceBytesFor(1024, BLOCK)).remoteWays(4).remoteRecheckMillis(0)
-                .flushOnClose(Duration.ZERO);
+                .remote(remote.build()).flushOnClose(Duration.ZERO);
+    }
+
+    static RemoteTier.Builder remoteTier(URI uri) {
+        return RemoteTier.builder(uri, KvTierCacheBuilder.deviceBytesFor(1024, BLOCK)).ways(4).recheckAfter(Duration.ZERO);
     }
 
     /** {@code n} chains of 4 blocks in {@code ns}. */

@@ -495,9 +495,9 @@ class KvTierCacheTest {
         assertEquals(4, s.residentBlocks(Tier.DRAM));
         assertEquals(4, s.capacityBlocks(Tier.DRAM));
         assertEquals(0, s.capacityBlocks(Tier.SSD));
-        assertEquals(2, s.matchLatency().getTotalCount());
-        assertEquals(1, s.loadLatency().getTotalCount());
-        assertEquals(5, s.storeLatency().getTotalCount());
+        assertEquals(2, s.matchLatency().count());
+        assertEquals(1, s.loadLatency().count());
+        assertEquals(5, s.storeLatency().count());
         assertEquals(3, cache.match(a).hitBlocks());
         assertEquals(1, cache.match(b).hitBlocks());
     }

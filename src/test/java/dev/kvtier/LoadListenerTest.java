@@ -240,8 +240,8 @@ class LoadListenerTest {
 
     private static KvTierCacheBuilder remote(URI uri) {
         return KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(BLOCK).dramCapacityBytes(64L * BLOCK)
-                .remote(uri, REMOTE_BYTES).remoteWays(4).remoteTimeoutMillis(10_000).remoteRecheckMillis(0)
-                .remoteLookupBudgetMillis(10_000).flushOnClose(Duration.ZERO);
+                .remote(RemoteTier.builder(uri, REMOTE_BYTES).ways(4).timeout(Duration.ofSeconds(10))
+                        .recheckAfter(Duration.ZERO).lookupBudget(Duration.ofSeconds(10)).build()).flushOnClose(Duration.ZERO);
     }
 
     private static KvTierCacheBuilder ssd(Path file) {

@@ -15,6 +15,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -56,7 +57,7 @@ class RemoteTierTest {
             assertEquals(keys.length, b.stats().discoveredBlocks(Tier.REMOTE));
             assertEquals(keys.length, b.stats().loadedBlocks(Tier.REMOTE));
             CacheStats.DeviceIo reads = b.stats().deviceIo(Tier.REMOTE);
-            assertTrue(reads.readLatency().getTotalCount() >= keys.length && reads.readBytesPerSecond() > 0, "" + reads);
+            assertTrue(reads.readLatency().count() >= keys.length && reads.readBytesPerSecond() > 0, "" + reads);
             assertTrue(a.stats().deviceIo(Tier.REMOTE).writeBytesPerSecond() > 0);
             assertEquals(null, a.stats().deviceIo(Tier.DRAM));
             ((TieredCache) a).checkInvariants();
@@ -120,7 +121,7 @@ class RemoteTierTest {
             f.setLength(64L << 20);
         }
         try (NbdServer server = NbdServer.nbdkit("file", disk.toString());
-                KvTierCache cache = RemoteWorker.builder(server.uri(), REMOTE_BYTES).remoteTimeoutMillis(500).build()) {
+                KvTierCache cache = RemoteWorker.builder(RemoteWorker.remote(server.uri(), REMOTE_BYTES).timeout(Duration.ofMillis(500))).build()) {
             Namespace9 w = new Namespace9();
             cache.store(w.keys, filled(w.keys));
             cache.awaitIdle();
@@ -244,9 +245,14 @@ class RemoteTierTest {
         URI ok = URI.create("nbd://127.0.0.1:1/");
         assertMessage("not an nbd://", () -> RemoteWorker.builder(URI.create("http://x/"), REMOTE_BYTES).build());
         assertMessage("at least 4 slots", () -> RemoteWorker.builder(ok, 40_000).build());
-        assertMessage("remoteWays", () -> RemoteWorker.builder(ok, REMOTE_BYTES).remoteWays(0).build());
-        assertMessage("remoteConnections", () -> RemoteWorker.builder(ok, REMOTE_BYTES).remoteConnections(0).build());
-        assertMessage("remoteTimeoutMillis", () -> RemoteWorker.builder(ok, REMOTE_BYTES).remoteTimeoutMillis(0).build());
+        assertMessage("RemoteTier: ways must be in [1, 64], was 0", () -> RemoteWorker.remote(ok, REMOTE_BYTES).ways(0).build());
+        assertMessage("RemoteTier: connections must be in [1, 64], was 0",
+                () -> RemoteWorker.remote(ok, REMOTE_BYTES).connections(0).build());
+        assertMessage("RemoteTier: timeout must be at least 1 ms, was PT0S",
+                () -> RemoteWorker.remote(ok, REMOTE_BYTES).timeout(Duration.ZERO).build());
+        assertMessage("RemoteTier: recheckAfter must not be negative",
+                () -> RemoteWorker.remote(ok, REMOTE_BYTES).recheckAfter(Duration.ofMillis(-1)).build());
+        assertMessage("RemoteTier: an export is listed twice", () -> RemoteTier.builder(List.of(ok, ok), REMOTE_BYTES).build());
         IllegalStateException down = assertThrows(IllegalStateException.class,
                 () -> RemoteWorker.builder(URI.create("nbd://127.0.0.1:" + freePort() + "/"), REMOTE_BYTES).build());
         assertTrue(down.getMessage().contains("127.0.0.1"), down.getMessage());

@@ -3,6 +3,8 @@ package dev.kvtier;
 import dev.kvtier.key.BlockKey;
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
 
 /**
  * A child JVM of {@link RemoteTierTest}: one inference server attached to a shared NBD export,
@@ -25,10 +27,23 @@ public final class RemoteWorker {
     private RemoteWorker() {
     }
 
-    static KvTierCacheBuilder builder(URI export, long remoteBytes) {
+    /** The tests' remote tier on {@code exports}: 2 connections, 2 s timeout, 4 ways, every local miss looked up. */
+    static RemoteTier.Builder remote(List<URI> exports, long remoteBytesEach) {
+        return RemoteTier.builder(exports, remoteBytesEach).connections(2).timeout(Duration.ofSeconds(2)).ways(4)
+                .recheckAfter(Duration.ZERO);
+    }
+
+    static RemoteTier.Builder remote(URI export, long remoteBytes) {
+        return remote(List.of(export), remoteBytes);
+    }
+
+    static KvTierCacheBuilder builder(RemoteTier.Builder remote) {
         return KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(BLOCK)
-                .dramCapacityBytes(DRAM_BLOCKS * BLOCK).demoteAhead(1.0).remote(export, remoteBytes)
-                .remoteConnections(2).remoteTimeoutMillis(2_000).remoteWays(4).remoteRecheckMillis(0);
+                .dramCapacityBytes(DRAM_BLOCKS * BLOCK).demoteAhead(1.0).remote(remote.build());
+    }
+
+    static KvTierCacheBuilder builder(URI export, long remoteBytes) {
+        return builder(remote(export, remoteBytes));
     }
 
     public static void main(String[] args) {

@@ -52,7 +52,7 @@ class RestartedBlankServerTest {
     }
 
     private static KvTierCacheBuilder builder(NbdServer server) {
-        return RemoteWorker.builder(server.uri(), BYTES).dramCapacityBytes(4L * RemoteWorker.BLOCK)
-                .storeWaitMillis(10_000).remoteTimeoutMillis(1_000);
+        return RemoteWorker.builder(RemoteWorker.remote(server.uri(), BYTES).timeout(Duration.ofSeconds(1)))
+                .dramCapacityBytes(4L * RemoteWorker.BLOCK).storeWait(Duration.ofSeconds(10));
     }
 }

@@ -8,6 +8,7 @@ import dev.kvtier.nbd.NbdServer;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -100,8 +101,7 @@ class SealedRemoteTest {
     void aCacheWithAnotherSecretOrNoneIsRefusedTheExport() throws Exception {
         try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
             builder(server, true).build().close();
-            String other = assertRefused(builder(server, false).remoteSecret(
-                    "another secret of 32 bytes......".getBytes(StandardCharsets.US_ASCII)));
+            String other = assertRefused(builder(server, "another secret of 32 bytes......".getBytes(StandardCharsets.US_ASCII)));
             assertTrue(other.contains("sealed with another secret"), other);
             String none = assertRefused(builder(server, false));
             assertTrue(none.contains("sealed with a secret and this cache has none"), none);
@@ -129,9 +129,13 @@ class SealedRemoteTest {
     }
 
     private static KvTierCacheBuilder builder(NbdServer server, boolean sealed) {
-        KvTierCacheBuilder b = RemoteWorker.builder(server.uri(), BYTES).dramCapacityBytes(4L * RemoteWorker.BLOCK)
-                .storeWaitMillis(10_000);
-        return sealed ? b.remoteSecret(SECRET) : b;
+        return builder(server, sealed ? SECRET : null);
+    }
+
+    private static KvTierCacheBuilder builder(NbdServer server, byte[] secret) {
+        RemoteTier.Builder remote = RemoteWorker.remote(server.uri(), BYTES);
+        return RemoteWorker.builder(secret == null ? remote : remote.secret(secret))
+                .dramCapacityBytes(4L * RemoteWorker.BLOCK).storeWait(Duration.ofSeconds(10));
     }
 
     private static List<BlockKey[]> chains(String name) {

@@ -12,6 +12,7 @@ import dev.kvtier.tier.SlotTier;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -41,7 +42,7 @@ class ShardedRemoteTest {
         try {
             List<URI> uris = uris(servers);
             List<BlockKey[]> chains = chains("sharded");
-            try (KvTierCache a = RemoteWorker.builder(uris.get(0), EXPORT_BYTES).remote(uris, EXPORT_BYTES).build()) {
+            try (KvTierCache a = RemoteWorker.builder(RemoteWorker.remote(uris, EXPORT_BYTES)).build()) {
                 for (BlockKey[] keys : chains) {
                     assertEquals(CHAIN, a.store(keys, RemoteTierTest.filled(keys)));
                     a.awaitIdle();
@@ -50,7 +51,7 @@ class ShardedRemoteTest {
             }
             List<URI> reversed = new ArrayList<>(uris);
             Collections.reverse(reversed);
-            try (KvTierCache b = RemoteWorker.builder(uris.get(0), EXPORT_BYTES).remote(reversed, EXPORT_BYTES).build()) {
+            try (KvTierCache b = RemoteWorker.builder(RemoteWorker.remote(reversed, EXPORT_BYTES)).build()) {
                 int found = 0;
                 for (BlockKey[] keys : chains) {
                     PrefixMatch m = b.match(keys);
@@ -80,15 +81,15 @@ class ShardedRemoteTest {
         try {
             List<URI> uris = uris(servers);
             List<BlockKey[]> chains = chains("dies");
-            try (KvTierCache a = RemoteWorker.builder(uris.get(0), EXPORT_BYTES).remote(uris, EXPORT_BYTES)
-                    .remoteTimeoutMillis(1_000).build()) {
+            try (KvTierCache a = RemoteWorker.builder(RemoteWorker.remote(uris, EXPORT_BYTES)
+                    .timeout(Duration.ofSeconds(1))).build()) {
                 for (BlockKey[] keys : chains) {
                     a.store(keys, RemoteTierTest.filled(keys));
                     a.awaitIdle();
                 }
             }
-            try (KvTierCache b = RemoteWorker.builder(uris.get(0), EXPORT_BYTES).remote(uris, EXPORT_BYTES)
-                    .remoteTimeoutMillis(1_000).build()) {
+            try (KvTierCache b = RemoteWorker.builder(RemoteWorker.remote(uris, EXPORT_BYTES)
+                    .timeout(Duration.ofSeconds(1))).build()) {
                 int loaded = 0;
                 long slowest = 0;
                 for (int c = 0; c < chains.size(); c++) {

@@ -76,12 +76,12 @@ class SharedPathTest {
         try (KvTierCache local = KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(RemoteWorker.BLOCK)
                 .dramCapacityBytes(16L * RemoteWorker.BLOCK).localSsd(file, SHARED_BYTES).ssdDirectIo(true).build()) {
             DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class,
-                    () -> RemoteWorker.builder(file.toUri(), SHARED_BYTES).build());
+                    () -> RemoteWorker.builder(RemoteWorker.remote(file.toUri(), SHARED_BYTES)).build());
             assertEquals(Tier.REMOTE, e.tier());
             assertTrue(e.getMessage().contains("local tier"), e.getMessage());
         }
         DeviceUnavailableException missing = assertThrows(DeviceUnavailableException.class,
-                () -> RemoteWorker.builder(dir.resolve("absent.img").toUri(), SHARED_BYTES).build());
+                () -> RemoteWorker.builder(RemoteWorker.remote(dir.resolve("absent.img").toUri(), SHARED_BYTES)).build());
         assertTrue(missing.getMessage().contains("must exist"), missing.getMessage());
     }
 

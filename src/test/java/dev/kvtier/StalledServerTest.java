@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.nbd.NbdServer;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -69,9 +70,9 @@ class StalledServerTest {
         }
         // file-backed: nbdkit may exit on a broken pipe when a timed-out client closes, and comes back with its data
         try (NbdServer server = NbdServer.nbdkit("file", disk.toString());
-                KvTierCache cache = RemoteWorker.builder(server.uri(), 64L << 20)
-                        .dramCapacityBytes(2L * RemoteWorker.BLOCK).remoteTimeoutMillis(TIMEOUT_MS).remoteConnections(2)
-                        .storeWaitMillis(10_000).build()) {
+                KvTierCache cache = RemoteWorker.builder(RemoteWorker.remote(server.uri(), 64L << 20)
+                        .timeout(Duration.ofMillis(TIMEOUT_MS)).connections(2))
+                        .dramCapacityBytes(2L * RemoteWorker.BLOCK).storeWait(Duration.ofSeconds(10)).build()) {
             List<BlockKey[]> chains = RemoteTierTest.chains("stalled", 6, CHAIN);
             for (BlockKey[] keys : chains) {
                 assertEquals(CHAIN, cache.store(keys, RemoteTierTest.filled(keys)));

@@ -106,8 +106,8 @@ class TruncatedSsdFileTest {
         Path file = dir.resolve("failing.slots");
         List<BlockKey[]> first = WarmRestartTest.chains("before");
         try (NbdServer server = NbdServer.nbdkit("memory", "64M");
-                KvTierCache cache = WarmRestartTest.builder(file, 32, false).storeWaitMillis(30_000) // nothing dropped
-                        .remote(server.uri(), KvTierCacheBuilder.deviceBytesFor(256, WarmRestartTest.BLOCK)).build()) {
+                KvTierCache cache = WarmRestartTest.builder(file, 32, false).storeWait(Duration.ofSeconds(30)) // nothing dropped
+                        .remote(RemoteTier.builder(server.uri(), KvTierCacheBuilder.deviceBytesFor(256, WarmRestartTest.BLOCK)).build()).build()) {
             assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
                 WarmRestartTest.storeAll(cache, first);
                 cache.flush(Duration.ofSeconds(10));

@@ -10,6 +10,7 @@ import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,7 +29,7 @@ class TypedErrorsTest {
             port = s.getLocalPort(); // closed again: nothing listens there
         }
         DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class, () -> RemoteWorker.builder(
-                URI.create("nbd://127.0.0.1:" + port + "/"), 8L << 20).remoteTimeoutMillis(1_000).build());
+                RemoteWorker.remote(URI.create("nbd://127.0.0.1:" + port + "/"), 8L << 20).timeout(Duration.ofSeconds(1))).build());
         assertEquals(Tier.REMOTE, e.tier());
         try (KvTierCache withoutIt = KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(RemoteWorker.BLOCK)
                 .dramCapacityBytes(4L * RemoteWorker.BLOCK).build()) {
@@ -50,7 +51,7 @@ class TypedErrorsTest {
     void aSealedExportWithoutTheSecretIsAnIncompatibleRemoteTier() throws Exception {
         byte[] secret = "typed errors test secret, 32 B!!".getBytes(StandardCharsets.US_ASCII);
         try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
-            RemoteWorker.builder(server.uri(), 8L << 20).remoteSecret(secret).build().close();
+            RemoteWorker.builder(RemoteWorker.remote(server.uri(), 8L << 20).secret(secret)).build().close();
             DeviceIncompatibleException e = assertThrows(DeviceIncompatibleException.class,
                     () -> RemoteWorker.builder(server.uri(), 8L << 20).build());
             assertEquals(Tier.REMOTE, e.tier());

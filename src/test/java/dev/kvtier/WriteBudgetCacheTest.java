@@ -8,6 +8,7 @@ import static org.quicktheories.generators.SourceDSL.lists;
 import dev.kvtier.format.DeviceLayout;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
+import dev.kvtier.offline.OfflineKnobs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -54,10 +55,11 @@ class WriteBudgetCacheTest {
             long written;
             long elapsed;
             long intoDram;
-            try (KvTierCache cache = KvTierCache.builder().blockTokens(4).blockBytes(BLOCK)
+            KvTierCacheBuilder b = KvTierCache.builder().blockTokens(4).blockBytes(BLOCK)
                     .dramCapacityBytes((long) DRAM_BLOCKS * BLOCK).localSsd(file,
                             DeviceLayout.METADATA_BYTES + ((slotBytes + 4095) & -4096))
-                    .writeBudget(Tier.SSD, RATE).policyClock(now::get).build()) {
+                    .writeBudget(Tier.SSD, RATE);
+            try (KvTierCache cache = OfflineKnobs.building(null, now::get, b::build)) {
                 for (int op : ops) {
                     long[] ids = chain(op);
                     BlockKey[] keys = ns.keysFromHashes(ids);

@@ -1,5 +1,6 @@
 package dev.kvtier.cli;
 
+import dev.kvtier.ByteSize;
 import dev.kvtier.CachePolicy;
 import dev.kvtier.CacheStats;
 import dev.kvtier.Compression;
@@ -7,11 +8,13 @@ import dev.kvtier.KvTierCache;
 import dev.kvtier.KvTierCacheBuilder;
 import dev.kvtier.PrefillModel;
 import dev.kvtier.PrefixMatch;
+import dev.kvtier.RemoteTier;
 import dev.kvtier.Tier;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import dev.kvtier.replay.Replay;
 import dev.kvtier.replay.ReplayConfig;
+import dev.kvtier.replay.ReplayPolicy;
 import dev.kvtier.replay.ReplayReport;
 import dev.kvtier.replay.ReplayResult;
 import dev.kvtier.trace.Trace;
@@ -157,12 +160,13 @@ final class DemoCommand implements Callable<Integer> {
         int blockTokens = workload.blockTokens();
         KvTierCacheBuilder builder = KvTierCache.builder().policy(CachePolicy.parse(policy))
                 .blockTokens(blockTokens).blockBytes(blockBytes)
-                .dramCapacityBytes(dramMib << 20);
+                .dramCapacityBytes(ByteSize.mib(dramMib));
         if (ssdFile != null) {
-            builder.localSsd(ssdFile, ssdMib << 20).ssdCompression(compression);
+            builder.localSsd(ssdFile, ByteSize.mib(ssdMib)).ssdCompression(compression);
         }
         if (remote != null) {
-            builder.remote(remote, remoteMib << 20).remoteCompression(compression).reinitializeIncompatibleDevices(reset);
+            builder.remote(RemoteTier.builder(remote, ByteSize.mib(remoteMib)).compression(compression).build())
+                    .reinitializeIncompatibleDevices(reset);
             System.out.println("remote tier: " + String.join(", ", remote.stream().map(URI::toString).toList()) + ", "
                     + remoteMib + " MiB" + (remote.size() > 1 ? " each" : ""));
         }
@@ -289,11 +293,11 @@ final class DemoCommand implements Callable<Integer> {
         Path dir = reportDir != null ? reportDir : dataDir.resolve("report");
         Path work = Files.createTempDirectory("kvtier-demo-replay");
         try {
-            ReplayConfig base = new ReplayConfig(CachePolicy.COSTAWARE, dramBlocks, 0, 0, t.blockTokens(),
+            ReplayConfig base = new ReplayConfig(ReplayPolicy.COSTAWARE, dramBlocks, 0, 0, t.blockTokens(),
                     REPORT_BLOCK_BYTES, work, null, PrefillModel.DEFAULT, false);
             List<ReplayResult> results = new ArrayList<>();
             StringBuilder line = new StringBuilder();
-            for (CachePolicy p : CachePolicy.values()) {
+            for (ReplayPolicy p : ReplayPolicy.values()) {
                 ReplayResult atDemo = null;
                 for (double f : REPORT_DRAM_SCALES) {
                     ReplayResult r = Replay.run(t,
@@ -429,8 +433,8 @@ final class DemoCommand implements Callable<Integer> {
         }
         t.row("load throughput", Format.rate(s.loadedBytes(), loadNanos));
         t.row("store throughput", Format.rate(storedBlocks * blockBytes, storeNanos));
-        t.row("load latency p50/p99", Format.micros(s.loadLatency().getValueAtPercentile(50))
-                + " / " + Format.micros(s.loadLatency().getValueAtPercentile(99)));
+        t.row("load latency p50/p99", Format.micros(s.loadLatency().p50Nanos())
+                + " / " + Format.micros(s.loadLatency().p99Nanos()));
         t.row("wrong blocks served", wrongBlocks + " of " + s.loadedBlocks() + " checked");
         t.row("wall time", String.format("%.2f s", wallNanos / 1e9));
         t.print(System.out);

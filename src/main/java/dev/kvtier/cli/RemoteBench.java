@@ -4,6 +4,7 @@ import dev.kvtier.CacheStats;
 import dev.kvtier.KvTierCache;
 import dev.kvtier.KvTierCacheBuilder;
 import dev.kvtier.PrefixMatch;
+import dev.kvtier.RemoteTier;
 import dev.kvtier.Tier;
 import dev.kvtier.device.NbdDevice;
 import dev.kvtier.key.BlockKey;
@@ -13,6 +14,7 @@ import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -113,7 +115,7 @@ final class RemoteBench implements Callable<Integer> {
     boolean jsonOnly;
 
     @Option(names = "--sealed", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "Run demotion and load again on a sealed export (remoteSecret: AES-256-GCM) and report the"
+            description = "Run demotion and load again on a sealed export (RemoteTier secret: AES-256-GCM) and report the"
                     + " ratio to the plain run (default on; --no-sealed skips it).")
     boolean sealedRun;
 
@@ -227,10 +229,11 @@ final class RemoteBench implements Callable<Integer> {
     private KvTierCacheBuilder builder(long capacity, int dramBlocks) {
         KvTierCacheBuilder b = KvTierCache.builder().blockTokens(16).blockBytes(blockBytes)
                 .dramCapacityBytes((long) dramBlocks * ((blockBytes + 63) & -64)).demoteAhead(1.0)
-                .remote(uris, capacity).remoteConnections(connections).remoteTimeoutMillis(10_000)
-                .remoteLookupBudgetMillis(10_000) // a throughput bench: a loaded machine must not cut a match short
                 .reinitializeIncompatibleDevices(true);
-        return secret == null ? b : b.remoteSecret(secret);
+        RemoteTier.Builder remote = RemoteTier.builder(uris, capacity).connections(connections)
+                .timeout(Duration.ofSeconds(10))
+                .lookupBudget(Duration.ofSeconds(10)); // a throughput bench: a loaded machine must not cut a match short
+        return b.remote((secret == null ? remote : remote.secret(secret)).build());
     }
 
     /** Demotion's GiB/s: store and writes together, and the writes alone (from the store's return). */
@@ -367,8 +370,8 @@ final class RemoteBench implements Callable<Integer> {
                     + " those writes, region prefilled (%s)", demote.total() / fio.write(), gib(prefill)));
             if (sealedDemote != null) {
                 t.row("sealed", String.format(Locale.ROOT, "demote writes %s (%.2f of fio, %.2f of plain), load %s (%.2f"
-                        + " of fio, %.2f of plain), one block p50 %.0f us, p99 %.0f us: the same phases with remoteSecret"
-                        + " (AES-256-GCM on every block)", gib(sealedDemote.writes()), sealedDemote.writes() / fio.write(),
+                        + " of fio, %.2f of plain), one block p50 %.0f us, p99 %.0f us: the same phases with a RemoteTier"
+                        + " secret (AES-256-GCM on every block)", gib(sealedDemote.writes()), sealedDemote.writes() / fio.write(),
                         sealedDemote.writes() / demote.writes(), gib(sealedLoad), sealedLoad / fio.read(), sealedLoad / load,
                         sealedLatency.getValueAtPercentile(50) / 1e3, sealedLatency.getValueAtPercentile(99) / 1e3));
             }

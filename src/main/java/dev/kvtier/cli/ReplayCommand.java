@@ -1,10 +1,10 @@
 package dev.kvtier.cli;
 
-import dev.kvtier.CachePolicy;
 import dev.kvtier.PrefillModel;
 import dev.kvtier.replay.Replay;
 import dev.kvtier.replay.ReplayBound;
 import dev.kvtier.replay.ReplayConfig;
+import dev.kvtier.replay.ReplayPolicy;
 import dev.kvtier.replay.ReplayReport;
 import dev.kvtier.replay.ReplayResult;
 import dev.kvtier.replay.TraceSplit;
@@ -134,7 +134,7 @@ final class ReplayCommand implements Callable<Integer> {
         printSkipped(read, System.err);
         Trace t = TraceSplit.half(read, TraceSplit.Half.parse(half));
         Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("kvtier-replay");
-        ReplayConfig base = new ReplayConfig(CachePolicy.parse(policies.get(0)), dramBlocks.get(0), 0, 0,
+        ReplayConfig base = new ReplayConfig(ReplayPolicy.parse(policies.get(0)), dramBlocks.get(0), 0, 0,
                 blockTokens != null ? blockTokens : t.blockTokens(), blockBytes, dir, remoteUri,
                 new PrefillModel(prefillTokensPerSecond, contextDoublingTokens), weighByPrefill);
         List<ReplayConfig> runs = runs(base);
@@ -222,21 +222,21 @@ final class ReplayCommand implements Callable<Integer> {
     /** One configuration per policy and capacity combination, policies outermost. */
     private List<ReplayConfig> runs(ReplayConfig base) {
         List<ReplayConfig> runs = new ArrayList<>();
-        List<CachePolicy> all = new ArrayList<>();
+        List<ReplayPolicy> all = new ArrayList<>();
         for (String p : policies) {
-            CachePolicy policy = CachePolicy.parse(p);
+            ReplayPolicy policy = ReplayPolicy.parse(p);
             if (!all.contains(policy)) {
                 all.add(policy);
             }
         }
         if (!noBound) { // every capacity is judged against lru and the bound
-            for (CachePolicy p : new CachePolicy[] {CachePolicy.LRU, CachePolicy.OPT}) {
+            for (ReplayPolicy p : new ReplayPolicy[] {ReplayPolicy.LRU, ReplayPolicy.OPT}) {
                 if (!all.contains(p)) {
                     all.add(p);
                 }
             }
         }
-        for (CachePolicy policy : all) {
+        for (ReplayPolicy policy : all) {
             for (long d : dramBlocks) {
                 for (long s : ssdBlocks) {
                     for (long r : remoteBlocks) {

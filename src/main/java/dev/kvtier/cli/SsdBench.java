@@ -434,7 +434,7 @@ final class SsdBench implements Callable<Integer> {
         ByteBuffer[] four = java.util.Arrays.copyOf(src, 4);
         try (KvTierCache cache = KvTierCache.builder().blockTokens(16).blockBytes(blockBytes)
                 .dramCapacityBytes((long) FILL_DRAM_BLOCKS * ((blockBytes + 63) & -64)).localSsd(cacheFile, ssdBytes)
-                .storeWaitMillis(waitMs).flushOnClose(Duration.ZERO).build()) {
+                .storeWait(Duration.ofMillis(waitMs)).flushOnClose(Duration.ZERO).build()) {
             BlockKey[][] fillChains = new BlockKey[chainsToFill][];
             long t0 = System.nanoTime();
             for (int c = 0; c < chainsToFill; c++) {
@@ -502,7 +502,7 @@ final class SsdBench implements Callable<Integer> {
                 t.row(b == 0 ? "fill of 4x DRAM" : "  with back-pressure", String.format(Locale.ROOT,
                         "%d of %d blocks kept, %d dropped before written, %d refused for want of a page; stores took"
                         + " %d ms, waited %d ms%s", f[1], f[0], f[2], f[3], f[5], f[4],
-                        b == 0 ? " (stores never wait)" : " (storeWaitMillis " + FILL_WAIT_MS + ")"));
+                        b == 0 ? " (stores never wait)" : " (storeWait " + FILL_WAIT_MS + " ms)"));
             }
             if (compression != Compression.NONE) {
                 t.row("compression", String.format(Locale.ROOT, "%.2fx (block bytes / bytes written)", compressionRatio));

@@ -237,7 +237,7 @@ public final class DeviceLayout {
                     + " (every server sharing it must set the same remoteWays)";
         }
         if (sealed() != wanted.sealed()) {
-            return sealed() ? "its blocks are sealed with a secret and this cache has none (set remoteSecret)"
+            return sealed() ? "its blocks are sealed with a secret and this cache has none (set RemoteTier.Builder.secret)"
                     : "its blocks are not sealed and this cache has a secret; reformat it to seal them";
         }
         return null;

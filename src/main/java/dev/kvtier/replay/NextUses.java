@@ -1,6 +1,6 @@
 package dev.kvtier.replay;
 
-import dev.kvtier.NextUseOracle;
+import dev.kvtier.offline.OfflineKnobs;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -11,7 +11,7 @@ import java.util.Map;
  * Built with {@link #add} in request order, then {@link #seal}ed (each list trimmed to its
  * length) before the first lookup.
  */
-final class NextUses implements NextUseOracle {
+final class NextUses implements OfflineKnobs.NextUse {
     private final Map<Long, int[]> uses = new HashMap<>();
     private final Map<Long, Integer> counts = new HashMap<>();
     private int now;

@@ -1,13 +1,14 @@
 package dev.kvtier.replay;
 
-import dev.kvtier.CachePolicy;
 import dev.kvtier.CacheStats;
 import dev.kvtier.KvTierCache;
 import dev.kvtier.KvTierCacheBuilder;
 import dev.kvtier.PrefixMatch;
+import dev.kvtier.RemoteTier;
 import dev.kvtier.Tier;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
+import dev.kvtier.offline.OfflineKnobs;
 import dev.kvtier.trace.Trace;
 import dev.kvtier.trace.TraceRequest;
 import java.io.IOException;
@@ -73,7 +74,7 @@ public final class Replay {
      * admission and the device tiers' LRU order are not optimal together).
      */
     static ReplayConfig boundOverTiers(ReplayConfig c) {
-        if (c.policy() != CachePolicy.OPT || c.ssdBlocks() == 0 && c.remoteBlocks() == 0) {
+        if (c.policy() != ReplayPolicy.OPT || c.ssdBlocks() == 0 && c.remoteBlocks() == 0) {
             return c;
         }
         return c.withCapacity(c.dramBlocks() + c.ssdBlocks() + c.remoteBlocks(), 0, 0);
@@ -86,7 +87,7 @@ public final class Replay {
 
     private ReplayResult run(IntConsumer progress) throws IOException {
         long t0 = System.nanoTime();
-        NextUses future = config.policy() == CachePolicy.OPT ? future() : null;
+        NextUses future = config.policy() == ReplayPolicy.OPT ? future() : null;
         Path ssdFile = config.ssdBlocks() > 0 ? Files.createTempFile(config.workDir(), "replay-", ".slots") : null;
         long hitTokens = 0;
         long[] byTier = new long[3];
@@ -129,9 +130,9 @@ public final class Replay {
         int bytes = config.blockBytes();
         KvTierCacheBuilder b = KvTierCache.builder().blockTokens(config.blockTokens()).blockBytes(bytes)
                 .dramCapacityBytes(config.dramBlocks() * ((bytes + 63L) & -64L))
-                .policy(config.policy()).policyClock(() -> clockNanos).flushOnClose(Duration.ZERO);
-        if (future != null) {
-            b.nextUseOracle(future);
+                .flushOnClose(Duration.ZERO);
+        if (future == null) {
+            b.policy(config.policy().cachePolicy());
         }
         if (weighed()) {
             b.prefillModel(config.prefill());
@@ -141,15 +142,15 @@ public final class Replay {
                     .reinitializeIncompatibleDevices(true);
         }
         if (config.remoteBlocks() > 0) {
-            b.remote(config.remoteUri(), KvTierCacheBuilder.deviceBytesFor(config.remoteBlocks(), bytes))
-                    .reinitializeIncompatibleDevices(true);
+            b.remote(RemoteTier.builder(config.remoteUri(), KvTierCacheBuilder.deviceBytesFor(config.remoteBlocks(), bytes))
+                    .build()).reinitializeIncompatibleDevices(true);
         }
-        return b.build();
+        return OfflineKnobs.building(future, () -> clockNanos, b::build);
     }
 
     /** Whether costaware weighs its hits by prefill time (other policies ignore the setting). */
     private boolean weighed() {
-        return config.weighByPrefill() && config.policy() == CachePolicy.COSTAWARE;
+        return config.weighByPrefill() && config.policy() == ReplayPolicy.COSTAWARE;
     }
 
     /** Stores blocks {@code [from, to)} of the request, in pieces DRAM can take, until the cache keeps no more. */

@@ -1,6 +1,5 @@
 package dev.kvtier.replay;
 
-import dev.kvtier.CachePolicy;
 import dev.kvtier.PrefillModel;
 import java.net.URI;
 import java.nio.file.Path;
@@ -13,7 +12,7 @@ import java.util.Objects;
  * that model ({@code KvTierCacheBuilder.prefillModel}; its runs are then named
  * {@code costaware-prefill}).
  */
-public record ReplayConfig(CachePolicy policy, long dramBlocks, long ssdBlocks, long remoteBlocks, int blockTokens,
+public record ReplayConfig(ReplayPolicy policy, long dramBlocks, long ssdBlocks, long remoteBlocks, int blockTokens,
         int blockBytes, Path workDir, URI remoteUri, PrefillModel prefill, boolean weighByPrefill) {
 
     public ReplayConfig {
@@ -45,7 +44,7 @@ public record ReplayConfig(CachePolicy policy, long dramBlocks, long ssdBlocks, 
     }
 
     /** The same replay under another policy. */
-    public ReplayConfig withPolicy(CachePolicy p) {
+    public ReplayConfig withPolicy(ReplayPolicy p) {
         return new ReplayConfig(p, dramBlocks, ssdBlocks, remoteBlocks, blockTokens, blockBytes, workDir, remoteUri,
                 prefill, weighByPrefill);
     }

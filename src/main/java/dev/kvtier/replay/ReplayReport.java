@@ -1,5 +1,6 @@
 package dev.kvtier.replay;
 
+import dev.kvtier.LatencySnapshot;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -12,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
-import org.HdrHistogram.Histogram;
 
 /**
  * The replay report: one self-contained HTML page (inline CSS and SVG charts, no script, no
@@ -272,11 +272,11 @@ public final class ReplayReport {
             h.append(r.wrongBlocks() > 0 ? "<td class=\"n alarm\">" : "<td class=\"n\">").append(count(r.wrongBlocks()))
                     .append("</td>");
             num(h, fixed(r.wallSeconds(), 2));
-            Histogram l = r.loadLatency();
+            LatencySnapshot l = r.loadLatency();
             if (hasLoads(r)) {
-                num(h, fixed(l.getValueAtPercentile(50) / 1000.0, 1));
-                num(h, fixed(l.getValueAtPercentile(99) / 1000.0, 1));
-                num(h, fixed(l.getMaxValue() / 1000.0, 1));
+                num(h, fixed(l.p50Nanos() / 1000.0, 1));
+                num(h, fixed(l.p99Nanos() / 1000.0, 1));
+                num(h, fixed(l.maxNanos() / 1000.0, 1));
             } else {
                 num(h, "–");
                 num(h, "–");
@@ -355,7 +355,7 @@ public final class ReplayReport {
     }
 
     private static boolean hasLoads(ReplayResult r) {
-        return r.loadLatency() != null && r.loadLatency().getTotalCount() > 0;
+        return r.loadLatency() != null && r.loadLatency().count() > 0;
     }
 
     /** Which tiers the charts show: DRAM always, a lower tier when any run has it or hit in it. */

@@ -1,5 +1,6 @@
 package dev.kvtier.replay;
 
+import dev.kvtier.LatencySnapshot;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -16,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.HdrHistogram.Histogram;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.AxisLocation;
 import org.jfree.chart.axis.CategoryAxis;
@@ -235,8 +235,8 @@ final class ReportCharts {
     static List<Integer> latencyRuns(List<ReplayResult> results) {
         List<Integer> withData = new ArrayList<>();
         for (int k = 0; k < results.size(); k++) {
-            Histogram h = results.get(k).loadLatency();
-            if (h != null && h.getTotalCount() > 0) {
+            LatencySnapshot h = results.get(k).loadLatency();
+            if (h != null && h.count() > 0) {
                 withData.add(k);
             }
         }
@@ -272,9 +272,9 @@ final class ReportCharts {
         double lo = Double.MAX_VALUE;
         double hi = 0;
         for (int k : shown) {
-            Histogram h = results.get(k).loadLatency();
+            LatencySnapshot h = results.get(k).loadLatency();
             for (int p = 0; p < PERCENTILES.length; p++) {
-                double micros = Math.max(1, h.getValueAtPercentile(PERCENTILES[p])) / 1000.0;
+                double micros = Math.max(1, h.percentileNanos(PERCENTILES[p])) / 1000.0;
                 data.addValue(micros, labels.get(k), PERCENTILE_LABELS[p]);
                 lo = Math.min(lo, micros);
                 hi = Math.max(hi, micros);

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kvtier.KvTierCache;
 import dev.kvtier.KvTierCacheBuilder;
 import dev.kvtier.PrefixMatch;
+import dev.kvtier.RemoteTier;
 import dev.kvtier.Tier;
 import dev.kvtier.device.NbdDevice;
 import dev.kvtier.key.BlockKey;
@@ -23,6 +24,7 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -223,8 +225,8 @@ class NbdTlsTest {
         Namespace ns = Namespace.builder("tls-model").blockTokens(4).build();
         BlockKey[] keys = ns.blockKeys(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20});
         try (NbdServer server = NbdServer.nbdkitTls("require", serverCerts, "memory", "64M");
-                KvTierCache a = cache(server.tlsUri()).remoteTls(trusting).build();
-                KvTierCache b = cache(server.tlsUri()).remoteTls(trusting).build()) {
+                KvTierCache a = cache(remote(server.tlsUri()).tls(trusting)).build();
+                KvTierCache b = cache(remote(server.tlsUri()).tls(trusting)).build()) {
             ByteBuffer[] src = new ByteBuffer[keys.length];
             for (int i = 0; i < keys.length; i++) {
                 src[i] = payload(keys[i]);
@@ -251,20 +253,24 @@ class NbdTlsTest {
     }
 
     @Test
-    void remoteTlsWithAPlainUriIsRefusedAtBuild() {
+    void tlsWithAPlainUriIsRefusedByTheRemoteTierSettings() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> cache(URI.create("nbd://127.0.0.1:1/")).remoteTls(trusting).build().close());
-        assertMessage(e, "remoteTls", "nbd://127.0.0.1:1/", "use nbds://");
+                () -> remote(URI.create("nbd://127.0.0.1:1/")).tls(trusting).build());
+        assertMessage(e, "RemoteTier: tls is set", "nbd://127.0.0.1:1/", "use nbds://");
         IllegalArgumentException scheme = assertThrows(IllegalArgumentException.class,
-                () -> cache(URI.create("https://127.0.0.1:1/")).build().close());
+                () -> remote(URI.create("https://127.0.0.1:1/")).build());
         assertMessage(scheme, "nbds://host");
-        assertThrows(NullPointerException.class, () -> KvTierCache.builder().remoteTls(null));
+        assertThrows(NullPointerException.class, () -> remote(URI.create("nbds://127.0.0.1:1/")).tls(null));
     }
 
-    private static KvTierCacheBuilder cache(URI uri) {
+    private static RemoteTier.Builder remote(URI uri) {
+        return RemoteTier.builder(uri, 8L << 20).connections(2).timeout(Duration.ofSeconds(5)).ways(4)
+                .recheckAfter(Duration.ZERO);
+    }
+
+    private static KvTierCacheBuilder cache(RemoteTier.Builder remote) {
         return KvTierCache.builder().blockTokens(4).blockBytes(BLOCK).dramCapacityBytes(16L * BLOCK).demoteAhead(1.0)
-                .remote(uri, 8L << 20).remoteConnections(2).remoteTimeoutMillis(5_000).remoteWays(4)
-                .remoteRecheckMillis(0);
+                .remote(remote.build());
     }
 
     /** Greeting, the client's flags, ACK to its NBD_OPT_STARTTLS, then silence. */

@@ -3,7 +3,6 @@ package dev.kvtier.replay;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kvtier.CachePolicy;
 import dev.kvtier.PrefillModel;
 import dev.kvtier.trace.Trace;
 import dev.kvtier.trace.TraceRequest;
@@ -35,9 +34,9 @@ class GeneratedWorkloadsTest {
     void theDefaultIsNeverBehindLru(Workloads.Shape shape) throws IOException {
         Trace t = Workloads.generate(shape, REQUESTS, 7);
         for (long c : CAPACITIES) {
-            ReplayResult lru = replay(t, CachePolicy.LRU, c, 0);
-            ReplayResult adaptive = replay(t, CachePolicy.ADAPTIVE, c, 0);
-            ReplayResult opt = replay(t, CachePolicy.OPT, c, 0);
+            ReplayResult lru = replay(t, ReplayPolicy.LRU, c, 0);
+            ReplayResult adaptive = replay(t, ReplayPolicy.ADAPTIVE, c, 0);
+            ReplayResult opt = replay(t, ReplayPolicy.OPT, c, 0);
             System.out.printf(Locale.ROOT, "%s %d blocks: adaptive %.4f lru %.4f opt %.4f%n", shape.id(), c,
                     adaptive.hitRate(), lru.hitRate(), opt.hitRate());
             assertTrue(adaptive.hitRate() >= lru.hitRate() - SLACK, shape.id() + " at " + c + " blocks: adaptive "
@@ -52,12 +51,12 @@ class GeneratedWorkloadsTest {
     @Test
     void optBoundsEveryPolicyWithADeviceTier() throws IOException {
         Trace t = Workloads.generate(Workloads.Shape.TENANT_MIX, 1500, 3);
-        ReplayResult opt = replay(t, CachePolicy.OPT, 100, 400);
+        ReplayResult opt = replay(t, ReplayPolicy.OPT, 100, 400);
         assertEquals(100, opt.capacityBlocks()[0]);
         assertEquals(400, opt.capacityBlocks()[1]);
         List<ReplayResult> all = new ArrayList<>(List.of(opt));
-        for (CachePolicy p : new CachePolicy[] {CachePolicy.LRU, CachePolicy.SECOND_HIT, CachePolicy.COSTAWARE,
-            CachePolicy.ADAPTIVE}) {
+        for (ReplayPolicy p : new ReplayPolicy[] {ReplayPolicy.LRU, ReplayPolicy.SECOND_HIT, ReplayPolicy.COSTAWARE,
+            ReplayPolicy.ADAPTIVE}) {
             all.add(replay(t, p, 100, 400));
         }
         for (ReplayBound.Row row : ReplayBound.rows(all)) {
@@ -81,7 +80,7 @@ class GeneratedWorkloadsTest {
         assertTrue(TraceSplit.half(one, TraceSplit.Half.SECOND).requests().get(0).timeSeconds() >= one.durationSeconds() / 2);
     }
 
-    private ReplayResult replay(Trace t, CachePolicy p, long dram, long ssd) throws IOException {
+    private ReplayResult replay(Trace t, ReplayPolicy p, long dram, long ssd) throws IOException {
         ReplayConfig c = new ReplayConfig(p, dram, ssd, 0, t.blockTokens(), 64, dir, null, PrefillModel.DEFAULT, false);
         return Replay.run(t, c, n -> { });
     }

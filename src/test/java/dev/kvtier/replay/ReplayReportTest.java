@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.kvtier.Latencies;
+import dev.kvtier.LatencySnapshot;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.HdrHistogram.Histogram;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,16 +22,12 @@ class ReplayReportTest {
     @TempDir
     Path tmp;
 
-    private static Histogram latency(long... nanos) {
-        Histogram h = new Histogram(3);
-        for (long n : nanos) {
-            h.recordValue(n);
-        }
-        return h;
+    private static LatencySnapshot latency(long... nanos) {
+        return Latencies.of(nanos);
     }
 
     private static ReplayResult run(String policy, long dram, long ssd, long remote, long hitDram, long hitSsd,
-            long hitRemote, Histogram lat) {
+            long hitRemote, LatencySnapshot lat) {
         long input = 1_000_000;
         long hits = hitDram + hitSsd + hitRemote;
         long ssdBlocks = ssd > 0 ? ssd / 2 : 0;
@@ -44,7 +41,7 @@ class ReplayReportTest {
     /** Two policies over three capacities, one SSD run, one run with a remote tier, one with no load calls. */
     private static List<ReplayResult> results() {
         List<ReplayResult> r = new ArrayList<>();
-        r.add(run("lru", 100, 0, 0, 0, 0, 0, new Histogram(3))); // no hits, so no load calls
+        r.add(run("lru", 100, 0, 0, 0, 0, 0, LatencySnapshot.empty())); // no hits, so no load calls
         r.add(run("lru", 1_000, 0, 0, 120_000, 0, 0, latency(900, 1_100, 1_500, 8_000)));
         r.add(run("lru", 1_000, 9_000, 0, 110_000, 140_000, 0, latency(1_000, 40_000, 60_000, 300_000)));
         r.add(run("costaware", 100, 0, 0, 30_000, 0, 0, latency(700, 800)));
@@ -126,7 +123,7 @@ class ReplayReportTest {
 
     @Test
     void singleDramOnlyRunWithoutLoadCallsStillGivesEveryChart() throws IOException {
-        ReplayResult only = run("opt", 64, 0, 0, 0, 0, 0, new Histogram(3));
+        ReplayResult only = run("opt", 64, 0, 0, 0, 0, 0, LatencySnapshot.empty());
         Path out = ReplayReport.write(tmp.resolve("one"), "tiny <trace> & co", null, 16, List.of(only), null);
         String html = Files.readString(out);
         assertEquals(4, count(html, "<svg"));

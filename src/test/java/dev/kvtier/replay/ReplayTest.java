@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kvtier.CachePolicy;
 import dev.kvtier.PrefillModel;
 import dev.kvtier.trace.Trace;
 import dev.kvtier.trace.TraceFormat;
@@ -37,8 +36,8 @@ class ReplayTest {
     /** Request 2 hits blocks 1 and 2 (1,024 tokens), 3 and 4 hit block 1 (512 each); 4's partial block is never stored. */
     @Test
     void everyPolicyThatKeepsNewBlocksHitsTheWorkedOutTokens() throws IOException {
-        for (CachePolicy p : new CachePolicy[] {CachePolicy.LRU, CachePolicy.COSTAWARE, CachePolicy.OPT,
-            CachePolicy.WRITE_LIMIT}) {
+        for (ReplayPolicy p : new ReplayPolicy[] {ReplayPolicy.LRU, ReplayPolicy.COSTAWARE, ReplayPolicy.OPT,
+            ReplayPolicy.WRITE_LIMIT}) {
             ReplayResult r = replay(p, 64, 0);
             assertEquals(INPUT, r.inputTokens());
             assertEquals(2048, r.hitTokens(), p + " hit tokens");
@@ -50,13 +49,13 @@ class ReplayTest {
     /** Nothing is kept on first sight: request 2 stores blocks 1 and 2, so only requests 3 and 4 hit (block 1). */
     @Test
     void secondHitKeepsBlocksOnTheirSecondSighting() throws IOException {
-        assertEquals(1024, replay(CachePolicy.SECOND_HIT, 64, 0).hitTokens());
+        assertEquals(1024, replay(ReplayPolicy.SECOND_HIT, 64, 0).hitTokens());
     }
 
     /** With two DRAM blocks and an SSD tier, the same hits, and the demoter's SSD writes are counted. */
     @Test
     void aSmallDramSpillsToTheSsd() throws IOException {
-        ReplayResult r = replay(CachePolicy.LRU, 2, 64);
+        ReplayResult r = replay(ReplayPolicy.LRU, 2, 64);
         assertEquals(2048, r.hitTokens());
         assertTrue(r.blocksWritten()[1] > 0 && r.bytesWritten()[1] > 0, "no SSD writes counted");
         assertEquals(0, r.wrongBlocks());
@@ -82,12 +81,12 @@ class ReplayTest {
                 "{\"timestamp\": 6, \"input_length\": 812, \"output_length\": 1, \"hash_ids\": [7, 8]}",
                 "{\"timestamp\": 7, \"input_length\": 50, \"output_length\": 1, \"hash_ids\": [7]}");
         Trace t = Trace.read(Files.writeString(dir.resolve("short.jsonl"), slice), null);
-        for (CachePolicy p : CachePolicy.values()) {
+        for (ReplayPolicy p : ReplayPolicy.values()) {
             ReplayResult r = replay(t, p, 64, 0);
             assertEquals(8, r.requests(), p + " requests");
             assertEquals(1024 + 100 + 300 + 0 + 700 + 200 + 812 + 50, r.inputTokens(), p + " input tokens");
             // second-hit keeps a block on its second sighting: block 1 when 5 stores it, 7 when 7 does.
-            assertEquals(p == CachePolicy.SECOND_HIT ? 50 : 100 + 512 + 188 + 50, r.hitTokens(), p + " hit tokens");
+            assertEquals(p == ReplayPolicy.SECOND_HIT ? 50 : 100 + 512 + 188 + 50, r.hitTokens(), p + " hit tokens");
             assertEquals(0, r.wrongBlocks());
         }
     }
@@ -140,13 +139,13 @@ class ReplayTest {
         }
         assertTrue(shortPrompts > n / 4 && shortHits > 0, "the generator makes short prompts that hit");
         Trace t = Trace.read(Files.writeString(dir.resolve("generated.jsonl"), lines), TraceFormat.MOONCAKE);
-        for (CachePolicy p : CachePolicy.values()) {
+        for (ReplayPolicy p : ReplayPolicy.values()) {
             for (long dram : new long[] {stored.size(), 8}) {
                 ReplayResult r = replay(t, p, dram, 0);
                 assertEquals(n, r.requests(), p + " requests");
                 assertEquals(input, r.inputTokens(), p + " input tokens");
                 assertEquals(0, r.wrongBlocks());
-                if (dram > 8 && p != CachePolicy.SECOND_HIT) {
+                if (dram > 8 && p != ReplayPolicy.SECOND_HIT) {
                     assertEquals(unbounded, r.hitTokens(), p + " hit tokens with room for every block");
                 } else {
                     assertTrue(r.hitTokens() <= unbounded, p + " " + dram + " blocks hit " + r.hitTokens()
@@ -159,15 +158,15 @@ class ReplayTest {
     @Test
     void badConfigurationsAreNamed() {
         assertMessage("replay needs at least one DRAM block, was 0",
-                () -> new ReplayConfig(CachePolicy.LRU, 0, 0, 0, 512, 4096, dir, null, PrefillModel.DEFAULT, false));
+                () -> new ReplayConfig(ReplayPolicy.LRU, 0, 0, 0, 512, 4096, dir, null, PrefillModel.DEFAULT, false));
         assertMessage("tier capacities must be >= 0 blocks: ssd -1",
-                () -> new ReplayConfig(CachePolicy.LRU, 1, -1, 0, 512, 4096, dir, null, PrefillModel.DEFAULT, false));
+                () -> new ReplayConfig(ReplayPolicy.LRU, 1, -1, 0, 512, 4096, dir, null, PrefillModel.DEFAULT, false));
         assertMessage("--remote-blocks needs --remote-uri",
-                () -> new ReplayConfig(CachePolicy.LRU, 1, 0, 8, 512, 4096, dir, null, PrefillModel.DEFAULT, false));
+                () -> new ReplayConfig(ReplayPolicy.LRU, 1, 0, 8, 512, 4096, dir, null, PrefillModel.DEFAULT, false));
         assertMessage("an SSD tier needs a work directory",
-                () -> new ReplayConfig(CachePolicy.LRU, 1, 8, 0, 512, 4096, null, null, PrefillModel.DEFAULT, false));
+                () -> new ReplayConfig(ReplayPolicy.LRU, 1, 8, 0, 512, 4096, null, null, PrefillModel.DEFAULT, false));
         assertMessage("replay needs blockTokens >= 1 and blockBytes >= 16, was 512 and 8",
-                () -> new ReplayConfig(CachePolicy.LRU, 1, 0, 0, 512, 8, dir, null, PrefillModel.DEFAULT, false));
+                () -> new ReplayConfig(ReplayPolicy.LRU, 1, 0, 0, 512, 8, dir, null, PrefillModel.DEFAULT, false));
     }
 
     private static void assertMessage(String message, Executable call) {
@@ -175,11 +174,11 @@ class ReplayTest {
         assertTrue(e.getMessage().contains(message), "expected \"" + message + "\" in: " + e.getMessage());
     }
 
-    private ReplayResult replay(CachePolicy policy, long dram, long ssd) throws IOException {
+    private ReplayResult replay(ReplayPolicy policy, long dram, long ssd) throws IOException {
         return replay(Trace.read(Files.writeString(dir.resolve("slice.jsonl"), SLICE), null), policy, dram, ssd);
     }
 
-    private ReplayResult replay(Trace t, CachePolicy policy, long dram, long ssd) throws IOException {
+    private ReplayResult replay(Trace t, ReplayPolicy policy, long dram, long ssd) throws IOException {
         ReplayConfig c = new ReplayConfig(policy, dram, ssd, 0, t.blockTokens(), 4096, dir, null, PrefillModel.DEFAULT, false);
         return Replay.run(t, c, n -> { });
     }

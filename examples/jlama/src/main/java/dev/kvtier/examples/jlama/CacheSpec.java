@@ -2,6 +2,7 @@ package dev.kvtier.examples.jlama;
 
 import dev.kvtier.KvTierCache;
 import dev.kvtier.KvTierCacheBuilder;
+import dev.kvtier.RemoteTier;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -29,7 +30,8 @@ public record CacheSpec(int blockTokens, int blockBytes, long dramBlocks, Path s
             // kvtier's default lookup budget is 100 ms; on a loaded 2-core CI machine reading a
             // chain's set headers may take longer than that, and the tests want every block
             // found (what is not found in time is just not matched). Lookups measured here: 6-26 ms.
-            b.remote(remote, KvTierCacheBuilder.deviceBytesFor(remoteBlocks, blockBytes)).remoteLookupBudgetMillis(1_000);
+            b.remote(RemoteTier.builder(remote, KvTierCacheBuilder.deviceBytesFor(remoteBlocks, blockBytes))
+                    .lookupBudget(Duration.ofSeconds(1)).build());
         }
         return b.build();
     }
