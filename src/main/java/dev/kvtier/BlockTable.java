@@ -1191,7 +1191,7 @@ final class BlockTable implements BlockFacts {
     }
 
     private void loadFailed(int e, int tier, int slot, ReadStatus failure) {
-        Counter c = failure == ReadStatus.CORRUPT ? Counter.CORRUPT_BLOCKS
+        Counter c = failure == ReadStatus.CORRUPT || failure == ReadStatus.UNAUTHENTIC ? Counter.CORRUPT_BLOCKS
                 : failure == ReadStatus.MISMATCH ? Counter.MISMATCHED_BLOCKS : Counter.READ_ERRORS;
         metrics.add(c, tier, 1);
         if (failure == ReadStatus.CORRUPT && tier == REMOTE) {

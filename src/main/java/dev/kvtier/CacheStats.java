@@ -321,7 +321,7 @@ public final class CacheStats {
         return one(Counter.PROMOTED_BLOCKS);
     }
 
-    /** Reads from {@code tier} that failed a checksum, header or decoding check: served as misses. */
+    /** Reads from {@code tier} that failed a checksum, header, seal or decoding check: served as misses. */
     public long corruptBlocks(Tier tier) {
         return of(Counter.CORRUPT_BLOCKS, tier);
     }

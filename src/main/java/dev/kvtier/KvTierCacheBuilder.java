@@ -271,7 +271,7 @@ public final class KvTierCacheBuilder {
         return new CacheConfig.Remote(remote.exports, remote.capacityBytesEach, remote.connections,
                 saturatedMillis(remote.timeout), remote.ways, saturatedMillis(remote.recheckAfter),
                 saturatedMillis(remote.lookupBudget), remote.compression, remote.tls,
-                remote.secret == null ? null : SlotSeal.of(remote.secret));
+                remote.secret == null ? null : SlotSeal.of(remote.secret, remote.tenantSecrets));
     }
 
     private static long saturatedMillis(Duration d) {

@@ -1,11 +1,14 @@
 package dev.kvtier;
 
 import dev.kvtier.format.SlotSeal;
+import dev.kvtier.key.Namespace;
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -38,6 +41,8 @@ public final class RemoteTier {
     final SSLContext tls;
     /** The deployment's secret (a private copy), or null: unsealed. */
     final byte[] secret;
+    /** Namespaces' own secrets (private copies). */
+    final List<SlotSeal.TenantSecret> tenantSecrets;
 
     private RemoteTier(Builder b) {
         this.exports = b.exports;
@@ -50,6 +55,7 @@ public final class RemoteTier {
         this.compression = b.compression;
         this.tls = b.tls;
         this.secret = b.secret;
+        this.tenantSecrets = List.copyOf(b.tenantSecrets);
     }
 
     /** Settings for one export, of which the first {@code capacityBytes} are used. */
@@ -80,7 +86,8 @@ public final class RemoteTier {
     public String toString() {
         return "RemoteTier[" + exports + ", " + capacityBytesEach + " bytes each, " + connections + " connections, timeout "
                 + timeout + ", " + ways + " ways, recheck after " + recheckAfter + ", lookup budget " + lookupBudget
-                + ", " + compression + (secret != null ? ", sealed" : "") + "]";
+                + ", " + compression + (secret != null ? ", sealed" : "")
+                + (tenantSecrets.isEmpty() ? "" : ", " + tenantSecrets.size() + " tenant secrets") + "]";
     }
 
     /** Builds {@link RemoteTier} settings; defaults as each setter says. */
@@ -95,6 +102,7 @@ public final class RemoteTier {
         private Compression compression = Compression.NONE;
         private SSLContext tls;
         private byte[] secret;
+        private final List<SlotSeal.TenantSecret> tenantSecrets = new ArrayList<>();
 
         private Builder(List<URI> exports, long capacityBytesEach) {
             this.exports = exports;
@@ -178,6 +186,21 @@ public final class RemoteTier {
             return this;
         }
 
+        /**
+         * Seals the blocks of {@code namespace} with a secret of its own besides the deployment's
+         * (a tenant's; at least 16 bytes; copied): they are served only to, and only if written
+         * by, servers holding both, so servers of the deployment without it can neither read that
+         * tenant's KV nor forge it (their reads of its blocks are misses, counted as corrupt).
+         * Needs {@link #secret}. Not checked at attach: a server with the wrong tenant secret
+         * misses on every block of that namespace.
+         */
+        public Builder tenantSecret(Namespace namespace, byte[] secret) {
+            Objects.requireNonNull(namespace, "namespace");
+            tenantSecrets.add(new SlotSeal.TenantSecret(namespace.rootHi(), namespace.rootLo(),
+                    Objects.requireNonNull(secret, "secret").clone()));
+            return this;
+        }
+
         /** The settings; throws {@link IllegalArgumentException} naming the first wrong one. */
         public RemoteTier build() {
             require(!exports.isEmpty(), "no export given");
@@ -200,6 +223,13 @@ public final class RemoteTier {
             require(lookupBudget.compareTo(Duration.ofMillis(1)) >= 0, "lookupBudget must be at least 1 ms, was " + lookupBudget);
             require(secret == null || secret.length >= SlotSeal.MIN_SECRET_BYTES, "secret must have at least "
                     + SlotSeal.MIN_SECRET_BYTES + " bytes, had " + (secret == null ? 0 : secret.length));
+            require(tenantSecrets.isEmpty() || secret != null, "a tenantSecret needs the deployment's secret too");
+            Set<List<Long>> namespaces = new HashSet<>();
+            for (SlotSeal.TenantSecret t : tenantSecrets) {
+                require(t.secret().length >= SlotSeal.MIN_SECRET_BYTES, "a tenantSecret must have at least "
+                        + SlotSeal.MIN_SECRET_BYTES + " bytes, had " + t.secret().length);
+                require(namespaces.add(List.of(t.nsHi(), t.nsLo())), "a namespace was given two tenantSecrets");
+            }
             return new RemoteTier(this);
         }
 

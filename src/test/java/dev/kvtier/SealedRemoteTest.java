@@ -1,6 +1,7 @@
 package dev.kvtier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvtier.key.BlockKey;
@@ -97,6 +98,66 @@ class SealedRemoteTest {
         }
     }
 
+    /**
+     * A tenant's namespace sealed with its own secret besides the deployment's: a server of the
+     * deployment without it finds the tenant's blocks but every load is a miss counted as
+     * corrupt, while the public namespace's blocks load; a block it writes under the tenant's
+     * keys (sealed with the deployment's key only) is a miss for the tenant's server, never
+     * served; the tenant's server still loads what it wrote itself.
+     */
+    @Test
+    void aTenantsBlocksNeedItsSecret() throws Exception {
+        byte[] tenantSecret = "the tenant's own secret, 32 B!!!".getBytes(StandardCharsets.US_ASCII);
+        List<BlockKey[]> tenant = RemoteTierTest.chains("tenant-t", 4, CHAIN);
+        List<BlockKey[]> shared = RemoteTierTest.chains("public-p", 4, CHAIN);
+        dev.kvtier.key.Namespace t = SsdFixtures.namespace("tenant-t");
+        IllegalArgumentException alone = assertThrows(IllegalArgumentException.class,
+                () -> RemoteTier.builder(java.net.URI.create("nbd://localhost/"), BYTES).tenantSecret(t, tenantSecret).build());
+        assertTrue(alone.getMessage().contains("needs the deployment's secret"), alone.getMessage());
+        try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
+            try (KvTierCache owner = builder(server, RemoteWorker.remote(server.uri(), BYTES).secret(SECRET)
+                    .tenantSecret(t, tenantSecret)).build()) {
+                storeAndFlush(owner, tenant);
+                storeAndFlush(owner, shared);
+            }
+            try (KvTierCache other = builder(server, SECRET).build()) {
+                assertEquals(shared.size() * CHAIN, loadChecked(other, shared), "the public namespace: " + other.stats());
+                assertEquals(0, loadChecked(other, tenant), "the tenant's blocks without its secret: " + other.stats());
+                assertTrue(other.stats().corruptBlocks(Tier.REMOTE) > 0, "counted: " + other.stats());
+                storeAndFlush(other, tenant.subList(0, 1)); // forged: sealed under the deployment's key only
+            }
+            try (KvTierCache owner = builder(server, RemoteWorker.remote(server.uri(), BYTES).secret(SECRET)
+                    .tenantSecret(t, tenantSecret)).build()) {
+                assertEquals((tenant.size() - 1) * CHAIN, loadChecked(owner, tenant.subList(1, tenant.size())),
+                        "the tenant's server loads its own blocks: " + owner.stats());
+                assertEquals(0, loadChecked(owner, tenant.subList(0, 1)), "the block written without the tenant's"
+                        + " secret is not served: " + owner.stats());
+            }
+        }
+    }
+
+    private static void storeAndFlush(KvTierCache cache, List<BlockKey[]> chains) {
+        for (BlockKey[] keys : chains) {
+            assertEquals(CHAIN, cache.store(keys, RemoteTierTest.filled(keys)), cache.stats().toString());
+        }
+        cache.flush(Duration.ofSeconds(30));
+    }
+
+    /** Matches and loads every chain; returns the blocks loaded, each checked against its key. */
+    private static int loadChecked(KvTierCache cache, List<BlockKey[]> chains) {
+        int loaded = 0;
+        for (BlockKey[] keys : chains) {
+            PrefixMatch m = cache.match(keys);
+            ByteBuffer[] dst = RemoteTierTest.empty(m.hitBlocks());
+            int n = cache.load(m, dst).join();
+            for (int i = 0; i < n; i++) {
+                assertEquals(-1, SsdFixtures.firstWrongByte(dst[i].clear(), keys[i]), "block " + i);
+            }
+            loaded += n;
+        }
+        return loaded;
+    }
+
     @Test
     void aCacheWithAnotherSecretOrNoneIsRefusedTheExport() throws Exception {
         try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
@@ -134,8 +195,11 @@ class SealedRemoteTest {
 
     private static KvTierCacheBuilder builder(NbdServer server, byte[] secret) {
         RemoteTier.Builder remote = RemoteWorker.remote(server.uri(), BYTES);
-        return RemoteWorker.builder(secret == null ? remote : remote.secret(secret))
-                .dramCapacityBytes(4L * RemoteWorker.BLOCK).storeWait(Duration.ofSeconds(10));
+        return builder(server, secret == null ? remote : remote.secret(secret));
+    }
+
+    private static KvTierCacheBuilder builder(NbdServer server, RemoteTier.Builder remote) {
+        return RemoteWorker.builder(remote).dramCapacityBytes(4L * RemoteWorker.BLOCK).storeWait(Duration.ofSeconds(10));
     }
 
     private static List<BlockKey[]> chains(String name) {

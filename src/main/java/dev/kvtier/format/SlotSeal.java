@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,7 +25,11 @@ import javax.crypto.spec.SecretKeySpec;
  * 0..87, see {@link SlotHeader}) as associated data; nonce and tag go in the header. Each
  * namespace has its own key, {@code HMAC-SHA-256(deploymentKey, "kvtier slot key" || ns)}
  * (HKDF-expand, RFC 5869, one block), so one tenant's blocks are not under another's key, and
- * the deployment key is {@code HMAC-SHA-256(secret, "kvtier deployment key")}. GCM was chosen
+ * the deployment key is {@code HMAC-SHA-256(secret, "kvtier deployment key")}. A namespace
+ * given a secret of its own (a tenant's) derives its key from
+ * {@code HMAC-SHA-256(tenantSecret, "kvtier tenant key" || deploymentKey)} instead: its blocks
+ * need both secrets, so servers of the deployment without the tenant's secret can neither read
+ * them nor write any that a holder would serve. GCM was chosen
  * for speed on the JVM: with AES-NI and carry-less multiply intrinsics it seals 2 MiB blocks at
  * several GiB/s, where HMAC-SHA-256 runs near 2 GiB/s and ChaCha20-Poly1305 below 1 (the
  * README has the figures). It also keeps the KV, which reveals its prompt, from the servers
@@ -45,12 +50,18 @@ public final class SlotSeal {
     public static final int MIN_SECRET_BYTES = 16;
 
     private final byte[] deploymentKey;
+    /** The base key of each namespace with a secret of its own (see the class comment). */
+    private final Map<NamespaceId, byte[]> tenantKeys = new ConcurrentHashMap<>();
     private final Map<NamespaceId, SecretKeySpec> keys = new ConcurrentHashMap<>();
     private final ThreadLocal<Cipher> ciphers = ThreadLocal.withInitial(SlotSeal::newCipher);
     private final int noncePrefix;
     private final AtomicLong nonceCounter;
 
     private record NamespaceId(long hi, long lo) {
+    }
+
+    /** A secret of namespace {@code (nsHi, nsLo)}'s own (its root key, see {@code Namespace}), held by its tenant. */
+    public record TenantSecret(long nsHi, long nsLo, byte[] secret) {
     }
 
     private SlotSeal(byte[] secret) {
@@ -62,11 +73,29 @@ public final class SlotSeal {
 
     /** A seal for {@code secret} (at least {@value #MIN_SECRET_BYTES} bytes; copied). */
     public static SlotSeal of(byte[] secret) {
+        return of(secret, List.of());
+    }
+
+    /** A seal for the deployment's {@code secret} and the namespaces' own {@code tenants} secrets (each checked as {@code secret}). */
+    public static SlotSeal of(byte[] secret, List<TenantSecret> tenants) {
+        SlotSeal seal = new SlotSeal(checked(secret).clone());
+        byte[] label = "kvtier tenant key".getBytes(StandardCharsets.US_ASCII);
+        for (TenantSecret t : tenants) {
+            byte[] info = ByteBuffer.allocate(label.length + seal.deploymentKey.length).put(label).put(seal.deploymentKey)
+                    .array();
+            if (seal.tenantKeys.putIfAbsent(new NamespaceId(t.nsHi(), t.nsLo()), hmac(checked(t.secret()), info)) != null) {
+                throw new IllegalArgumentException("a namespace was given two secrets");
+            }
+        }
+        return seal;
+    }
+
+    private static byte[] checked(byte[] secret) {
         if (secret == null || secret.length < MIN_SECRET_BYTES) {
             throw new IllegalArgumentException("a secret must have at least " + MIN_SECRET_BYTES + " bytes, got "
                     + (secret == null ? "null" : secret.length));
         }
-        return new SlotSeal(secret.clone());
+        return secret;
     }
 
     /** A non-zero value the superblock of a device sealed with this secret and {@code creationId} carries. */
@@ -130,7 +159,7 @@ public final class SlotSeal {
         return keys.computeIfAbsent(new NamespaceId(nsHi, nsLo), ns -> {
             byte[] info = ByteBuffer.allocate(32).put("kvtier slot key".getBytes(StandardCharsets.US_ASCII))
                     .position(15).putLong(ns.hi()).putLong(ns.lo()).put((byte) 1).array();
-            return new SecretKeySpec(hmac(deploymentKey, info), "AES");
+            return new SecretKeySpec(hmac(tenantKeys.getOrDefault(ns, deploymentKey), info), "AES");
         });
     }
 

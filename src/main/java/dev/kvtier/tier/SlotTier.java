@@ -43,8 +43,12 @@ import java.util.zip.CRC32C;
  * reserved). Scratch buffers are per thread and aligned for O_DIRECT.
  */
 public final class SlotTier implements AutoCloseable {
-    /** Outcome of a read. */
-    public enum ReadStatus { OK, MISMATCH, CORRUPT, IO_ERROR }
+    /**
+     * Outcome of a read. UNAUTHENTIC: header and CRC intact, but the seal does not open under
+     * this server's keys (forged, or sealed for a tenant whose secret this server lacks): a miss
+     * like CORRUPT, but the slot is not this server's to wipe.
+     */
+    public enum ReadStatus { OK, MISMATCH, CORRUPT, UNAUTHENTIC, IO_ERROR }
 
     /**
      * How long a server that formatted a shared device waits before reading its superblock back
@@ -476,7 +480,7 @@ public final class SlotTier implements AutoCloseable {
         if (seal != null) { // in is the sealed payload in scratch: opened into scratch (the cipher's own buffers)
             ByteBuffer plain = s.payload.clear().limit(h.storedLength);
             if (!seal.open(h, in, h.storedLength, plain, s.aad)) {
-                return ReadStatus.CORRUPT;
+                return ReadStatus.UNAUTHENTIC;
             }
             in = plain;
             inPlace = false;

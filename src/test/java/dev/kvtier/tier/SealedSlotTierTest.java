@@ -53,14 +53,14 @@ class SealedSlotTierTest {
             h.payloadCrc = (int) crc.getValue();
             h.encode(d.bytes, (int) headerAt);
             ByteBuffer out = ByteBuffer.allocateDirect(BLOCK);
-            assertEquals(ReadStatus.CORRUPT, t.read(0, 1, 1, 7, 7, out), "a flipped payload bit under valid CRCs");
+            assertEquals(ReadStatus.UNAUTHENTIC, t.read(0, 1, 1, 7, 7, out), "a flipped payload bit under valid CRCs");
 
             t.write(1, text(BLOCK), header(2));
             headerAt = t.layout().headerOffset(1);
             h = new SlotHeader().decode(d.bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN), (int) headerAt, BLOCK);
             h.position = 5; // claims another place in the chain; header CRC recomputed by encode
             h.encode(d.bytes, (int) headerAt);
-            assertEquals(ReadStatus.CORRUPT, t.read(1, 2, 2, 7, 7, out), "an altered header field");
+            assertEquals(ReadStatus.UNAUTHENTIC, t.read(1, 2, 2, 7, 7, out), "an altered header field");
         }
     }
 
