@@ -99,6 +99,32 @@ class SealedRemoteTest {
     }
 
     /**
+     * A second process moves every slot's write epoch a day ahead on an unsealed export (valid
+     * header CRCs: anyone can): such slots are misses, not the newest blocks of their sets for
+     * good, and the blocks written again afterwards are found by a third server.
+     */
+    @Test
+    void slotsFromTheFarFutureAreMissesAndWrittenOver() throws Exception {
+        try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
+            List<BlockKey[]> chains = chains("future");
+            try (KvTierCache a = builder(server, false).build()) {
+                storeAndFlush(a, chains);
+            }
+            ChildJvm.Result moved = ChildJvm.run(ChildJvm.cacheFlags(), SlotForger.class, server.uri().toString(),
+                    Long.toString(BYTES), "future");
+            assertEquals(0, moved.exitCode(), moved.output());
+            assertTrue(slots(moved) >= CHAINS * CHAIN * 3 / 4, "most blocks stayed on the export: " + moved.output());
+            try (KvTierCache b = builder(server, false).build()) {
+                assertEquals(0, loadChecked(b, chains), "slots from the far future are misses: " + b.stats());
+                storeAndFlush(b, chains);
+            }
+            try (KvTierCache c = builder(server, false).build()) {
+                assertEquals(CHAINS * CHAIN, loadChecked(c, chains), "the blocks written again are found: " + c.stats());
+            }
+        }
+    }
+
+    /**
      * A tenant's namespace sealed with its own secret besides the deployment's: a server of the
      * deployment without it finds the tenant's blocks but every load is a miss counted as
      * corrupt, while the public namespace's blocks load; a block it writes under the tenant's

@@ -23,7 +23,9 @@ import java.util.zip.CRC32C;
  *   <li>{@code forge}: every valid slot gets the payload of another valid slot, under its own
  *       header with the payload CRC recomputed and a valid header CRC (nonce and tag kept);
  *   <li>{@code save FILE}: copies every valid slot's header and payload to {@code FILE};
- *   <li>{@code replay FILE}: writes those images back to their slots.
+ *   <li>{@code replay FILE}: writes those images back to their slots;
+ *   <li>{@code future}: every valid slot's write epoch moved a day ahead, header CRC recomputed
+ *       (a slot that would stay the newest of its set for good).
  * </ul>
  * Prints {@code slots N}: how many slots it rewrote or saved.
  */
@@ -40,6 +42,7 @@ public final class SlotForger {
                 case "forge" -> forge(device, layout);
                 case "save" -> save(device, layout, Path.of(args[3]));
                 case "replay" -> replay(device, layout, Path.of(args[3]));
+                case "future" -> future(device, layout);
                 default -> throw new IllegalArgumentException(args[2]);
             };
             System.out.println("slots " + n);
@@ -62,6 +65,19 @@ public final class SlotForger {
             crc.update(other.duplicate().limit(h.storedLength));
             h.payloadCrc = (int) crc.getValue();
             device.write(layout.payloadOffset(slot), other.duplicate());
+            ByteBuffer hb = ByteBuffer.allocateDirect(SlotHeader.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            h.encode(hb, 0);
+            device.write(layout.headerOffset(slot), hb);
+        }
+        return valid.size();
+    }
+
+    private static int future(NbdDevice device, DeviceLayout layout) throws IOException {
+        List<Integer> valid = validSlots(device, layout);
+        long dayAhead = System.currentTimeMillis() + 86_400_000L << 12;
+        for (int slot : valid) {
+            SlotHeader h = header(device, layout, slot);
+            h.epoch = dayAhead;
             ByteBuffer hb = ByteBuffer.allocateDirect(SlotHeader.BYTES).order(ByteOrder.LITTLE_ENDIAN);
             h.encode(hb, 0);
             device.write(layout.headerOffset(slot), hb);
