@@ -104,6 +104,10 @@ final class NbdHandshake {
                     + r.detail() + ")" : "answered NBD_OPT_STARTTLS with reply type " + r.type)
                     + "; it does not offer TLS");
         }
+        if (wire.hasStaged()) { // they would be read as if they had come through TLS
+            throw new NbdException(describe + ": the server sent data after accepting NBD_OPT_STARTTLS, before the TLS"
+                    + " handshake");
+        }
         SSLSocket s;
         try {
             s = (SSLSocket) tls.getSocketFactory().createSocket(ch.socket(), host, port, true);

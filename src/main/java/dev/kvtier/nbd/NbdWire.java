@@ -41,6 +41,11 @@ abstract class NbdWire {
     /** The negotiated TLS protocol and cipher suite, or null on a plain connection. */
     abstract String tls();
 
+    /** Whether bytes were received that no read has taken yet. */
+    boolean hasStaged() {
+        return false;
+    }
+
     static NbdWire plain(SocketChannel ch) {
         return new Plain(ch);
     }
@@ -53,8 +58,19 @@ abstract class NbdWire {
         return new EOFException("the NBD server closed the connection");
     }
 
+    /**
+     * The TCP channel. Reads are buffered: a read smaller than {@link #STAGING} is served from a
+     * staging buffer that one system call fills with up to that much of what has arrived (several
+     * small replies at once: headers, offsets and header-sized payloads); a larger one takes what
+     * is staged, then reads straight into the caller's buffer, so at most {@link #STAGING} bytes
+     * of a block's payload are copied twice.
+     */
     private static final class Plain extends NbdWire {
+        /** The staging buffer's size; reads at least this large go straight to the caller's buffer. */
+        static final int STAGING = 4096;
         private final SocketChannel ch;
+        /** Bytes received and not yet read: [position, limit); only the reading thread touches it. */
+        private final ByteBuffer staged = ByteBuffer.allocateDirect(STAGING).flip();
         /** The buffers of a gathering write; only one thread writes at a time. */
         private final ByteBuffer[] gather = new ByteBuffer[3];
 
@@ -64,10 +80,36 @@ abstract class NbdWire {
 
         @Override
         void readFully(ByteBuffer b) throws IOException {
+            takeStaged(b);
             while (b.hasRemaining()) {
-                if (ch.read(b) < 0) {
-                    throw closedByServer();
+                if (b.remaining() >= STAGING) {
+                    if (ch.read(b) < 0) {
+                        throw closedByServer();
+                    }
+                } else {
+                    staged.clear();
+                    int n = ch.read(staged);
+                    staged.flip();
+                    if (n < 0) {
+                        throw closedByServer();
+                    }
+                    takeStaged(b);
                 }
+            }
+        }
+
+        @Override
+        boolean hasStaged() {
+            return staged.hasRemaining();
+        }
+
+        /** Moves as many staged bytes as fit into {@code b}. */
+        private void takeStaged(ByteBuffer b) {
+            int n = Math.min(b.remaining(), staged.remaining());
+            if (n > 0) {
+                int limit = staged.limit();
+                b.put(staged.limit(staged.position() + n));
+                staged.limit(limit);
             }
         }
 
