@@ -569,9 +569,25 @@ final class TieredCache implements KvTierCache {
         capacity[DRAM] = r.dram.pageCount();
         for (DeviceTier d : r.devices()) {
             capacity[d.id()] = d.slotCount();
-            io.set(d.id(), d.shards().stream().map(DeviceTier.Shard::io).toList());
+            io.set(d.id(), engines(d.id()));
         }
         return new CacheStats(metrics, g.resident(), capacity, g.pins(), recoveryMillis, io, g.admitShares());
+    }
+
+    /** The I/O engines of {@code tier}'s devices; none for DRAM and absent tiers. */
+    List<IoEngine> engines(int tier) {
+        DeviceTier d = tier == DRAM ? null : r.device(tier);
+        return d == null ? List.of() : d.shards().stream().map(DeviceTier.Shard::io).toList();
+    }
+
+    /** The live counters and observers, for exporters ({@link KvTierMetrics}). */
+    CacheMetrics metrics() {
+        return metrics;
+    }
+
+    /** Blocks resident per tier and active pins, now. */
+    BlockTable.Gauges gauges() {
+        return r.gauges();
     }
 
     @Override
