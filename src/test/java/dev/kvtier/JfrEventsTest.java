@@ -8,6 +8,7 @@ import dev.kvtier.key.BlockKey;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.function.Predicate;
 import jdk.jfr.Recording;
@@ -128,8 +129,9 @@ class JfrEventsTest {
         return b;
     }
 
+    /** The events {@code dev.kvtier.NAME} that pass {@code which}, in the order committed (a file has them by thread). */
     private static List<RecordedEvent> of(List<RecordedEvent> events, String name, Predicate<RecordedEvent> which) {
         return events.stream().filter(e -> e.getEventType().getName().equals("dev.kvtier." + name)).filter(which)
-                .toList();
+                .sorted(Comparator.comparing(RecordedEvent::getStartTime)).toList();
     }
 }
