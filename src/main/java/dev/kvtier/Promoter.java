@@ -52,10 +52,17 @@ final class Promoter {
         }
     }
 
-    /** Starts what is queued and waits until no promotion is under way. */
+    /**
+     * Starts what is queued and waits until no promotion is under way and none is queued. The
+     * in-flight count alone can reach 0 with a block still queued: a thread that took a free
+     * request has not yet begun its promotion when the others complete; so this starts and
+     * waits again until the queue is empty too.
+     */
     void awaitIdle() {
-        run();
-        table.awaitPromotions();
+        do {
+            run();
+            table.awaitPromotions();
+        } while (table.promotionsQueued());
     }
 
     /** One promotion read: a block's bytes from its device slot into its new DRAM page. */

@@ -83,14 +83,32 @@ class JfrEventsTest {
         assertEquals("dram", loads.get(1).getString("tier"));
         assertEquals("ok", loads.get(1).getString("outcome"));
 
-        List<RecordedEvent> errors = of(events, "DeviceError", e -> true);
+        List<RecordedEvent> errors = of(events, "DeviceError", e -> e.getString("device").contains(file.toString()));
         assertEquals(second.corruptBlocks(Tier.SSD), errors.size());
+        assertEquals(1, errors.size());
         assertEquals("corrupt", errors.get(0).getString("outcome"));
-        assertTrue(errors.get(0).getString("device").contains("jfr.slots"), errors.get(0).getString("device"));
+        assertEquals("read", errors.get(0).getString("operation"));
 
         List<RecordedEvent> promotions = of(events, "Promotion", e -> "ok".equals(e.getString("outcome")));
         assertEquals(second.promotedBlocks(Tier.SSD), promotions.stream().mapToLong(e -> e.getInt("blocks")).sum());
         assertEquals(BLOCKS - 1, second.promotedBlocks(Tier.SSD));
+    }
+
+    @Test
+    void eventsAreOffUnlessARecordingEnablesThem() throws Exception {
+        BlockKey[] keys = SsdFixtures.namespace("jfr-off").keysFromHashes(new long[] {1, 2, 3, 4, 5, 6});
+        Path file = dir.resolve("off.slots");
+        List<RecordedEvent> events;
+        try (Recording recording = new Recording()) { // no settings: every event at its default
+            recording.start();
+            storeAndFlush(file, keys);
+            recording.stop();
+            Path dump = dir.resolve("off.jfr");
+            recording.dump(dump);
+            events = RecordingFile.readAllEvents(dump);
+        }
+        assertEquals(List.of(), events.stream().map(e -> e.getEventType().getName())
+                .filter(n -> n.startsWith("dev.kvtier.")).toList());
     }
 
     /** Stores the chain into a fresh SSD-backed cache and flushes it to the SSD; the closed cache's stats. */
