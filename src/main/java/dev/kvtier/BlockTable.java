@@ -11,6 +11,7 @@ import dev.kvtier.index.BlockIndex;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
+import dev.kvtier.metrics.CacheObserver;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.policy.AdmissionPolicy;
 import dev.kvtier.policy.BlockFacts;
@@ -160,6 +161,8 @@ final class BlockTable implements BlockFacts {
     /** Per entry: its chain's sample ({@link AdmissionPolicy#chainSample}) quantised to 8 bits. */
     private final byte[] chainSamples;
     final CacheMetrics metrics;
+    /** Device errors: observed, and logged at most once per device per window. */
+    final DeviceErrors errors;
     private final ArrayDeque<Integer> pendingWipes = new ArrayDeque<>();
     private final int[] resident = new int[BlockIndex.TIERS];
     private final Map<NamespaceId, Integer> namespaceIds = new HashMap<>();
@@ -234,6 +237,7 @@ final class BlockTable implements BlockFacts {
         this.ssd = device(devices, Tier.SSD, DeviceTier.Placement.LOCAL);
         this.remote = device(devices, Tier.REMOTE, DeviceTier.Placement.SHARED);
         this.metrics = metrics;
+        this.errors = new DeviceErrors(metrics.observers(), DeviceErrors.WINDOW_NANOS);
         long[] slots = new long[BlockIndex.TIERS];
         slots[DRAM] = dram.pageCount();
         for (DeviceTier d : devices) {
@@ -1067,7 +1071,8 @@ final class BlockTable implements BlockFacts {
         }
         lock.lock();
         try {
-            int promoted = 0;
+            int promotedSsd = 0;
+            int promotedRemote = 0;
             for (int i = 0; i < pinned; i++) {
                 if (i < loaded) {
                     metrics.add(Counter.LOADED_BLOCKS, s[w + i], 1);
@@ -1077,10 +1082,14 @@ final class BlockTable implements BlockFacts {
                         toPromote[(promotionsHead + promotionsQueued++) % toPromote.length] = s[i];
                     }
                 }
-                promoted += settlePromotion(s[i], s[3 * w + i], i < loaded) ? 1 : 0;
+                if (settlePromotion(s[i], s[3 * w + i], i < loaded)) {
+                    promotedSsd += s[w + i] == SSD ? 1 : 0;
+                    promotedRemote += s[w + i] == REMOTE ? 1 : 0;
+                }
                 unpin(s[i]);
             }
-            metrics.add(Counter.PROMOTED_BLOCKS, promoted);
+            countPromoted(SSD, promotedSsd);
+            countPromoted(REMOTE, promotedRemote);
             if (failedAt >= 0) {
                 loadFailed(s[failedAt], s[w + failedAt], s[2 * w + failedAt], failure);
             }
@@ -1137,12 +1146,17 @@ final class BlockTable implements BlockFacts {
         }
     }
 
-    /** promotion after a load, step 2: publishes the page read for {@code e} if {@code verified}, else frees it. */
-    void completePromotion(int e, int page, boolean verified) {
+    /**
+     * promotion after a load, step 2: publishes the page read for {@code e} from {@code tier} if
+     * {@code verified}, else frees it. Returns whether {@code e} gained its DRAM copy.
+     */
+    boolean completePromotion(int e, int tier, int page, boolean verified) {
         lock.lock();
         try {
-            metrics.add(Counter.PROMOTED_BLOCKS, settlePromotion(e, page, verified) ? 1 : 0);
+            boolean promoted = settlePromotion(e, page, verified);
+            metrics.add(Counter.PROMOTED_BLOCKS, tier, promoted ? 1 : 0);
             unpin(e);
+            return promoted;
         } finally {
             promotionsInFlight--;
             endCopy();
@@ -1150,6 +1164,14 @@ final class BlockTable implements BlockFacts {
                 idle.signalAll();
             }
             lock.unlock();
+        }
+    }
+
+    /** Under the lock: {@code n} blocks of a load from {@code tier} gained their DRAM copy within it. */
+    private void countPromoted(int tier, int n) {
+        if (n > 0) {
+            metrics.add(Counter.PROMOTED_BLOCKS, tier, n);
+            metrics.observers().promotion(tier, n, (long) n * dram.blockBytes(), 0, CacheObserver.Outcome.OK);
         }
     }
 

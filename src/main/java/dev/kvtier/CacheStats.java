@@ -318,7 +318,12 @@ public final class CacheStats {
 
     /** Blocks read from a lower tier and copied back into DRAM. */
     public long promotedBlocks() {
-        return one(Counter.PROMOTED_BLOCKS);
+        return total(Counter.PROMOTED_BLOCKS);
+    }
+
+    /** Blocks read from {@code tier} and copied back into DRAM. */
+    public long promotedBlocks(Tier tier) {
+        return of(Counter.PROMOTED_BLOCKS, tier);
     }
 
     /** Reads from {@code tier} that failed a checksum, header, seal or decoding check: served as misses. */

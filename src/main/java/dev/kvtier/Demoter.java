@@ -9,6 +9,7 @@ import dev.kvtier.DeviceTier.Placement;
 import dev.kvtier.format.SlotHeader;
 import dev.kvtier.io.IoEngine;
 import dev.kvtier.metrics.CacheMetrics.Counter;
+import dev.kvtier.metrics.CacheObserver.Outcome;
 import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.io.IOException;
@@ -476,6 +477,9 @@ final class Demoter implements Runnable {
         } catch (RuntimeException | Error e) {
             LOG.error("kvtier: completing a demotion failed", e);
         }
+        r.metrics.observers().demotion(w.target, w.failure == null && live ? w.header.blockLength : 0,
+                System.nanoTime() - w.t0, w.failure == Counter.DEMOTE_DECLINED_BLOCKS ? Outcome.DECLINED
+                        : w.failure != null ? Outcome.IO_ERROR : live ? Outcome.OK : Outcome.DROPPED);
         lock.lock();
         try {
             if (w.failure == null && live) {
@@ -520,6 +524,8 @@ final class Demoter implements Runnable {
         private boolean active;
         /** This write's number among all planned; guarded by the demoter's lock. */
         private long seq;
+        /** When it was planned ({@link System#nanoTime}). */
+        private long t0;
 
         /** Under the demoter's lock: a write to {@code to} begins (its block is chosen next). */
         void reserve(int to, boolean forFlush) {
@@ -531,6 +537,7 @@ final class Demoter implements Runnable {
             unplaceable = false;
             active = true;
             seq = ++planned;
+            t0 = System.nanoTime();
         }
 
         /** On an I/O thread: reads the source if needed, places a remote block, writes. */
@@ -555,9 +562,8 @@ final class Demoter implements Runnable {
         public void done(Throwable error) {
             if (error != null) {
                 DeviceTier to = r.device(target);
-                if (!to.failed()) { // a failed device logged its fault once
-                    LOG.warn("kvtier: demotion to {} failed: {}", to, error.toString());
-                }
+                r.errors.report(target, slot >= 0 ? to.describe(slot) : to.describe(), "a demotion", Outcome.IO_ERROR,
+                        error.toString());
                 failure = Counter.DEMOTE_FAILED_BLOCKS;
             }
             complete(this);
@@ -587,9 +593,7 @@ final class Demoter implements Runnable {
             r.ssd.wipe(wipeSlot);
             ok = true;
         } catch (IOException | RuntimeException | Error e) {
-            if (!r.ssd.failed()) {
-                LOG.warn("kvtier: wiping slot {} of {} failed: {}", wipeSlot, r.ssd, e.toString());
-            }
+            r.errors.report(SSD, r.ssd.describe(), "wiping slot " + wipeSlot, Outcome.IO_ERROR, e.toString());
             ok = false;
         }
         r.ssdWipeDone(wipeSlot, ok);
@@ -612,7 +616,8 @@ final class Demoter implements Runnable {
                 wiped = true;
             }
         } catch (IOException | RuntimeException | Error e) {
-            LOG.warn("kvtier: wiping remote slot {} failed: {}", w.slot(), e.toString());
+            r.errors.report(REMOTE, r.remote.describe(w.slot()), "wiping slot " + w.slot(), Outcome.IO_ERROR,
+                    e.toString());
             ok = false;
         }
         r.remoteWipeDone(w.slot(), ok, wiped);

@@ -8,6 +8,7 @@ import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
+import dev.kvtier.metrics.CacheObserver.Outcome;
 import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.Memory;
 import dev.kvtier.tier.SlotTier.ReadStatus;
@@ -188,7 +189,7 @@ final class Load {
                     if (future != f) {
                         return; // a later load of this pooled object
                     }
-                    countEnd();
+                    countEnd(Outcome.CANCELLED);
                     p.metrics().add(Counter.LOAD_CANCELS, 1);
                     completed = true;
                     close();
@@ -334,7 +335,7 @@ final class Load {
             return tier.read(s[2 * w + i], keyWords[4 * i], keyWords[4 * i + 1], keyWords[4 * i + 2],
                     keyWords[4 * i + 3], into);
         } catch (RuntimeException e) {
-            LOG.warn("kvtier: reading a block from {} failed: {}", tier, e.toString());
+            p.table().errors.report(tier.id(), tier.describe(s[2 * w + i]), "read", Outcome.IO_ERROR, e.toString());
             return ReadStatus.IO_ERROR;
         }
     }
@@ -404,10 +405,33 @@ final class Load {
     }
 
     /** Under the monitor, once per load, when its future completes or is cancelled: the load's figures. */
-    private void countEnd() {
+    private void countEnd(Outcome outcome) {
+        long nanos = System.nanoTime() - t0;
         p.metrics().add(Counter.LOAD_CALLS, 1);
         p.metrics().add(Counter.LOAD_LOST_BLOCKS, w - delivered);
-        p.metrics().record(Op.LOAD, System.nanoTime() - t0);
+        p.metrics().record(Op.LOAD, nanos);
+        p.metrics().observers().load(lowestTier(), w, delivered, (long) delivered * p.blockBytes(), nanos, outcome);
+    }
+
+    /** Under the monitor: the lowest tier (highest number) of the blocks delivered, else of those pinned; DRAM for none. */
+    private int lowestTier() {
+        int n = delivered > 0 ? delivered : pinned;
+        int lowest = DRAM;
+        for (int i = 0; i < n; i++) {
+            lowest = Math.max(lowest, s[w + i]);
+        }
+        return lowest;
+    }
+
+    /** Under the monitor: how a load that was not cancelled ended, when its future is completed. */
+    private Outcome outcome() {
+        if (delivered == w) {
+            return Outcome.OK;
+        }
+        if (failedAt >= 0) {
+            return Outcomes.of(failure);
+        }
+        return settled ? Outcome.PARTIAL : Outcome.DEADLINE;
     }
 
     /**
@@ -419,7 +443,7 @@ final class Load {
             return;
         }
         completed = true;
-        countEnd();
+        countEnd(outcome());
         toComplete = future;
         completeWith = delivered;
     }
@@ -520,6 +544,12 @@ final class Load {
         settled = true;
         if (p.table().settleLoad(s, w, pinned, delivered, failedAt, failure) && p.promoter() != null) {
             p.promoter().run();
+        }
+        if (failure == ReadStatus.CORRUPT || failure == ReadStatus.IO_ERROR) {
+            DeviceTier tier = p.table().device(s[w + failedAt]);
+            p.table().errors.report(tier.id(), tier.describe(s[2 * w + failedAt]), "read", Outcomes.of(failure),
+                    "a block " + (failure == ReadStatus.CORRUPT ? "failed its check" : "could not be read")
+                            + "; served as a miss");
         }
         complete();
         for (int i = 0; i < pinned; i++) {

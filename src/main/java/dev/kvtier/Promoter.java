@@ -3,6 +3,7 @@ package dev.kvtier;
 import static dev.kvtier.index.BlockIndex.NONE;
 
 import dev.kvtier.io.IoEngine;
+import dev.kvtier.metrics.CacheObserver.Outcome;
 import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.nio.ByteBuffer;
@@ -46,14 +47,22 @@ final class Promoter {
                 continue; // queued meanwhile by a load that found no free request
             }
             r.entry = e;
+            r.t0 = System.nanoTime();
             table.device(r.plan[0]).io(r.plan[1]).submitRead(r);
         }
     }
 
-    /** Starts what is queued and waits until no promotion is under way. */
+    /**
+     * Starts what is queued and waits until no promotion is under way and none is queued. The
+     * in-flight count alone can reach 0 with a block still queued: a thread that took a free
+     * request has not yet begun its promotion when the others complete; so this starts and
+     * waits again until the queue is empty too.
+     */
     void awaitIdle() {
-        run();
-        table.awaitPromotions();
+        do {
+            run();
+            table.awaitPromotions();
+        } while (table.promotionsQueued());
     }
 
     /** One promotion read: a block's bytes from its device slot into its new DRAM page. */
@@ -65,6 +74,7 @@ final class Promoter {
         private final DramTier.Window window = table.dram.window();
         private int entry;
         private ReadStatus status;
+        private long t0;
 
         @Override
         public long run() {
@@ -77,9 +87,12 @@ final class Promoter {
         public void done(Throwable failure) {
             int e = entry;
             boolean ok = failure == null && status == ReadStatus.OK;
+            Outcome outcome = failure != null ? Outcome.IO_ERROR : Outcomes.of(status);
             status = null;
             try {
-                table.completePromotion(e, plan[2], ok);
+                boolean promoted = table.completePromotion(e, plan[0], plan[2], ok);
+                table.metrics.observers().promotion(plan[0], 1, table.dram.blockBytes(), System.nanoTime() - t0,
+                        promoted || !ok ? outcome : Outcome.DROPPED);
             } finally {
                 spare.add(this);
             }

@@ -6,6 +6,7 @@ import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics.Counter;
+import dev.kvtier.metrics.CacheObserver.Outcome;
 import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.tier.SharedSlotTier;
 import java.io.IOException;
@@ -125,6 +126,10 @@ final class RemoteLookup {
         long[] foundEpochs = new long[n];
         int failed = await(reads, slots, epochs, found, foundEpochs);
         r.metrics.add(Counter.READ_ERRORS, REMOTE, failed);
+        if (failed > 0) {
+            r.errors.report(REMOTE, r.remote.describe(), "a lookup", Outcome.IO_ERROR,
+                    failed + " set reads failed or timed out; those keys are not matched");
+        }
         return enter(keys, from, found, foundEpochs);
     }
 

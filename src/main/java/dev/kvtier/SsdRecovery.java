@@ -1,10 +1,15 @@
 package dev.kvtier;
 
+import static dev.kvtier.BlockTable.SSD;
+
 import dev.kvtier.format.InvalidationTable;
+import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.format.SlotHeader;
 import java.io.IOException;
 import dev.kvtier.tier.SlotTier;
 import java.util.Arrays;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Warm restart: reads the SSD tier's slot headers (payloads are verified later, on every read)
@@ -15,6 +20,7 @@ import java.util.Arrays;
  * queued for a wipe.
  */
 final class SsdRecovery implements SlotTier.ScanVisitor {
+    private static final Logger LOG = LoggerFactory.getLogger(KvTierCache.class);
     private final BlockTable r;
     /** The valid headers found, in scan order. */
     final Scan scan;
@@ -60,7 +66,13 @@ final class SsdRecovery implements SlotTier.ScanVisitor {
         InvalidationTable invalid = r.ssd.readInvalidations();
         r.ssd.scan(rec);
         r.recover(rec.scan, invalid);
-        return (System.nanoTime() - t0) / 1_000_000;
+        long nanos = System.nanoTime() - t0;
+        long blocks = r.metrics.get(Counter.RECOVERED_BLOCKS, SSD);
+        long discarded = r.metrics.get(Counter.RECOVERY_DISCARDED_SLOTS, SSD);
+        LOG.info("kvtier: recovered {} blocks from {} in {} ms ({} slots discarded, {} unreadable)", blocks,
+                r.ssd.describe(), nanos / 1_000_000, discarded, r.metrics.get(Counter.READ_ERRORS, SSD));
+        r.metrics.observers().recovery(SSD, blocks, discarded, nanos);
+        return nanos / 1_000_000;
     }
 
     @Override

@@ -10,6 +10,7 @@ import dev.kvtier.device.BlockDevice;
 import dev.kvtier.device.BufferedFileDevice;
 import dev.kvtier.device.DirectFileDevice;
 import dev.kvtier.device.NbdDevice;
+import dev.kvtier.events.JfrEvents;
 import dev.kvtier.format.InvalidationTable;
 import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
@@ -17,6 +18,7 @@ import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
 import dev.kvtier.metrics.CacheMetrics.Counter;
 import dev.kvtier.metrics.CacheMetrics.Op;
+import dev.kvtier.metrics.CacheObserver.Outcome;
 import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.IncompatibleDeviceException;
 import dev.kvtier.tier.SharedSlotTier;
@@ -94,6 +96,7 @@ final class TieredCache implements KvTierCache {
         this.blockBytes = config.blockBytes();
         this.closeFlushNanos = config.closeFlushNanos();
         this.storeWaitNanos = config.storeWaitNanos();
+        JfrEvents.attach(metrics.observers());
         DramTier dram = new DramTier(config.dramCapacityBytes(), blockBytes);
         List<DeviceTier> devices = new ArrayList<>();
         Tier opening = Tier.SSD; // whose device the step under way reads: named by the exception if it fails
@@ -145,6 +148,7 @@ final class TieredCache implements KvTierCache {
                 throw e;
             }
         }
+        logOpened();
     }
 
     /** Opens every export of the remote tier; a failure closes those opened and is thrown. */
@@ -185,6 +189,7 @@ final class TieredCache implements KvTierCache {
             String address = path ? "file:" + Path.of(uri).toRealPath() : ((NbdDevice) device).address();
             SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(rc.compression()),
                     c.reinitializeDevices(), rc.ways(), rc.seal());
+            logFormatted(Tier.REMOTE, slots);
             if (slots.slotCount() < rc.ways()) {
                 throw new IOException(device.describe() + " holds " + slots.slotCount() + " slots, fewer than one set of "
                         + rc.ways());
@@ -206,11 +211,28 @@ final class TieredCache implements KvTierCache {
         try {
             SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(c.ssdCompression()),
                     c.reinitializeDevices());
+            logFormatted(Tier.SSD, slots);
             return DeviceTier.local(Tier.SSD, slots, new IoEngine(device, SSD_DEPTH, QUEUE, QUEUE, SSD_TIMEOUT_MS));
         } catch (IOException | RuntimeException e) {
             device.close();
             throw e;
         }
+    }
+
+    private static void logFormatted(Tier tier, SlotTier slots) {
+        if (slots.formatted()) {
+            LOG.info("kvtier: formatted {} for the {} tier: {} slots", slots.device().describe(), tier,
+                    slots.slotCount());
+        }
+    }
+
+    /** The open cache's tiers, in one line. */
+    private void logOpened() {
+        StringBuilder tiers = new StringBuilder();
+        for (DeviceTier d : r.devices()) {
+            tiers.append(", ").append(d).append(": ").append(d.slotCount()).append(" slots");
+        }
+        LOG.info("kvtier: opened with {} blocks of {} bytes in DRAM{}", r.dram.pageCount(), blockBytes, tiers);
     }
 
     private static dev.kvtier.codec.BlockCodec codec(Compression c) {
@@ -263,10 +285,12 @@ final class TieredCache implements KvTierCache {
         }
         into.reset(keys);
         int hits = r.matchPrefix(keys, into, scratch(keys.length));
+        long nanos = System.nanoTime() - t0;
         metrics.add(Counter.MATCH_CALLS, 1);
         metrics.add(Counter.LOOKUP_BLOCKS, keys.length);
         metrics.add(Counter.MISS_BLOCKS, keys.length - hits);
-        metrics.record(Op.MATCH, System.nanoTime() - t0);
+        metrics.record(Op.MATCH, nanos);
+        metrics.observers().match(keys.length, hits, nanos);
         return into;
     }
 
@@ -441,10 +465,12 @@ final class TieredCache implements KvTierCache {
         } finally {
             r.publishStore(slots, reserved, copied);
         }
+        long nanos = System.nanoTime() - t0;
         metrics.add(Counter.STORE_CALLS, 1);
         metrics.add(Counter.STORED_BLOCKS, DRAM, reserved);
         metrics.add(Counter.STORED_BYTES, DRAM, (long) reserved * blockBytes);
-        metrics.record(Op.STORE, System.nanoTime() - t0);
+        metrics.record(Op.STORE, nanos);
+        metrics.observers().store(count, reserved, (long) reserved * blockBytes, nanos);
         return reserved;
     }
 
@@ -529,8 +555,8 @@ final class TieredCache implements KvTierCache {
             refreshing.set(false);
             if (e != null) {
                 metrics.add(Counter.READ_ERRORS, REMOTE, 1);
-                LOG.warn("kvtier: reading the invalidation table of {} failed: {}",
-                        r.remote.describe(), e.toString());
+                r.errors.report(REMOTE, r.remote.describe(), "reading the invalidation table", Outcome.IO_ERROR,
+                        e.toString());
             }
         });
     }
@@ -557,13 +583,15 @@ final class TieredCache implements KvTierCache {
                             fresh.formatted() ? "blank and was formatted" : "formatted anew", forgotten);
                 }
             } catch (IOException | RuntimeException e) {
-                LOG.warn("kvtier: checking the superblock of {} failed: {}", slots.device().describe(), e.toString());
+                r.errors.report(REMOTE, slots.device().describe(), "checking the superblock", Outcome.IO_ERROR,
+                        e.toString());
             }
         }
     }
 
     private void deviceWriteFailed(int tier, String what, IOException e) {
         metrics.add(Counter.WRITE_ERRORS, tier, 1);
+        metrics.observers().deviceError(tier, r.device(tier).describe(), what, Outcome.IO_ERROR, e.toString());
         LOG.error("kvtier: {} on {} failed; this process no longer serves those blocks, but after a restart "
                 + "(or on other servers) they may come back: {}", what, Tier.of(tier), e.toString());
     }
@@ -590,9 +618,25 @@ final class TieredCache implements KvTierCache {
         capacity[DRAM] = r.dram.pageCount();
         for (DeviceTier d : r.devices()) {
             capacity[d.id()] = d.slotCount();
-            io.set(d.id(), d.shards().stream().map(DeviceTier.Shard::io).toList());
+            io.set(d.id(), engines(d.id()));
         }
         return new CacheStats(metrics, g.resident(), capacity, g.pins(), recoveryMillis, io, g.admitShares());
+    }
+
+    /** The I/O engines of {@code tier}'s devices; none for DRAM and absent tiers. */
+    List<IoEngine> engines(int tier) {
+        DeviceTier d = tier == DRAM ? null : r.device(tier);
+        return d == null ? List.of() : d.shards().stream().map(DeviceTier.Shard::io).toList();
+    }
+
+    /** The live counters and observers, for exporters ({@link KvTierMetrics}). */
+    CacheMetrics metrics() {
+        return metrics;
+    }
+
+    /** Blocks resident per tier and active pins, now. */
+    BlockTable.Gauges gauges() {
+        return r.gauges();
     }
 
     @Override
@@ -624,6 +668,7 @@ final class TieredCache implements KvTierCache {
                     + "now and must not be read", pins);
         }
         closeQuietly(r.dram, List.of(r.devices()));
+        LOG.info("kvtier: closed");
     }
 
     /** True once all off-heap memory has been returned. For tests. */

@@ -35,7 +35,13 @@ public final class ChildJvm {
     /** As {@link #run(List, Class)}, passing {@code args} to its main method. */
     public static Result run(List<String> jvmFlags, Class<?> mainClass, String... args)
             throws IOException, InterruptedException {
-        List<String> command = command(jvmFlags, mainClass, args);
+        return run(jvmFlags, System.getProperty("java.class.path"), mainClass, args);
+    }
+
+    /** As {@link #run(List, Class, String...)}, on {@code classPath} instead of the test class path. */
+    public static Result run(List<String> jvmFlags, String classPath, Class<?> mainClass, String... args)
+            throws IOException, InterruptedException {
+        List<String> command = command(jvmFlags, classPath, mainClass, args);
         Path log = Files.createTempFile("kvtier-child-", ".log");
         try {
             ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
@@ -62,7 +68,8 @@ public final class ChildJvm {
      * process's input stream, which the caller must drain.
      */
     public static Process start(List<String> jvmFlags, Class<?> mainClass, String... args) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(command(jvmFlags, mainClass, args)).redirectErrorStream(true);
+        ProcessBuilder pb = new ProcessBuilder(command(jvmFlags, System.getProperty("java.class.path"), mainClass, args))
+                .redirectErrorStream(true);
         pb.environment().remove("JAVA_TOOL_OPTIONS");
         pb.environment().remove("JDK_JAVA_OPTIONS");
         Process p = pb.start();
@@ -70,12 +77,12 @@ public final class ChildJvm {
         return p;
     }
 
-    private static List<String> command(List<String> jvmFlags, Class<?> mainClass, String... args) {
+    private static List<String> command(List<String> jvmFlags, String classPath, Class<?> mainClass, String... args) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmFlags);
         command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
+        command.add(classPath);
         command.add(mainClass.getName());
         command.addAll(List.of(args));
         return command;

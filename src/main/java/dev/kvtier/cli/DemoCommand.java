@@ -56,6 +56,10 @@ import picocli.CommandLine.Option;
  * <p>With {@code --remote nbd://host:port/export} a third tier, shared by every process that
  * attaches the export, takes the blocks the SSD tier gives up (or, with {@code --no-ssd}, those
  * DRAM gives up); a later run, or a run on another machine, finds them there.
+ *
+ * <p>With {@code --metrics-port} the cache's meters ({@link dev.kvtier.KvTierMetrics}) are served
+ * for Prometheus ({@link MetricsEndpoint}) from the build of the cache until it closes, and
+ * {@code --metrics-hold-seconds} keeps them served that long after the workload.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Replay a generated multi-tenant chat workload through a real cache.")
@@ -130,6 +134,14 @@ final class DemoCommand implements Callable<Integer> {
             description = "MiB of the export the remote tier uses; every process sharing it must use the same (default ${DEFAULT-VALUE}).")
     long remoteMib;
 
+    @Option(names = "--metrics-port", paramLabel = "PORT",
+            description = "Serve the cache's meters for Prometheus at http://HOST:PORT/metrics while the demo runs (0: a free port).")
+    Integer metricsPort;
+
+    @Option(names = "--metrics-hold-seconds", defaultValue = "0", paramLabel = "S",
+            description = "With --metrics-port: keep serving this long after the workload, before the cache closes (default ${DEFAULT-VALUE}).")
+    long metricsHoldSeconds;
+
     private static final int GENERATED_REQUESTS = 2000;
     /** Payload bytes of the report's replays: small, so that 25 of them take seconds. */
     private static final int REPORT_BLOCK_BYTES = 4096;
@@ -193,7 +205,11 @@ final class DemoCommand implements Callable<Integer> {
             return 2;
         }
         CacheStats stats;
-        try (KvTierCache cache = opened) {
+        try (KvTierCache cache = opened; MetricsEndpoint endpoint = metricsPort == null ? null
+                : MetricsEndpoint.start(cache, metricsPort)) {
+            if (endpoint != null) {
+                System.out.println("metrics: http://localhost:" + endpoint.port() + MetricsEndpoint.PATH);
+            }
             if (ssdFile != null) {
                 printSsd(cache.stats(), ssdFile);
             }
@@ -228,12 +244,26 @@ final class DemoCommand implements Callable<Integer> {
             }
             stats = cache.stats();
             print(workload, stats, tokens, hitTokens, loadNanos, storedBlocks, storeNanos, System.nanoTime() - wallStart);
+            holdMetrics(endpoint);
         }
         printClose(opened.stats());
         if (!noReport) { // after close: the replays need none of the demo cache's memory
             report(workload, stats.capacityBlocks(Tier.DRAM), stats.capacityBlocks(Tier.SSD));
         }
         return wrongBlocks == 0 ? 0 : 1;
+    }
+
+    /** With an endpoint, keeps it serving {@code --metrics-hold-seconds} before the cache closes. */
+    private void holdMetrics(MetricsEndpoint endpoint) {
+        if (endpoint == null || metricsHoldSeconds <= 0) {
+            return;
+        }
+        System.out.println("metrics: serving " + metricsHoldSeconds + " s more (--metrics-hold-seconds)");
+        try {
+            Thread.sleep(java.util.concurrent.TimeUnit.SECONDS.toMillis(metricsHoldSeconds));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /**

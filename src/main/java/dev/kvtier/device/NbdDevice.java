@@ -334,6 +334,7 @@ public final class NbdDevice implements BlockDevice {
             }
             NbdConnection fresh = NbdConnection.open(host, port, exportName, left, tls);
             connections[slot] = fresh;
+            org.slf4j.LoggerFactory.getLogger(NbdDevice.class).info("kvtier: reconnected to {}", describe());
             backoffNanos = MIN_BACKOFF_NS;
             return fresh;
         } catch (IOException e) {

@@ -25,7 +25,9 @@ public final class CacheMetrics {
         ENCODED_BYTES(true),
         /** DRAM blocks dropped without a copy in a lower tier. */
         DROPPED_BLOCKS(false),
-        DEMOTE_DECLINED_BLOCKS(false), DEMOTE_FAILED_BLOCKS(false), PROMOTED_BLOCKS(false),
+        DEMOTE_DECLINED_BLOCKS(false), DEMOTE_FAILED_BLOCKS(false),
+        /** Blocks read from a tier and copied into DRAM, by the tier read from. */
+        PROMOTED_BLOCKS(true),
         /** Reads that failed a header or payload check, or decoding. */
         CORRUPT_BLOCKS(true),
         /** Reads whose slot held another block than the index said. */
@@ -62,6 +64,7 @@ public final class CacheMetrics {
     private final LongAdder[][] counters = new LongAdder[Counter.values().length][];
     private final Recorder[] recorders = new Recorder[Op.values().length];
     private final Histogram[] totals = new Histogram[Op.values().length];
+    private final Observers observers = new Observers();
 
     public CacheMetrics() {
         for (Counter c : Counter.values()) {
@@ -74,6 +77,11 @@ public final class CacheMetrics {
             recorders[op.ordinal()] = new Recorder(MAX_LATENCY_NS, 2);
             totals[op.ordinal()] = new Histogram(MAX_LATENCY_NS, 2);
         }
+    }
+
+    /** Who hears of each operation as it ends (timers, events); see {@link CacheObserver}. */
+    public Observers observers() {
+        return observers;
     }
 
     public void add(Counter c, long n) {
