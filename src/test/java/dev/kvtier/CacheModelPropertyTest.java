@@ -179,7 +179,9 @@ class CacheModelPropertyTest {
             }
             if (remoteBlocks > 0) {
                 b.remote(RemoteTier.builder(remote().uri(), KvTierCacheBuilder.deviceBytesFor(remoteBlocks, blockBytes))
-                        .ways(4).recheckAfter(Duration.ZERO).build());
+                        .ways(4).recheckAfter(Duration.ZERO)
+                        .lookupBudget(Duration.ofSeconds(10)) // a loaded machine must not cut a match short
+                        .build());
             }
             return (TieredCache) b.build();
         }
