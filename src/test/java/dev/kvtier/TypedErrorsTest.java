@@ -58,6 +58,21 @@ class TypedErrorsTest {
         }
     }
 
+    /** The geometry is stored on the export: a server with other ways or another capacity is refused, naming it. */
+    @Test
+    void anExportOfAnotherGeometryIsAnIncompatibleRemoteTier() throws Exception {
+        try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
+            RemoteWorker.builder(RemoteWorker.remote(server.uri(), 8L << 20).ways(4)).build().close();
+            DeviceIncompatibleException ways = assertThrows(DeviceIncompatibleException.class,
+                    () -> RemoteWorker.builder(RemoteWorker.remote(server.uri(), 8L << 20).ways(8)).build());
+            assertEquals(Tier.REMOTE, ways.tier());
+            assertTrue(ways.getMessage().contains("sets of 4, this cache uses 8"), ways.getMessage());
+            DeviceIncompatibleException size = assertThrows(DeviceIncompatibleException.class,
+                    () -> RemoteWorker.builder(RemoteWorker.remote(server.uri(), 4L << 20).ways(4)).build());
+            assertTrue(size.getMessage().contains("slots, this cache is configured for"), size.getMessage());
+        }
+    }
+
     @Test
     void aClosedCacheSaysSo() {
         KvTierCache cache = KvTierCache.builder().blockTokens(16).blockBytes(64).dramCapacityBytes(64 * 64).build();
