@@ -545,11 +545,11 @@ final class Load {
         if (p.table().settleLoad(s, w, pinned, delivered, failedAt, failure) && p.promoter() != null) {
             p.promoter().run();
         }
-        if (failure == ReadStatus.CORRUPT || failure == ReadStatus.IO_ERROR) {
+        if (failure == ReadStatus.CORRUPT || failure == ReadStatus.UNAUTHENTIC || failure == ReadStatus.IO_ERROR) {
             DeviceTier tier = p.table().device(s[w + failedAt]);
             p.table().errors.report(tier.id(), tier.describe(s[2 * w + failedAt]), "read", Outcomes.of(failure),
-                    "a block " + (failure == ReadStatus.CORRUPT ? "failed its check" : "could not be read")
-                            + "; served as a miss");
+                    "a block " + (failure == ReadStatus.CORRUPT ? "failed its check" : failure == ReadStatus.UNAUTHENTIC
+                            ? "failed its seal (forged, or another tenant's)" : "could not be read") + "; served as a miss");
         }
         complete();
         for (int i = 0; i < pinned; i++) {

@@ -8,16 +8,13 @@ final class Outcomes {
     private Outcomes() {
     }
 
+    /** A seal that does not open is reported as corrupt, as it is counted. */
     static Outcome of(ReadStatus status) {
-        switch (status) {
-            case OK:
-                return Outcome.OK;
-            case MISMATCH:
-                return Outcome.MISMATCH;
-            case CORRUPT:
-                return Outcome.CORRUPT;
-            default:
-                return Outcome.IO_ERROR;
-        }
+        return switch (status) {
+            case OK -> Outcome.OK;
+            case MISMATCH -> Outcome.MISMATCH;
+            case CORRUPT, UNAUTHENTIC -> Outcome.CORRUPT;
+            case IO_ERROR -> Outcome.IO_ERROR;
+        };
     }
 }
