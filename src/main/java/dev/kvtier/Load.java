@@ -565,7 +565,8 @@ final class Load {
         if (page >= 0) {
             copyFromPage(page, i);
         } else if (buffers != null) {
-            buffers[i].duplicate().put(stage[i].clear());
+            ByteBuffer from = stage[i].clear(); // an absolute put: no view of the caller's buffer allocated
+            buffers[i].put(buffers[i].position(), from, 0, from.remaining());
         } else if (segments != null) {
             Segments.scatter(Jvm.address(stage[i]), segments, i, segmentBytes, p.blockBytes());
         } else {
