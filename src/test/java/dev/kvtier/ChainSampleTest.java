@@ -27,9 +27,9 @@ class ChainSampleTest {
             BlockKey[] turn1 = NS.keysFromHashes(new long[] {1, 2, 3});
             BlockKey[] turn2 = NS.keysFromHashes(new long[] {1, 2, 3, 4, 5});
             BlockKey[] fork = NS.keysFromHashes(new long[] {1, 2, 9});
-            int[] first = store(r, turn1);
-            int[] next = store(r, turn2);
-            int[] other = store(r, fork);
+            int[] first = SubtreeDropTest.store(r, turn1);
+            int[] next = SubtreeDropTest.store(r, turn2);
+            int[] other = SubtreeDropTest.store(r, fork);
 
             double sample = drawn(turn1[0]);
             assertEquals(r.chainSample(first[0]), r.chainSample(first[2]), 1e-9);
@@ -43,17 +43,5 @@ class ChainSampleTest {
 
     private static double drawn(BlockKey k) {
         return AdmissionPolicy.chainSample(k.hi(), k.lo());
-    }
-
-    /** Stores {@code chain} (blocks already kept are skipped); the entries of the chain's blocks. */
-    private static int[] store(BlockTable r, BlockKey[] chain) {
-        int[] slots = new int[3 * chain.length + 1];
-        int n = r.reserveStore(chain, 0, chain.length, slots, 0);
-        r.publishStore(slots, n, true);
-        int[] entries = new int[chain.length];
-        PrefixMatch m = new PrefixMatch();
-        m.reset(chain);
-        r.matchPrefix(chain, m, entries);
-        return entries;
     }
 }
