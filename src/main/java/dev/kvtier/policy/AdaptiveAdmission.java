@@ -75,7 +75,9 @@ import java.util.function.IntPredicate;
  * the cache moves to the candidate with the fewest writes, if at most {@value #FRUGAL} of the
  * current one's, among those the current one does not lead on hits by the switching margin at
  * the base threshold {@link #Z} ({@link #frugal}; while the cache follows a fixed candidate, the
- * same applies to it); a move back needs the whole margin, as any switch. The shares were chosen
+ * same applies to it), once the lru shadow has filled its slots: until then no write has cost
+ * an eviction, and with no hit yet every candidate ties (a fresh cache moved to second-hit at
+ * once and refused its first stores). A move back needs the whole margin, as any switch. The shares were chosen
  * on the first half of the kv-cache-tester sessions (1/2 and 3/4 against 1/4 and 1/2: 0.21 against
  * 0.18 hit rate at 500 DRAM + 3,000 SSD blocks); {@value #FRUGAL} was set, not fitted. Writes stay
  * within a {@code writeBudget} when one is set.
@@ -330,7 +332,7 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
             }
         }
         if (best == at) {
-            if (followed >= 0 && hitDensity == null && frugal(followed) != followed) {
+            if (followed >= 0 && hitDensity == null && turnedOver() && frugal(followed) != followed) {
                 follow(frugal(followed));
             }
             return;
@@ -398,12 +400,17 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
                 bestLead = ahead;
             }
         }
-        if (best == current && hitDensity == null) {
+        if (best == current && hitDensity == null && turnedOver()) {
             best = frugal(current);
         }
         if (best != current) {
             switchTo(best);
         }
+    }
+
+    /** Whether the lru shadow has inserted as many keys as it has slots: the simulated tier has filled. */
+    private boolean turnedOver() {
+        return shadows[LRU].inserts() >= shadows[LRU].capacity();
     }
 
     /**
