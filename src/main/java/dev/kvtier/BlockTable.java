@@ -286,6 +286,16 @@ final class BlockTable implements BlockFacts {
         return ((chainSamples[e] & 0xFF) + 0.5) / 256;
     }
 
+    /**
+     * The chain sample of a store's first new block: its parent's when it continues a chain (the
+     * parent is kept and has no child: a conversation's next turn), so a chain keeps one sample
+     * from its fork to its leaf; else (a first block, or a fork) drawn from its key.
+     */
+    private double newChainSample(int parent, BlockKey key) {
+        return parent != NONE && index.children(parent) == 0 ? chainSample(parent)
+                : AdmissionPolicy.chainSample(key.hi(), key.lo());
+    }
+
     private static DeviceTier device(DeviceTier[] devices, Tier tier, DeviceTier.Placement placement) {
         DeviceTier found = null;
         for (DeviceTier d : devices) {
@@ -891,7 +901,7 @@ final class BlockTable implements BlockFacts {
                 }
                 int e = index.find(key.hi(), key.lo());
                 if (e == NONE) {
-                    sample = sample < 0 ? AdmissionPolicy.chainSample(key.hi(), key.lo()) : sample;
+                    sample = sample < 0 ? newChainSample(parent, key) : sample;
                     victim = admission.wantsVictim() ? dramVictim(parent) : NONE;
                     if (!admission.admitNew(key.hi(), key.lo(), key.position(), sample, victim)) {
                         metrics.add(Counter.REJECTED_BLOCKS, DRAM, from + count - i);

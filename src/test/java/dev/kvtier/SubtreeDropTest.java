@@ -53,7 +53,7 @@ class SubtreeDropTest {
     }
 
     /** Stores {@code chain} (blocks already kept are skipped); the entries of the chain's blocks. */
-    private static int[] store(BlockTable r, BlockKey[] chain) {
+    static int[] store(BlockTable r, BlockKey[] chain) {
         int[] slots = new int[3 * chain.length + 3];
         int n = r.reserveStore(chain, 0, chain.length, slots, 0);
         r.publishStore(slots, n, true);

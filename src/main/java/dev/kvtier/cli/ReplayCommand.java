@@ -7,6 +7,7 @@ import dev.kvtier.replay.ReplayConfig;
 import dev.kvtier.replay.ReplayPolicy;
 import dev.kvtier.replay.ReplayReport;
 import dev.kvtier.replay.ReplayResult;
+import dev.kvtier.replay.TraceFamilies;
 import dev.kvtier.replay.TraceSplit;
 import dev.kvtier.replay.Workloads;
 import dev.kvtier.trace.Trace;
@@ -30,15 +31,24 @@ import picocli.CommandLine.Option;
 /**
  * {@code kvtier replay}: replays a production trace (Mooncake JSON-lines or kv-cache-tester
  * JSON) through a real cache, once per policy and capacity given, and reports hit rates,
- * writes and modelled prefill time saved ({@link Replay} defines them).
+ * writes and modelled prefill time saved ({@link Replay} defines them). Without {@code --trace}
+ * or {@code --generate} it replays every trace family in {@code ../shared/traces}
+ * ({@link TraceFamilies}: each at its own capacities, under every policy), each judged against
+ * lru and opt; it exits 1 if any run exceeds opt or loaded a wrong block.
  */
 @Command(name = "replay", mixinStandardHelpOptions = true,
-        description = "Replay a prefix-hash trace through a real cache under each policy and capacity given.")
+        description = "Replay a prefix-hash trace (or, without --trace and --generate, every trace in ../shared/traces)"
+                + " through a real cache under each policy and capacity given.")
 final class ReplayCommand implements Callable<Integer> {
-    static final Path REFERENCE = Path.of("..", "shared", "traces", "reference");
+    static final Path TRACES = Path.of("..", "shared", "traces");
+    static final Path REFERENCE = TRACES.resolve("reference");
+    private static final long DEFAULT_DRAM_BLOCKS = 5859;
+    /** The policies replayed over all traces when none is given (lru and opt are added as for any run). */
+    private static final List<String> EVERY_POLICY = List.of("adaptive", "costaware", "second-hit", "write-limit");
 
     @Option(names = "--trace", paramLabel = "PATH",
-            description = "A trace file, or a directory of kv-cache-tester files (one namespace per file).")
+            description = "A trace file, or a directory of kv-cache-tester files (one namespace per file). Without it"
+                    + " (and without --generate), every trace family in ../shared/traces at its own capacities.")
     Path trace;
 
     @Option(names = "--generate", paramLabel = "SHAPE",
@@ -60,20 +70,23 @@ final class ReplayCommand implements Callable<Integer> {
             description = "A directory's malformed trace files are skipped, each named on stderr with why, instead of failing the run.")
     boolean skipBadFiles;
 
-    @Option(names = "--policy", defaultValue = "adaptive", split = ",", paramLabel = "NAME",
-            description = "adaptive, costaware, lru, second-hit, write-limit, opt; comma-separated for several (default ${DEFAULT-VALUE}).")
+    @Option(names = "--policy", split = ",", paramLabel = "NAME",
+            description = "adaptive, costaware, lru, second-hit, write-limit, opt; comma-separated for several"
+                    + " (default: adaptive with --trace or --generate, every policy over all traces).")
     List<String> policies;
 
-    @Option(names = "--dram-blocks", defaultValue = "5859", split = ",", paramLabel = "N",
-            description = "DRAM capacity in blocks; comma-separated for several runs (default ${DEFAULT-VALUE}).")
+    @Option(names = "--dram-blocks", split = ",", paramLabel = "N",
+            description = "DRAM capacity in blocks; comma-separated for several runs (default 5859; over all traces,"
+                    + " each family's capacities).")
     List<Long> dramBlocks;
 
-    @Option(names = "--ssd-blocks", defaultValue = "0", split = ",", paramLabel = "N",
-            description = "SSD capacity in blocks, 0 for none; comma-separated for several runs (default ${DEFAULT-VALUE}).")
+    @Option(names = "--ssd-blocks", split = ",", paramLabel = "N",
+            description = "SSD capacity in blocks, 0 for none; comma-separated for several runs (default 0; over all"
+                    + " traces, each family's capacities).")
     List<Long> ssdBlocks;
 
-    @Option(names = "--remote-blocks", defaultValue = "0", split = ",", paramLabel = "N",
-            description = "Remote capacity in blocks, 0 for none (needs --remote-uri) (default ${DEFAULT-VALUE}).")
+    @Option(names = "--remote-blocks", split = ",", paramLabel = "N",
+            description = "Remote capacity in blocks, 0 for none (needs --remote-uri) (default 0).")
     List<Long> remoteBlocks;
 
     @Option(names = "--remote-uri", paramLabel = "URI", description = "NBD export for the remote tier, e.g. nbd://127.0.0.1:10809/.")
@@ -126,18 +139,44 @@ final class ReplayCommand implements Callable<Integer> {
         if (repeat < 1) {
             throw new IllegalArgumentException("--repeat must be at least 1, got " + repeat);
         }
-        if ((trace == null) == (generate == null)) {
-            throw new IllegalArgumentException("give one of --trace PATH or --generate SHAPE");
+        if (trace != null && generate != null) {
+            throw new IllegalArgumentException("give at most one of --trace PATH or --generate SHAPE");
         }
-        Trace read = generate != null ? Workloads.generate(Workloads.Shape.parse(generate), requests, seed)
-                : Trace.read(trace, format == null ? null : TraceFormat.parse(format), skipBadFiles);
+        Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("kvtier-replay");
+        if (trace != null || generate != null) {
+            Trace read = generate != null ? Workloads.generate(Workloads.Shape.parse(generate), requests, seed)
+                    : Trace.read(trace, format == null ? null : TraceFormat.parse(format), skipBadFiles);
+            return replayAll(read, capacities(dramBlocks == null ? List.of(DEFAULT_DRAM_BLOCKS) : dramBlocks,
+                    ssdBlocks, remoteBlocks), policies == null ? List.of("adaptive") : policies, dir, report) ? 0 : 1;
+        }
+        List<TraceFamilies.Family> families = Files.isDirectory(TRACES) ? TraceFamilies.find(TRACES) : List.of();
+        if (families.isEmpty()) {
+            throw new IllegalArgumentException("no --trace or --generate given and no traces in " + TRACES.toAbsolutePath());
+        }
+        boolean ok = true;
+        for (TraceFamilies.Family f : families) {
+            Trace read = Trace.read(f.path(), f.format(), skipBadFiles);
+            List<long[]> caps = dramBlocks == null && ssdBlocks == null && remoteBlocks == null ? familyCapacities(f)
+                    : capacities(dramBlocks == null ? List.of(DEFAULT_DRAM_BLOCKS) : dramBlocks, ssdBlocks, remoteBlocks);
+            ok &= replayAll(read, caps, policies == null ? EVERY_POLICY : policies, dir,
+                    report == null ? null : report.resolve(f.name()));
+        }
+        return ok ? 0 : 1;
+    }
+
+    /**
+     * Replays {@code read} (the half asked for) at each capacity under each policy, prints the runs
+     * and the summary against lru and the bound, writes the report if asked; false when a block
+     * was wrong or a run exceeded the bound.
+     */
+    private boolean replayAll(Trace read, List<long[]> capacities, List<String> policyNames, Path dir, Path reportDir)
+            throws IOException {
         printSkipped(read, System.err);
         Trace t = TraceSplit.half(read, TraceSplit.Half.parse(half));
-        Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("kvtier-replay");
-        ReplayConfig base = new ReplayConfig(ReplayPolicy.parse(policies.get(0)), dramBlocks.get(0), 0, 0,
+        ReplayConfig base = new ReplayConfig(ReplayPolicy.parse(policyNames.get(0)), capacities.get(0)[0], 0, 0,
                 blockTokens != null ? blockTokens : t.blockTokens(), blockBytes, dir, remoteUri,
                 new PrefillModel(prefillTokensPerSecond, contextDoublingTokens), weighByPrefill);
-        List<ReplayConfig> runs = runs(base);
+        List<ReplayConfig> runs = runs(base, policyNames, capacities);
         PrintStream out = System.out;
         if (!json) {
             out.printf(Locale.ROOT, "%s (%s): %,d requests, %,d input tokens, %d-token blocks, %d runs%n", t.name(),
@@ -150,15 +189,37 @@ final class ReplayCommand implements Callable<Integer> {
             results.add(r);
             out.println(json ? toJson(r).put("defaulted_fields", defaultedJson(read)) : line(r));
         }
-        if (report != null) {
-            Path page = ReplayReport.write(report, t.name(), read.format() == null ? "generated" : read.format().id(), base.blockTokens(), results,
-                    Files.isDirectory(REFERENCE) ? REFERENCE : null);
+        if (reportDir != null) {
+            Path page = ReplayReport.write(reportDir, t.name(), read.format() == null ? "generated" : read.format().id(),
+                    base.blockTokens(), results, Files.isDirectory(REFERENCE) ? REFERENCE : null);
             if (!json) {
                 out.println("report: " + page);
             }
         }
         boolean bounded = noBound || bound(results, out);
-        return results.stream().anyMatch(r -> r.wrongBlocks() > 0) || !bounded ? 1 : 0;
+        return results.stream().noneMatch(r -> r.wrongBlocks() > 0) && bounded;
+    }
+
+    /** Every combination of the capacities given, {DRAM, SSD, REMOTE} blocks (an absent list is 0). */
+    private static List<long[]> capacities(List<Long> dram, List<Long> ssd, List<Long> remote) {
+        List<long[]> all = new ArrayList<>();
+        for (long d : dram) {
+            for (long s : ssd == null ? List.of(0L) : ssd) {
+                for (long r : remote == null ? List.of(0L) : remote) {
+                    all.add(new long[] {d, s, r});
+                }
+            }
+        }
+        return all;
+    }
+
+    /** A family's own capacities, {DRAM, SSD, 0}. */
+    private static List<long[]> familyCapacities(TraceFamilies.Family f) {
+        List<long[]> all = new ArrayList<>();
+        for (long[] c : f.capacities()) {
+            all.add(new long[] {c[0], c[1], 0});
+        }
+        return all;
     }
 
     /**
@@ -219,11 +280,11 @@ final class ReplayCommand implements Callable<Integer> {
         return j;
     }
 
-    /** One configuration per policy and capacity combination, policies outermost. */
-    private List<ReplayConfig> runs(ReplayConfig base) {
+    /** One configuration per policy and capacity, policies outermost; lru and opt added unless --no-bound. */
+    private List<ReplayConfig> runs(ReplayConfig base, List<String> policyNames, List<long[]> capacities) {
         List<ReplayConfig> runs = new ArrayList<>();
         List<ReplayPolicy> all = new ArrayList<>();
-        for (String p : policies) {
+        for (String p : policyNames) {
             ReplayPolicy policy = ReplayPolicy.parse(p);
             if (!all.contains(policy)) {
                 all.add(policy);
@@ -237,12 +298,8 @@ final class ReplayCommand implements Callable<Integer> {
             }
         }
         for (ReplayPolicy policy : all) {
-            for (long d : dramBlocks) {
-                for (long s : ssdBlocks) {
-                    for (long r : remoteBlocks) {
-                        runs.add(base.withPolicy(policy).withCapacity(d, s, r));
-                    }
-                }
+            for (long[] c : capacities) {
+                runs.add(base.withPolicy(policy).withCapacity(c[0], c[1], c[2]));
             }
         }
         return runs;

@@ -11,7 +11,10 @@ package dev.kvtier.policy;
  * <p><b>Chain sample.</b> A number in [0, 1) drawn from the key of the first new block of a
  * store call and kept with each block of that chain ({@link #chainSample}), so a policy that
  * admits a share {@code q} of new chains admits or refuses whole chains, the same way on
- * every server.
+ * every server. A store that continues a chain (its first new block's parent is kept and has
+ * no child: a conversation's next turn) inherits the parent's sample instead, so a conversation
+ * is admitted or refused as a whole, turn after turn; a fork (a parent with children, such as a
+ * shared system prompt) starts a new chain.
  *
  * <p>The cache enforces the prefix rule itself (nothing is stored or written under a parent
  * that is not kept); a policy may refuse more, never admit an orphan.

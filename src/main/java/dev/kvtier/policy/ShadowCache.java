@@ -23,6 +23,10 @@ import java.util.function.IntPredicate;
  * is the whole cache; a rate below 1 keeps {@code rate * capacity} slots (SHARDS's fixed-rate
  * scaling).
  *
+ * <p><b>Chain samples</b> follow the real cache's rule: a request's new keys share one sample,
+ * their nearest sampled ancestor's when it is kept and has no child (the chain continues), else
+ * drawn from the first new sampled key.
+ *
  * <p><b>Differences from the real cache</b>, the same for every candidate: hits count blocks,
  * not tokens; a request's partial last block is stored too (the shadow does not know which block
  * is partial).
@@ -31,10 +35,14 @@ import java.util.function.IntPredicate;
  * any before it.
  */
 final class ShadowCache {
-    /** May a new key enter: {@code victim} is the entry that would make room, or -1 when a slot is free. */
+    /**
+     * May a new key enter: {@code victim} is the entry that would make room, or -1 when a slot is
+     * free; {@code chainSample} is its chain's sample, as the real cache draws it
+     * ({@link AdmissionPolicy#chainSample}).
+     */
     @FunctionalInterface
     interface Admission {
-        boolean admit(long hi, long lo, int victim);
+        boolean admit(long hi, long lo, int victim, double chainSample);
     }
 
     private final int capacity;
@@ -45,16 +53,21 @@ final class ShadowCache {
     private final long[] keyLo;
     private final int[] parent;
     private final int[] children;
+    private final double[] samples;
     /** Open addressing, linear probing: entry + 1, 0 for empty. */
     private final int[] table;
     private final int mask;
     private final int[] free;
     private int freeCount;
+    /** Keys inserted so far: the writes this candidate would make. */
+    private long inserts;
     private final IntPredicate evictable = this::evictable;
     private int protect = -1;
 
     // the request being looked up
     private int last = -1;
+    /** The chain sample of the request's stores, or -1 before its first new key. */
+    private double sample = -1;
     private boolean hitting;
     private boolean storing;
     private int[] hits = new int[64];
@@ -84,6 +97,7 @@ final class ShadowCache {
         keyLo = new long[this.capacity];
         parent = new int[this.capacity];
         children = new int[this.capacity];
+        samples = new double[this.capacity];
         int size = Integer.highestOneBit(Math.max(4, this.capacity) * 2 - 1) << 1;
         table = new int[size];
         mask = size - 1;
@@ -112,6 +126,11 @@ final class ShadowCache {
         return parent[e];
     }
 
+    /** Keys inserted so far (each a write of the candidate, whose device tier holds what it keeps). */
+    long inserts() {
+        return inserts;
+    }
+
     /** Keys kept now. */
     int size() {
         return capacity - freeCount;
@@ -136,6 +155,7 @@ final class ShadowCache {
         hitCount = 0;
         hitsTouched = false;
         last = -1;
+        sample = -1;
         hitting = true;
         storing = true;
     }
@@ -168,7 +188,10 @@ final class ShadowCache {
             storing = false;
             return false;
         }
-        if (!admission.admit(hi, lo, wantsVictim ? victim : -1)) {
+        if (sample < 0) {
+            sample = last >= 0 && children[last] == 0 ? samples[last] : AdmissionPolicy.chainSample(hi, lo);
+        }
+        if (!admission.admit(hi, lo, wantsVictim ? victim : -1, sample)) {
             storing = false;
             return false;
         }
@@ -230,10 +253,12 @@ final class ShadowCache {
 
     private int insert(long hi, long lo, int p) {
         int e = free[--freeCount];
+        inserts++;
         keyHi[e] = hi;
         keyLo[e] = lo;
         parent[e] = p;
         children[e] = 0;
+        samples[e] = sample;
         if (p >= 0) {
             children[p]++;
         }
