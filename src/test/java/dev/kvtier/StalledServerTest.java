@@ -27,7 +27,11 @@ class StalledServerTest {
     /** Three times the reads the engine runs at once (2 connections, 8 in flight): most wait in its queue. */
     private static final int CHAIN = 24;
 
-    /** SIGSTOP, restarting the server first if it exited; returns once the kernel shows it stopped. */
+    /**
+     * SIGSTOP, restarting the server first if it exited; returns once the kernel shows it stopped
+     * ({@code kill} returns before it is). A server that exits meanwhile (a broken pipe from the
+     * last episode's closed connection) is restarted and stopped again.
+     */
     private static void stop(NbdServer server) throws Exception {
         for (int attempt = 0; ; attempt++) {
             if (!server.isAlive()) {
@@ -35,22 +39,36 @@ class StalledServerTest {
             }
             try {
                 server.signal("STOP");
-                return;
+                if (awaitStopped(server.pid())) {
+                    return;
+                }
             } catch (java.io.IOException e) { // it exited meanwhile
                 if (attempt == 2) {
                     throw e;
                 }
             }
+            if (attempt == 2) {
+                throw new AssertionError("nbdkit did not stay stopped: " + server.output());
+            }
         }
     }
 
-    /** Waits until the kernel shows the process stopped: {@code kill} returns before it is. */
-    private static void awaitStopped(long pid) throws Exception {
+    /** True once the kernel shows the process stopped; false if it exited instead. */
+    private static boolean awaitStopped(long pid) throws Exception {
         java.nio.file.Path stat = java.nio.file.Path.of("/proc/" + pid + "/stat");
         for (int i = 0; i < 1000; i++) {
-            String s = java.nio.file.Files.readString(stat);
-            if (s.substring(s.lastIndexOf(')') + 2).startsWith("T")) {
-                return;
+            String s;
+            try {
+                s = java.nio.file.Files.readString(stat);
+            } catch (java.nio.file.NoSuchFileException gone) {
+                return false;
+            }
+            String state = s.substring(s.lastIndexOf(')') + 2);
+            if (state.startsWith("T")) {
+                return true;
+            }
+            if (state.startsWith("Z") || state.startsWith("X")) {
+                return false;
             }
             Thread.sleep(1);
         }
@@ -86,7 +104,6 @@ class StalledServerTest {
                 PrefixMatch m2 = cache.match(second);
                 assertEquals(CHAIN, m1.hitBlocks(Tier.REMOTE) + m2.hitBlocks(Tier.REMOTE) - CHAIN, cache.stats().toString());
                 stop(server);
-                awaitStopped(server.pid());
                 try {
                     // the first load fills the engine's readers; the second's reads wait behind them,
                     // then find the connections closed and reconnect to a server that does not answer
