@@ -563,7 +563,7 @@ final class Demoter implements Runnable {
             if (error != null) {
                 DeviceTier to = r.device(target);
                 r.errors.report(target, slot >= 0 ? to.describe(slot) : to.describe(), "a demotion", Outcome.IO_ERROR,
-                        error.toString());
+                        error.toString(), !to.failed());
                 failure = Counter.DEMOTE_FAILED_BLOCKS;
             }
             complete(this);
@@ -593,7 +593,8 @@ final class Demoter implements Runnable {
             r.ssd.wipe(wipeSlot);
             ok = true;
         } catch (IOException | RuntimeException | Error e) {
-            r.errors.report(SSD, r.ssd.describe(), "wiping slot " + wipeSlot, Outcome.IO_ERROR, e.toString());
+            r.errors.report(SSD, r.ssd.describe(), "wiping slot " + wipeSlot, Outcome.IO_ERROR, e.toString(),
+                    !r.ssd.failed());
             ok = false;
         }
         r.ssdWipeDone(wipeSlot, ok);

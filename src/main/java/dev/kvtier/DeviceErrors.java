@@ -40,7 +40,18 @@ final class DeviceErrors {
      * Returns whether it was logged.
      */
     boolean report(int tier, String device, String operation, Outcome outcome, String error) {
+        return report(tier, device, operation, outcome, error, true);
+    }
+
+    /**
+     * As {@link #report(int, String, String, Outcome, String)}; with {@code log} false only the
+     * observers hear of it (a device that has failed logged its fault once, when it failed).
+     */
+    boolean report(int tier, String device, String operation, Outcome outcome, String error, boolean log) {
         observers.deviceError(tier, device, operation, outcome, error);
+        if (!log) {
+            return false;
+        }
         Window w = windows.computeIfAbsent(device, d -> new Window());
         long suppressed;
         synchronized (w) {
