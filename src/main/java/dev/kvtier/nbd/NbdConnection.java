@@ -15,8 +15,10 @@ import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
 import java.util.BitSet;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -29,8 +31,11 @@ import javax.net.ssl.SSLContext;
 /**
  * One NBD connection in the transmission phase: many requests in flight, matched to their
  * replies by cookie. Senders write a request (header, then payload for a write) under a send
- * lock; one reader thread reads replies, simple or structured, copies read data straight into
- * the caller's buffer and completes the request's future.
+ * lock; a request without payload (a read) is queued instead and written by whichever thread
+ * holds or next takes the lock, so no sender of a read waits behind a write's payload. One
+ * reader thread reads replies, simple or structured, copies read data straight into the
+ * caller's buffer and completes the request's future: dependent actions run on the reader
+ * thread (an asynchronous read is verified there and may send the next request from there).
  *
  * <p><b>Failure.</b> A reply that breaks the protocol, a socket error, or a request older than
  * its timeout (checked every {@link #WATCHDOG_TICK_MS} ms) aborts the whole connection: the socket is
@@ -60,6 +65,8 @@ public final class NbdConnection implements AutoCloseable {
     private final ReentrantLock sendLock = new ReentrantLock();
     private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(NbdProtocol.REQUEST_BYTES);
     private final Map<Long, Request> pending = new ConcurrentHashMap<>();
+    /** Requests without payload (reads, flushes) waiting for the send lock; see {@link #flushUnsent}. */
+    private final Queue<Request> unsent = new ConcurrentLinkedQueue<>();
     private final AtomicLong cookies = new AtomicLong();
     /** Bytes (plus {@link #REQUEST_WEIGHT} each) of the requests in flight: how busy the connection is. */
     private final AtomicLong outstanding = new AtomicLong();
@@ -156,7 +163,17 @@ public final class NbdConnection implements AutoCloseable {
 
     /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst} (position unchanged). */
     public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
-        return send(CMD_READ, 0, offset, dst.remaining(), null, null, dst);
+        return send(CMD_READ, 0, offset, dst.remaining(), null, null, dst, Long.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #read(long, ByteBuffer)}, but the request must be answered by {@code deadlineNanos}
+     * ({@link System#nanoTime}) when that is sooner than the connection's timeout: past it the
+     * watchdog aborts the connection, and the future fails only once the reader no longer writes
+     * into {@code dst}.
+     */
+    public CompletableFuture<Void> read(long offset, ByteBuffer dst, long deadlineNanos) {
+        return send(CMD_READ, 0, offset, dst.remaining(), null, null, dst, deadlineNanos);
     }
 
     /** Writes {@code src}'s remaining bytes at {@code offset}; with {@code fua}, durably. */
@@ -199,7 +216,15 @@ public final class NbdConnection implements AutoCloseable {
     /** Sends a request; a write's payload is {@code payload}, then {@code more} when not null. */
     private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer payload,
             ByteBuffer more, ByteBuffer dst) {
-        Request r = new Request(type, offset, length, dst, System.nanoTime() + timeoutNanos, outstanding);
+        return send(type, flags, offset, length, payload, more, dst, Long.MAX_VALUE);
+    }
+
+    /** As above, answered by {@code deadlineNanos} too when that is sooner than the timeout. */
+    private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer payload,
+            ByteBuffer more, ByteBuffer dst, long deadlineNanos) {
+        long now = System.nanoTime();
+        long deadline = deadlineNanos == Long.MAX_VALUE || deadlineNanos - now > timeoutNanos ? now + timeoutNanos : deadlineNanos;
+        Request r = new Request(type, offset, length, dst, deadline, outstanding);
         IOException f = failure;
         if (f != null) {
             r.future.completeExceptionally(f);
@@ -216,22 +241,62 @@ public final class NbdConnection implements AutoCloseable {
             }
             return r.future;
         }
+        if (payload == null) {
+            r.flags = flags;
+            r.cookie = cookie;
+            unsent.add(r);
+            flushUnsent();
+            return r.future;
+        }
         sendLock.lock();
         try {
-            requestHeader.clear();
-            requestHeader.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) flags).putShort((short) type)
-                    .putLong(cookie).putLong(offset).putInt(length).flip();
+            writeHeader(flags, type, cookie, offset, length);
             if (more == null) {
-                wire.writeFully(requestHeader, payload == null ? null : payload.duplicate());
+                wire.writeFully(requestHeader, payload.duplicate());
             } else {
                 wire.writeFully(requestHeader, payload.duplicate(), more.duplicate());
             }
+            writeUnsent();
         } catch (IOException e) {
             abort(e);
         } finally {
             sendLock.unlock();
         }
+        flushUnsent();
         return r.future;
+    }
+
+    /**
+     * Writes the requests without payload queued in {@link #unsent} unless another thread holds
+     * the send lock: that one writes them before it lets the lock go, and looks again after, so
+     * none is stranded. A thread sending a read (the connection's reader too, starting the next
+     * request from a completion) never waits for a write's payload to go out.
+     */
+    private void flushUnsent() {
+        while (!unsent.isEmpty() && sendLock.tryLock()) {
+            try {
+                writeUnsent();
+            } catch (IOException e) {
+                abort(e);
+            } finally {
+                sendLock.unlock();
+            }
+        }
+    }
+
+    /** Under the send lock: writes every queued request without payload. */
+    private void writeUnsent() throws IOException {
+        for (Request q = unsent.poll(); q != null; q = unsent.poll()) {
+            writeHeader(q.flags, q.type, q.cookie, q.offset, q.length);
+            wire.writeFully(requestHeader);
+        }
+    }
+
+    /** Under the send lock: fills {@link #requestHeader}. */
+    private void writeHeader(int flags, int type, long cookie, long offset, int length) {
+        requestHeader.clear();
+        requestHeader.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) flags).putShort((short) type)
+                .putLong(cookie).putLong(offset).putInt(length).flip();
     }
 
     /**
@@ -335,6 +400,9 @@ public final class NbdConnection implements AutoCloseable {
         int covered;
         /** A read's delivered bytes, once a chunk came out of order. */
         BitSet scattered;
+        // Set by a sender that leaves the request to whoever holds the send lock (see flushUnsent).
+        int flags;
+        long cookie;
 
         Request(int type, long offset, int length, ByteBuffer dst, long deadline, AtomicLong outstanding) {
             this.type = type;
