@@ -161,8 +161,9 @@ public final class NbdDevice implements BlockDevice {
         NbdConnection c = connection();
         CompletableFuture<?>[] all = new CompletableFuture<?>[n];
         for (int i = 0; i < n; i++) {
-            all[i] = inPieces(offsets[i], dsts[i], c::read);
+            all[i] = inPieces(offsets[i], dsts[i], (at, piece) -> c.queueRead(at, piece, Long.MAX_VALUE));
         }
+        c.sendQueued();
         await(CompletableFuture.allOf(all), c);
     }
 
@@ -177,7 +178,7 @@ public final class NbdDevice implements BlockDevice {
     }
 
     /**
-     * Sends the reads on a live connection, all at once; {@code then} hears of them on the
+     * Sends the reads on a live connection, all at once (one system call); {@code then} hears of them on the
      * connection's reader thread once every one has finished (the connection's watchdog fails
      * them at the deadline). With no live connection the reads fail at once, and a reconnect is
      * left to a background thread (see {@link #reconnectInBackground}): the caller never waits for a handshake.
@@ -195,8 +196,9 @@ public final class NbdDevice implements BlockDevice {
                 throw new NbdException(describe() + ": no live connection; reconnecting in the background");
             }
             for (int i = 0; i < n; i++) {
-                all[i] = inPieces(offsets[i], dsts[i], (at, piece) -> c.read(at, piece, deadlineNanos));
+                all[i] = inPieces(offsets[i], dsts[i], (at, piece) -> c.queueRead(at, piece, deadlineNanos));
             }
+            c.sendQueued();
         } catch (IOException e) {
             then.completed(e);
             return;

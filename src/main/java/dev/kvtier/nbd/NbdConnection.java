@@ -52,6 +52,8 @@ public final class NbdConnection implements AutoCloseable {
     static final long REQUEST_WEIGHT = 16 * 1024;
     /** How often request deadlines are checked. */
     public static final long WATCHDOG_TICK_MS = 50;
+    /** Most queued requests without payload written by one system call. */
+    private static final int UNSENT_BATCH = 32;
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "kvtier-nbd-watchdog");
         t.setDaemon(true);
@@ -64,6 +66,8 @@ public final class NbdConnection implements AutoCloseable {
     private final long timeoutNanos;
     private final ReentrantLock sendLock = new ReentrantLock();
     private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(NbdProtocol.REQUEST_BYTES);
+    /** Queued requests without payload, written together; under the send lock. */
+    private final ByteBuffer unsentHeaders = ByteBuffer.allocateDirect(UNSENT_BATCH * NbdProtocol.REQUEST_BYTES);
     private final Map<Long, Request> pending = new ConcurrentHashMap<>();
     /** Requests without payload (reads, flushes) waiting for the send lock; see {@link #flushUnsent}. */
     private final Queue<Request> unsent = new ConcurrentLinkedQueue<>();
@@ -163,17 +167,23 @@ public final class NbdConnection implements AutoCloseable {
 
     /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst} (position unchanged). */
     public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
-        return send(CMD_READ, 0, offset, dst.remaining(), null, null, dst, Long.MAX_VALUE);
+        return send(CMD_READ, 0, offset, dst.remaining(), null, null, dst);
     }
 
     /**
-     * As {@link #read(long, ByteBuffer)}, but the request must be answered by {@code deadlineNanos}
-     * ({@link System#nanoTime}) when that is sooner than the connection's timeout: past it the
-     * watchdog aborts the connection, and the future fails only once the reader no longer writes
-     * into {@code dst}.
+     * As {@link #read(long, ByteBuffer)}, but queued to be sent by the next {@link #sendQueued}
+     * (or any send on this connection), so that reads queued together go out in one system call;
+     * and the request must be answered by {@code deadlineNanos} ({@link System#nanoTime}) when
+     * that is sooner than the connection's timeout: past it the watchdog aborts the connection,
+     * and the future fails only once the reader no longer writes into {@code dst}.
      */
-    public CompletableFuture<Void> read(long offset, ByteBuffer dst, long deadlineNanos) {
-        return send(CMD_READ, 0, offset, dst.remaining(), null, null, dst, deadlineNanos);
+    public CompletableFuture<Void> queueRead(long offset, ByteBuffer dst, long deadlineNanos) {
+        return send(CMD_READ, 0, offset, dst.remaining(), null, null, dst, deadlineNanos, false);
+    }
+
+    /** Sends the requests queued by {@link #queueRead}, unless another thread holding the send lock will. */
+    public void sendQueued() {
+        flushUnsent();
     }
 
     /** Writes {@code src}'s remaining bytes at {@code offset}; with {@code fua}, durably. */
@@ -216,12 +226,15 @@ public final class NbdConnection implements AutoCloseable {
     /** Sends a request; a write's payload is {@code payload}, then {@code more} when not null. */
     private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer payload,
             ByteBuffer more, ByteBuffer dst) {
-        return send(type, flags, offset, length, payload, more, dst, Long.MAX_VALUE);
+        return send(type, flags, offset, length, payload, more, dst, Long.MAX_VALUE, true);
     }
 
-    /** As above, answered by {@code deadlineNanos} too when that is sooner than the timeout. */
+    /**
+     * As above, answered by {@code deadlineNanos} too when that is sooner than the timeout; a
+     * request without payload is sent now only with {@code now} (see {@link #queueRead}).
+     */
     private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer payload,
-            ByteBuffer more, ByteBuffer dst, long deadlineNanos) {
+            ByteBuffer more, ByteBuffer dst, long deadlineNanos, boolean sendNow) {
         long now = System.nanoTime();
         long deadline = deadlineNanos == Long.MAX_VALUE || deadlineNanos - now > timeoutNanos ? now + timeoutNanos : deadlineNanos;
         Request r = new Request(type, offset, length, dst, deadline, outstanding);
@@ -245,7 +258,9 @@ public final class NbdConnection implements AutoCloseable {
             r.flags = flags;
             r.cookie = cookie;
             unsent.add(r);
-            flushUnsent();
+            if (sendNow) {
+                flushUnsent();
+            }
             return r.future;
         }
         sendLock.lock();
@@ -284,11 +299,18 @@ public final class NbdConnection implements AutoCloseable {
         }
     }
 
-    /** Under the send lock: writes every queued request without payload. */
+    /** Under the send lock: writes every queued request without payload, up to {@link #UNSENT_BATCH} per system call. */
     private void writeUnsent() throws IOException {
-        for (Request q = unsent.poll(); q != null; q = unsent.poll()) {
-            writeHeader(q.flags, q.type, q.cookie, q.offset, q.length);
-            wire.writeFully(requestHeader);
+        Request q = unsent.poll();
+        while (q != null) {
+            unsentHeaders.clear();
+            do {
+                unsentHeaders.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) q.flags).putShort((short) q.type)
+                        .putLong(q.cookie).putLong(q.offset).putInt(q.length);
+                q = unsentHeaders.hasRemaining() ? unsent.poll() : null;
+            } while (q != null);
+            wire.writeFully(unsentHeaders.flip());
+            q = unsent.poll();
         }
     }
 
