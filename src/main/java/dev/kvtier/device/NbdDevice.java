@@ -159,12 +159,7 @@ public final class NbdDevice implements BlockDevice {
             check(offsets[i], dsts[i]);
         }
         NbdConnection c = connection();
-        CompletableFuture<?>[] all = new CompletableFuture<?>[n];
-        for (int i = 0; i < n; i++) {
-            all[i] = inPieces(offsets[i], dsts[i], (at, piece) -> c.queueRead(at, piece, Long.MAX_VALUE));
-        }
-        c.sendQueued();
-        await(CompletableFuture.allOf(all), c);
+        await(sendReads(c, offsets, dsts, n, Long.MAX_VALUE), c);
     }
 
     @Override
@@ -178,14 +173,14 @@ public final class NbdDevice implements BlockDevice {
     }
 
     /**
-     * Sends the reads on a live connection, all at once (one system call); {@code then} hears of them on the
+     * Sends the reads on a live connection, all at once ({@link #sendReads}); {@code then} hears of them on the
      * connection's reader thread once every one has finished (the connection's watchdog fails
      * them at the deadline). With no live connection the reads fail at once, and a reconnect is
      * left to a background thread (see {@link #reconnectInBackground}): the caller never waits for a handshake.
      */
     @Override
     public void startReadBatch(long[] offsets, ByteBuffer[] dsts, int n, long deadlineNanos, BatchCompletion then) {
-        CompletableFuture<?>[] all = new CompletableFuture<?>[n];
+        CompletableFuture<Void> all;
         try {
             for (int i = 0; i < n; i++) {
                 check(offsets[i], dsts[i]);
@@ -195,15 +190,34 @@ public final class NbdDevice implements BlockDevice {
                 reconnectInBackground();
                 throw new NbdException(describe() + ": no live connection; reconnecting in the background");
             }
-            for (int i = 0; i < n; i++) {
-                all[i] = inPieces(offsets[i], dsts[i], (at, piece) -> c.queueRead(at, piece, deadlineNanos));
-            }
-            c.sendQueued();
+            all = sendReads(c, offsets, dsts, n, deadlineNanos);
         } catch (IOException e) {
             then.completed(e);
             return;
         }
-        CompletableFuture.allOf(all).whenComplete((v, e) -> then.completed(e == null ? null : asIoException(e)));
+        all.whenComplete((v, e) -> then.completed(e == null ? null : asIoException(e)));
+    }
+
+    /**
+     * Sends the reads on {@code c} in one system call: two adjacent ranges that fit one request
+     * (a slot's header and payload) as one scattering read, a range beyond the server's maximum
+     * payload in pieces; to be answered by {@code deadlineNanos}. The future completes when all have.
+     */
+    private CompletableFuture<Void> sendReads(NbdConnection c, long[] offsets, ByteBuffer[] dsts, int n,
+            long deadlineNanos) {
+        CompletableFuture<?>[] all = new CompletableFuture<?>[n];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if (i + 1 < n && offsets[i] + dsts[i].remaining() == offsets[i + 1]
+                    && (long) dsts[i].remaining() + dsts[i + 1].remaining() <= export.maxPayload()) {
+                all[k++] = c.queueRead(offsets[i], dsts[i], dsts[i + 1], deadlineNanos);
+                i++;
+            } else {
+                all[k++] = inPieces(offsets[i], dsts[i], (at, piece) -> c.queueRead(at, piece, deadlineNanos));
+            }
+        }
+        c.sendQueued();
+        return CompletableFuture.allOf(k == n ? all : java.util.Arrays.copyOf(all, k));
     }
 
     private static IOException asIoException(Throwable e) {

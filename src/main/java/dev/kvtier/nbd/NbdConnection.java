@@ -178,7 +178,20 @@ public final class NbdConnection implements AutoCloseable {
      * and the future fails only once the reader no longer writes into {@code dst}.
      */
     public CompletableFuture<Void> queueRead(long offset, ByteBuffer dst, long deadlineNanos) {
-        return send(CMD_READ, 0, offset, dst.remaining(), null, null, dst, deadlineNanos, false);
+        return send(request(CMD_READ, offset, dst.remaining(), null, dst, deadlineNanos), 0, null, null, false);
+    }
+
+    /**
+     * As {@link #queueRead(long, ByteBuffer, long)}, one request whose first
+     * {@code head.remaining()} bytes land in {@code head} and the rest in {@code dst} (a
+     * scattering read: a slot's header and payload in one round trip).
+     */
+    public CompletableFuture<Void> queueRead(long offset, ByteBuffer head, ByteBuffer dst, long deadlineNanos) {
+        long length = (long) head.remaining() + dst.remaining();
+        if (length > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a read of " + length + " bytes is beyond one NBD request");
+        }
+        return send(request(CMD_READ, offset, (int) length, head, dst, deadlineNanos), 0, null, null, false);
     }
 
     /** Sends the requests queued by {@link #queueRead}, unless another thread holding the send lock will. */
@@ -226,18 +239,24 @@ public final class NbdConnection implements AutoCloseable {
     /** Sends a request; a write's payload is {@code payload}, then {@code more} when not null. */
     private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer payload,
             ByteBuffer more, ByteBuffer dst) {
-        return send(type, flags, offset, length, payload, more, dst, Long.MAX_VALUE, true);
+        return send(request(type, offset, length, null, dst, Long.MAX_VALUE), flags, payload, more, true);
     }
 
     /**
-     * As above, answered by {@code deadlineNanos} too when that is sooner than the timeout; a
-     * request without payload is sent now only with {@code now} (see {@link #queueRead}).
+     * A request (a read's bytes into {@code head}, then {@code dst}) to be answered by
+     * {@code deadlineNanos} ({@link System#nanoTime}) or within the timeout, whichever is sooner.
      */
-    private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer payload,
-            ByteBuffer more, ByteBuffer dst, long deadlineNanos, boolean sendNow) {
+    private Request request(int type, long offset, int length, ByteBuffer head, ByteBuffer dst, long deadlineNanos) {
         long now = System.nanoTime();
         long deadline = deadlineNanos == Long.MAX_VALUE || deadlineNanos - now > timeoutNanos ? now + timeoutNanos : deadlineNanos;
-        Request r = new Request(type, offset, length, dst, deadline, outstanding);
+        return new Request(type, offset, length, head, dst, deadline, outstanding);
+    }
+
+    /** Sends {@code r}; a request without payload is sent now only with {@code sendNow} (see {@link #queueRead}). */
+    private CompletableFuture<Void> send(Request r, int flags, ByteBuffer payload, ByteBuffer more, boolean sendNow) {
+        int type = r.type;
+        long offset = r.offset;
+        int length = r.length;
         IOException f = failure;
         if (f != null) {
             r.future.completeExceptionally(f);
@@ -411,6 +430,8 @@ public final class NbdConnection implements AutoCloseable {
         final int type;
         final long offset;
         final int length;
+        /** A read's first bytes go here when not null (see {@link NbdConnection#queueRead(long, ByteBuffer, ByteBuffer, long)}), the rest to {@link #dst}. */
+        final ByteBuffer head;
         final ByteBuffer dst;
         final long deadline;
         final CompletableFuture<Void> future = new CompletableFuture<>();
@@ -426,8 +447,9 @@ public final class NbdConnection implements AutoCloseable {
         int flags;
         long cookie;
 
-        Request(int type, long offset, int length, ByteBuffer dst, long deadline, AtomicLong outstanding) {
+        Request(int type, long offset, int length, ByteBuffer head, ByteBuffer dst, long deadline, AtomicLong outstanding) {
             this.type = type;
+            this.head = head;
             this.offset = offset;
             this.length = length;
             this.dst = dst;
