@@ -47,6 +47,7 @@ class RemoteContinuationTest {
             assertEquals(CHAIN, m.hitBlocks(Tier.REMOTE), cache.stats().toString());
             ByteBuffer[] dst = poisoned();
             server.signal("STOP");
+            server.awaitStopped();
             long t0 = System.nanoTime();
             int loaded;
             try {
@@ -72,6 +73,7 @@ class RemoteContinuationTest {
             assertEquals(CHAIN, m.hitBlocks(Tier.REMOTE), cache.stats().toString());
             ByteBuffer[] dst = poisoned();
             server.signal("STOP"); // the reads are sent and wait for their replies
+            server.awaitStopped();
             long t0 = System.nanoTime();
             java.util.concurrent.CompletableFuture<Integer> load = cache.load(m, dst);
             Thread.sleep(100);

@@ -156,6 +156,19 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
+    /** Waits until the kernel shows the server stopped (after a SIGSTOP): {@code kill} returns before it is. */
+    public void awaitStopped() throws IOException, InterruptedException {
+        Path stat = Path.of("/proc/" + pid() + "/stat");
+        for (int i = 0; i < 1000; i++) {
+            String s = Files.readString(stat);
+            if (s.substring(s.lastIndexOf(')') + 2).startsWith("T")) {
+                return;
+            }
+            Thread.sleep(1);
+        }
+        throw new AssertionError("process " + pid() + " did not stop");
+    }
+
     /** SIGTERM, then SIGKILL if the server is still there after a second. */
     public void stop() {
         if (process == null) {
