@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,52 +40,60 @@ class RemoteContinuationTest {
 
     @Test
     void aStalledServersLateRepliesNeverReachTheCallersBuffers() throws Exception {
-        try (NbdServer server = NbdServer.nbdkit("file", disk().toString()); KvTierCache cache = cache(server)) {
-            BlockKey[] keys = stored(cache);
-            PrefixMatch m = cache.match(keys);
-            assertEquals(CHAIN, m.hitBlocks(Tier.REMOTE), cache.stats().toString());
-            ByteBuffer[] dst = poisoned();
-            server.signal("STOP");
-            server.awaitStopped();
-            long t0 = System.nanoTime();
-            int loaded;
-            try {
-                loaded = cache.load(m, dst).join();
-            } finally {
-                server.signal("CONT");
+        try (NbdServer server = NbdServer.nbdkit("file", disk().toString())) {
+            BlockKey[] keys = stored(server);
+            try (KvTierCache cache = cache(server)) {
+                PrefixMatch m = matchedThenStopped(cache, keys, server);
+                ByteBuffer[] dst = poisoned();
+                long t0 = System.nanoTime();
+                int loaded;
+                try {
+                    loaded = cache.load(m, dst).join();
+                } finally {
+                    server.signal("CONT");
+                }
+                long ms = (System.nanoTime() - t0) / 1_000_000;
+                assertEquals(0, loaded, "nothing arrives from a stopped server: " + cache.stats());
+                assertTrue(ms <= TIMEOUT_MS + 500, "the load took " + ms + " ms, timeout " + TIMEOUT_MS);
+                byte[][] atEnd = contents(dst);
+                assertPoisoned(atEnd);
+                Thread.sleep(500); // the resumed server answers what it read before the stop
+                assertUnchanged(atEnd, dst);
             }
-            long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertEquals(0, loaded, "nothing arrives from a stopped server: " + cache.stats());
-            assertTrue(ms <= TIMEOUT_MS + 500, "the load took " + ms + " ms, timeout " + TIMEOUT_MS);
-            byte[][] atEnd = contents(dst);
-            assertPoisoned(atEnd);
-            Thread.sleep(500); // the resumed server answers what it read before the stop
-            assertUnchanged(atEnd, dst);
         }
     }
 
     @Test
     void aServerKilledMidReadIsAMissAtOnce() throws Exception {
-        try (NbdServer server = NbdServer.nbdkit("file", disk().toString()); KvTierCache cache = cache(server)) {
-            BlockKey[] keys = stored(cache);
-            PrefixMatch m = cache.match(keys);
-            assertEquals(CHAIN, m.hitBlocks(Tier.REMOTE), cache.stats().toString());
-            ByteBuffer[] dst = poisoned();
-            server.signal("STOP"); // the reads are sent and wait for their replies
-            server.awaitStopped();
-            long t0 = System.nanoTime();
-            java.util.concurrent.CompletableFuture<Integer> load = cache.load(m, dst);
-            Thread.sleep(100);
-            server.kill();
-            int loaded = load.join();
-            long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertEquals(0, loaded, cache.stats().toString());
-            assertTrue(ms < TIMEOUT_MS, "a dead connection fails its reads at once; the load took " + ms + " ms");
-            byte[][] atEnd = contents(dst);
-            Thread.sleep(300);
-            assertUnchanged(atEnd, dst);
-            assertTrue(cache.stats().readErrors(Tier.REMOTE) > 0, "counted as read errors: " + cache.stats());
+        try (NbdServer server = NbdServer.nbdkit("file", disk().toString())) {
+            BlockKey[] keys = stored(server);
+            try (KvTierCache cache = cache(server)) {
+                PrefixMatch m = matchedThenStopped(cache, keys, server); // the reads will wait for their replies
+                ByteBuffer[] dst = poisoned();
+                long t0 = System.nanoTime();
+                java.util.concurrent.CompletableFuture<Integer> load = cache.load(m, dst);
+                Thread.sleep(100);
+                server.kill();
+                int loaded = load.join();
+                long ms = (System.nanoTime() - t0) / 1_000_000;
+                assertEquals(0, loaded, cache.stats().toString());
+                assertTrue(ms < TIMEOUT_MS, "a dead connection fails its reads at once; the load took " + ms + " ms");
+                byte[][] atEnd = contents(dst);
+                Thread.sleep(300);
+                assertUnchanged(atEnd, dst);
+                assertTrue(cache.stats().readErrors(Tier.REMOTE) > 0, "counted as read errors: " + cache.stats());
+            }
         }
+    }
+
+    /** Matches {@code keys}, all found on the export, then stops the server (SIGSTOP). */
+    private static PrefixMatch matchedThenStopped(KvTierCache cache, BlockKey[] keys, NbdServer server)
+            throws Exception {
+        PrefixMatch m = cache.match(keys);
+        assertEquals(CHAIN, m.hitBlocks(Tier.REMOTE), cache.stats().toString());
+        server.signal("STOP");
+        server.awaitStopped();
+        return m;
     }
 
     private Path disk() throws Exception {
@@ -103,14 +110,17 @@ class RemoteContinuationTest {
                 .dramCapacityBytes(2L * RemoteWorker.BLOCK).storeWait(Duration.ofSeconds(10)).build();
     }
 
-    /** Stores a chain and returns its keys once every block is on the export (DRAM holds two). */
-    private static BlockKey[] stored(KvTierCache cache) {
-        List<BlockKey[]> chains = RemoteTierTest.chains("continuation", 2, CHAIN);
-        for (BlockKey[] keys : chains) {
-            assertEquals(CHAIN, cache.store(keys, RemoteTierTest.filled(keys)));
+    /**
+     * Stores a chain on the export from another cache, closed after, and returns its keys: the
+     * cache under test finds every block on the export, none in its DRAM.
+     */
+    private static BlockKey[] stored(NbdServer server) {
+        BlockKey[] keys = RemoteTierTest.chains("continuation", 1, CHAIN).get(0);
+        try (KvTierCache writer = cache(server)) {
+            assertEquals(CHAIN, writer.store(keys, RemoteTierTest.filled(keys)));
+            writer.flush(Duration.ofSeconds(30));
         }
-        cache.flush(Duration.ofSeconds(30));
-        return chains.get(0);
+        return keys;
     }
 
     private static ByteBuffer[] poisoned() {
