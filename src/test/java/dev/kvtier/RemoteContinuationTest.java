@@ -92,7 +92,7 @@ class RemoteContinuationTest {
         PrefixMatch m = cache.match(keys);
         assertEquals(CHAIN, m.hitBlocks(Tier.REMOTE), cache.stats().toString());
         server.signal("STOP");
-        server.awaitStopped();
+        assertTrue(server.awaitStopped(), "nbdkit stopped");
         return m;
     }
 

@@ -44,6 +44,19 @@ class StalledServerTest {
         }
     }
 
+    /** Waits until the kernel shows the process stopped: {@code kill} returns before it is. */
+    private static void awaitStopped(long pid) throws Exception {
+        java.nio.file.Path stat = java.nio.file.Path.of("/proc/" + pid + "/stat");
+        for (int i = 0; i < 1000; i++) {
+            String s = java.nio.file.Files.readString(stat);
+            if (s.substring(s.lastIndexOf(')') + 2).startsWith("T")) {
+                return;
+            }
+            Thread.sleep(1);
+        }
+        throw new AssertionError("process " + pid + " did not stop");
+    }
+
     @TempDir(factory = TargetTempDir.class)
     java.nio.file.Path dir;
 
@@ -73,7 +86,7 @@ class StalledServerTest {
                 PrefixMatch m2 = cache.match(second);
                 assertEquals(CHAIN, m1.hitBlocks(Tier.REMOTE) + m2.hitBlocks(Tier.REMOTE) - CHAIN, cache.stats().toString());
                 stop(server);
-                server.awaitStopped();
+                awaitStopped(server.pid());
                 try {
                     // the first load fills the engine's readers; the second's reads wait behind them,
                     // then find the connections closed and reconnect to a server that does not answer

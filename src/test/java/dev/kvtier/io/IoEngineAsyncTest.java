@@ -67,7 +67,7 @@ class IoEngineAsyncTest {
             List<Read> reads = new ArrayList<>();
             CountDownLatch over = new CountDownLatch(8);
             server.signal("STOP");
-            server.awaitStopped();
+            assertTrue(server.awaitStopped(), "nbdkit stopped");
             try {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < 9; i++) {

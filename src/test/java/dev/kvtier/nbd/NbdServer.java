@@ -156,13 +156,21 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** Waits until the kernel shows the server stopped (after a SIGSTOP): {@code kill} returns before it is. */
-    public void awaitStopped() throws IOException, InterruptedException {
+    /**
+     * True once the kernel shows the server stopped (after a SIGSTOP: {@code kill} returns before
+     * it is); false if it exited instead.
+     */
+    public boolean awaitStopped() throws IOException, InterruptedException {
         Path stat = Path.of("/proc/" + pid() + "/stat");
         for (int i = 0; i < 1000; i++) {
-            String s = Files.readString(stat);
+            String s;
+            try {
+                s = Files.readString(stat);
+            } catch (java.nio.file.NoSuchFileException gone) {
+                return false;
+            }
             if (s.substring(s.lastIndexOf(')') + 2).startsWith("T")) {
-                return;
+                return true;
             }
             Thread.sleep(1);
         }
