@@ -419,10 +419,10 @@ final class BlockTable implements BlockFacts {
             if (remoteOwner[loc] == e) {
                 remoteOwner[loc] = NONE;
             }
-        } else if (wipe) {
+        } else if (wipe && !ssdFailed) {
             pendingWipes.add(loc);
             demoterWake.run();
-        } else {
+        } else { // nothing is wiped on a failed SSD: the demoter's attempt would only fail and log it again
             ssd.release(loc);
         }
     }

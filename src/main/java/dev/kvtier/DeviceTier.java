@@ -216,6 +216,18 @@ final class DeviceTier implements AutoCloseable {
         return shards[k].slots().read(slot - base[k], keyHi, keyLo, nsHi, nsLo, dst);
     }
 
+    /** Whether a read of {@code slot} into {@code dst} can run as a continuation (see {@link SlotTier#readsAsync}). */
+    boolean readsAsync(int slot, ByteBuffer dst) {
+        return shards[shardIndex(slot)].slots().readsAsync(dst);
+    }
+
+    /** Reads {@code slot} without blocking (see {@link SlotTier#readAsync}); {@code then} is told once. */
+    void readAsync(int slot, long keyHi, long keyLo, long nsHi, long nsLo, ByteBuffer dst, long deadlineNanos,
+            SlotTier.ReadCallback then) {
+        int k = shardIndex(slot);
+        shards[k].slots().readAsync(slot - base[k], keyHi, keyLo, nsHi, nsLo, dst, deadlineNanos, then);
+    }
+
     void write(int slot, ByteBuffer block, SlotHeader header) throws IOException {
         int k = shardIndex(slot);
         shards[k].slots().write(slot - base[k], block, header);

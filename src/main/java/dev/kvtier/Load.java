@@ -11,6 +11,7 @@ import dev.kvtier.metrics.CacheMetrics.Op;
 import dev.kvtier.metrics.CacheObserver.Outcome;
 import dev.kvtier.tier.DramTier;
 import dev.kvtier.tier.Memory;
+import dev.kvtier.tier.SlotTier;
 import dev.kvtier.tier.SlotTier.ReadStatus;
 import java.nio.ByteBuffer;
 import java.util.Queue;
@@ -255,17 +256,30 @@ final class Load {
                 pending++;
                 read.token = runId;
             }
-            p.table().device(tier).io(s[2 * w + i]).submitRead(read);
+            DeviceTier device = p.table().device(tier);
+            IoEngine io = device.io(s[2 * w + i]);
+            if (device.readsAsync(s[2 * w + i], read.into)) {
+                io.submitAsyncRead(read);
+            } else {
+                io.submitRead(read);
+            }
         }
     }
 
-    /** The device read of one block of this load: the block's bytes into its destination. */
-    private final class BlockRead implements IoEngine.Request {
+    /**
+     * The device read of one block of this load: the block's bytes into its destination. Run by
+     * an engine worker ({@link #run}), or, on a device that reads asynchronously, as a
+     * continuation ({@link #start}: sent from whichever thread starts it, verified on the thread
+     * that completes the I/O, which then reports it, with no worker involved).
+     */
+    private final class BlockRead implements IoEngine.Request, IoEngine.AsyncRequest, SlotTier.ReadCallback {
         private final int block;
         /** The run this read belongs to; guarded by the monitor. */
         private int token;
         private ByteBuffer into;
         private ReadStatus status;
+        /** The engine's completion of the continuation in flight, or null. */
+        private IoEngine.Completion completion;
         /** Views promotion pages without allocating; made on first use. */
         private DramTier.Window window;
 
@@ -287,9 +301,32 @@ final class Load {
         }
 
         @Override
+        public void start(long deadlineNanos, IoEngine.Completion finish) {
+            completion = finish;
+            int tier = s[w + block];
+            p.table().device(tier).readAsync(s[2 * w + block], keyWords[4 * block], keyWords[4 * block + 1],
+                    keyWords[4 * block + 2], keyWords[4 * block + 3], into, deadlineNanos, this);
+        }
+
+        /** The continuation's outcome, on the thread that completed its I/O. */
+        @Override
+        public void read(ReadStatus st) {
+            status = st;
+            IoEngine.Completion c = completion;
+            completion = null;
+            c.finished(p.blockBytes(), null);
+        }
+
+        @Override
         public void done(Throwable failure) {
             into = null;
             onRead(token, block, failure == null ? status : ReadStatus.IO_ERROR);
+        }
+
+        /** Never: a load settles only once every read it issued has reported. */
+        @Override
+        public boolean abandoned() {
+            return false;
         }
     }
 

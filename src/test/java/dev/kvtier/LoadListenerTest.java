@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A {@link LoadListener} runs outside the load's lock: on kvtier I/O threads (behind nbdkit's
+ * A {@link LoadListener} runs outside the load's lock: on kvtier I/O threads (for remote reads the
+ * NBD connections' reader threads, which complete them; behind nbdkit's
  * delay filter, 50 ms per read, so the blocks arrive after {@code load} returned) and on the
  * loading thread (a restart's SSD file), a listener that copies the blocks it heard of, calls
  * back into the cache (match, store, a DRAM load it joins, acquire, stats) and sleeps in every
@@ -68,8 +69,9 @@ class LoadListenerTest {
             PrefixMatch m = cache.match(CHAIN);
             assertEquals(CHAIN.length, m.hitBlocks(Tier.REMOTE), "found on the export: " + cache.stats());
             Probe probe = loadThroughProbe(cache, m, null);
-            assertTrue(probe.threads.stream().anyMatch(t -> t.startsWith("kvtier-io")),
-                    "heard on an I/O thread: " + probe.threads);
+            assertTrue(probe.threads.stream().anyMatch(t -> t.startsWith("kvtier-nbd-reader")),
+                    "heard on a connection's reader thread (remote reads are continuations there, no worker): "
+                            + probe.threads);
             assertEquals(0, cache.stats().activePins());
             ((TieredCache) cache).checkInvariants();
         }

@@ -54,6 +54,29 @@ public interface BlockDevice extends AutoCloseable {
         return false;
     }
 
+    /** Whether {@link #startReadBatch} reads without blocking the calling thread. */
+    default boolean readsAsync() {
+        return false;
+    }
+
+    /** Told once when the reads of a {@link #startReadBatch} are over. */
+    @FunctionalInterface
+    interface BatchCompletion {
+        /** All reads arrived ({@code failure} null), or what failed; no byte lands in their buffers after this. */
+        void completed(IOException failure);
+    }
+
+    /**
+     * Sends the reads of {@link #readBatch} and returns without waiting, on devices that
+     * {@linkplain #readsAsync read asynchronously}: {@code then} is told once, on the thread that
+     * completes the I/O (or on this one, when the reads fail at once), and only when nothing more
+     * is written into {@code dsts}. The reads must be over by {@code deadlineNanos}
+     * ({@link System#nanoTime}) or fail. Never blocks, never reconnects.
+     */
+    default void startReadBatch(long[] offsets, ByteBuffer[] dsts, int n, long deadlineNanos, BatchCompletion then) {
+        throw new UnsupportedOperationException(describe() + " does not read asynchronously");
+    }
+
     /** Writes {@code src} at {@code offset}. */
     void write(long offset, ByteBuffer src) throws IOException;
 

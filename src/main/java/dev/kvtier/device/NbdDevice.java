@@ -8,9 +8,13 @@ import java.net.URI;
 import java.nio.ByteBuffer;
 import java.security.NoSuchAlgorithmException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiFunction;
@@ -32,6 +36,11 @@ import javax.net.ssl.SSLContext;
 public final class NbdDevice implements BlockDevice {
     private static final long MIN_BACKOFF_NS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long MAX_BACKOFF_NS = TimeUnit.SECONDS.toNanos(5);
+    private static final Executor RECONNECTS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "kvtier-nbd-reconnect");
+        t.setDaemon(true);
+        return t;
+    });
 
     private final String host;
     private final int port;
@@ -43,6 +52,8 @@ public final class NbdDevice implements BlockDevice {
     private final long size;
     private final NbdConnection[] connections;
     private final AtomicInteger next = new AtomicInteger();
+    /** A background reconnect is queued or running (see {@link #reconnectInBackground}). */
+    private final AtomicBoolean reconnectQueued = new AtomicBoolean();
     /** Held while a connection is reopened; guards {@link #backoffNanos} and {@link #retryAt}. */
     private final ReentrantLock reconnecting = new ReentrantLock();
     private long backoffNanos = MIN_BACKOFF_NS;
@@ -148,16 +159,70 @@ public final class NbdDevice implements BlockDevice {
             check(offsets[i], dsts[i]);
         }
         NbdConnection c = connection();
-        CompletableFuture<?>[] all = new CompletableFuture<?>[n];
-        for (int i = 0; i < n; i++) {
-            all[i] = inPieces(offsets[i], dsts[i], c::read);
-        }
-        await(CompletableFuture.allOf(all), c);
+        await(sendReads(c, offsets, dsts, n, Long.MAX_VALUE), c);
     }
 
     @Override
     public boolean batchesReads() {
         return true;
+    }
+
+    @Override
+    public boolean readsAsync() {
+        return true;
+    }
+
+    /**
+     * Sends the reads on a live connection, all at once ({@link #sendReads}); {@code then} hears of them on the
+     * connection's reader thread once every one has finished (the connection's watchdog fails
+     * them at the deadline). With no live connection the reads fail at once, and a reconnect is
+     * left to a background thread (see {@link #reconnectInBackground}): the caller never waits for a handshake.
+     */
+    @Override
+    public void startReadBatch(long[] offsets, ByteBuffer[] dsts, int n, long deadlineNanos, BatchCompletion then) {
+        CompletableFuture<Void> all;
+        try {
+            for (int i = 0; i < n; i++) {
+                check(offsets[i], dsts[i]);
+            }
+            NbdConnection c = liveConnection();
+            if (c == null) {
+                reconnectInBackground();
+                throw new NbdException(describe() + ": no live connection; reconnecting in the background");
+            }
+            all = sendReads(c, offsets, dsts, n, deadlineNanos);
+        } catch (IOException e) {
+            then.completed(e);
+            return;
+        }
+        all.whenComplete((v, e) -> then.completed(e == null ? null : asIoException(e)));
+    }
+
+    /**
+     * Sends the reads on {@code c} in one system call: two adjacent ranges that fit one request
+     * (a slot's header and payload) as one scattering read, a range beyond the server's maximum
+     * payload in pieces; to be answered by {@code deadlineNanos}. The future completes when all have.
+     */
+    private CompletableFuture<Void> sendReads(NbdConnection c, long[] offsets, ByteBuffer[] dsts, int n,
+            long deadlineNanos) {
+        CompletableFuture<?>[] all = new CompletableFuture<?>[n];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if (i + 1 < n && offsets[i] + dsts[i].remaining() == offsets[i + 1]
+                    && (long) dsts[i].remaining() + dsts[i + 1].remaining() <= export.maxPayload()) {
+                all[k++] = c.queueRead(offsets[i], dsts[i], dsts[i + 1], deadlineNanos);
+                i++;
+            } else {
+                all[k++] = inPieces(offsets[i], dsts[i], (at, piece) -> c.queueRead(at, piece, deadlineNanos));
+            }
+        }
+        c.sendQueued();
+        return CompletableFuture.allOf(k == n ? all : java.util.Arrays.copyOf(all, k));
+    }
+
+    private static IOException asIoException(Throwable e) {
+        Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+        return cause instanceof IOException io ? io : new IOException(cause);
     }
 
     @Override
@@ -275,6 +340,12 @@ public final class NbdDevice implements BlockDevice {
      * for that payload, which made every small request of a demotion cost about a millisecond.
      */
     private NbdConnection connection() throws IOException {
+        NbdConnection best = liveConnection();
+        return best != null ? best : reconnect(Math.floorMod(next.get(), connections.length));
+    }
+
+    /** The live connection with the least in flight (see {@link #connection}), or null when none is live. */
+    private NbdConnection liveConnection() {
         int start = Math.floorMod(next.getAndIncrement(), connections.length);
         NbdConnection best = null;
         long least = Long.MAX_VALUE;
@@ -288,7 +359,28 @@ public final class NbdDevice implements BlockDevice {
                 }
             }
         }
-        return best != null ? best : reconnect(start);
+        return best;
+    }
+
+    /**
+     * Reconnects a dead connection on a background thread, one at a time, within the backoff
+     * (a reconnect that is not due yet fails at once): for callers that must not wait for a
+     * handshake. Blocking requests still reconnect on their own thread within their deadline.
+     */
+    private void reconnectInBackground() {
+        if (closed || !reconnectQueued.compareAndSet(false, true)) {
+            return;
+        }
+        RECONNECTS.execute(() -> {
+            try {
+                reconnect(Math.floorMod(next.get(), connections.length));
+            } catch (IOException e) {
+                org.slf4j.LoggerFactory.getLogger(NbdDevice.class).debug("kvtier: background reconnect to {} failed: {}",
+                        describe(), e.toString());
+            } finally {
+                reconnectQueued.set(false);
+            }
+        });
     }
 
     /**

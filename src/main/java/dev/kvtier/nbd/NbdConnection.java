@@ -15,8 +15,10 @@ import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
 import java.util.BitSet;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -29,8 +31,11 @@ import javax.net.ssl.SSLContext;
 /**
  * One NBD connection in the transmission phase: many requests in flight, matched to their
  * replies by cookie. Senders write a request (header, then payload for a write) under a send
- * lock; one reader thread reads replies, simple or structured, copies read data straight into
- * the caller's buffer and completes the request's future.
+ * lock; a request without payload (a read) is queued instead and written by whichever thread
+ * holds or next takes the lock, so no sender of a read waits behind a write's payload. One
+ * reader thread reads replies, simple or structured, copies read data straight into the
+ * caller's buffer and completes the request's future: dependent actions run on the reader
+ * thread (an asynchronous read is verified there and may send the next request from there).
  *
  * <p><b>Failure.</b> A reply that breaks the protocol, a socket error, or a request older than
  * its timeout (checked every {@link #WATCHDOG_TICK_MS} ms) aborts the whole connection: the socket is
@@ -47,6 +52,8 @@ public final class NbdConnection implements AutoCloseable {
     static final long REQUEST_WEIGHT = 16 * 1024;
     /** How often request deadlines are checked. */
     public static final long WATCHDOG_TICK_MS = 50;
+    /** Most queued requests without payload written by one system call. */
+    private static final int UNSENT_BATCH = 32;
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "kvtier-nbd-watchdog");
         t.setDaemon(true);
@@ -59,7 +66,11 @@ public final class NbdConnection implements AutoCloseable {
     private final long timeoutNanos;
     private final ReentrantLock sendLock = new ReentrantLock();
     private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(NbdProtocol.REQUEST_BYTES);
+    /** Queued requests without payload, written together; under the send lock. */
+    private final ByteBuffer unsentHeaders = ByteBuffer.allocateDirect(UNSENT_BATCH * NbdProtocol.REQUEST_BYTES);
     private final Map<Long, Request> pending = new ConcurrentHashMap<>();
+    /** Requests without payload (reads, flushes) waiting for the send lock; see {@link #flushUnsent}. */
+    private final Queue<Request> unsent = new ConcurrentLinkedQueue<>();
     private final AtomicLong cookies = new AtomicLong();
     /** Bytes (plus {@link #REQUEST_WEIGHT} each) of the requests in flight: how busy the connection is. */
     private final AtomicLong outstanding = new AtomicLong();
@@ -159,6 +170,35 @@ public final class NbdConnection implements AutoCloseable {
         return send(CMD_READ, 0, offset, dst.remaining(), null, null, dst);
     }
 
+    /**
+     * As {@link #read(long, ByteBuffer)}, but queued to be sent by the next {@link #sendQueued}
+     * (or any send on this connection), so that reads queued together go out in one system call;
+     * and the request must be answered by {@code deadlineNanos} ({@link System#nanoTime}) when
+     * that is sooner than the connection's timeout: past it the watchdog aborts the connection,
+     * and the future fails only once the reader no longer writes into {@code dst}.
+     */
+    public CompletableFuture<Void> queueRead(long offset, ByteBuffer dst, long deadlineNanos) {
+        return send(request(CMD_READ, offset, dst.remaining(), null, dst, deadlineNanos), 0, null, null, false);
+    }
+
+    /**
+     * As {@link #queueRead(long, ByteBuffer, long)}, one request whose first
+     * {@code head.remaining()} bytes land in {@code head} and the rest in {@code dst} (a
+     * scattering read: a slot's header and payload in one round trip).
+     */
+    public CompletableFuture<Void> queueRead(long offset, ByteBuffer head, ByteBuffer dst, long deadlineNanos) {
+        long length = (long) head.remaining() + dst.remaining();
+        if (length > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a read of " + length + " bytes is beyond one NBD request");
+        }
+        return send(request(CMD_READ, offset, (int) length, head, dst, deadlineNanos), 0, null, null, false);
+    }
+
+    /** Sends the requests queued by {@link #queueRead}, unless another thread holding the send lock will. */
+    public void sendQueued() {
+        flushUnsent();
+    }
+
     /** Writes {@code src}'s remaining bytes at {@code offset}; with {@code fua}, durably. */
     public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
         boolean useFua = fua && export.canFua();
@@ -199,7 +239,24 @@ public final class NbdConnection implements AutoCloseable {
     /** Sends a request; a write's payload is {@code payload}, then {@code more} when not null. */
     private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer payload,
             ByteBuffer more, ByteBuffer dst) {
-        Request r = new Request(type, offset, length, dst, System.nanoTime() + timeoutNanos, outstanding);
+        return send(request(type, offset, length, null, dst, Long.MAX_VALUE), flags, payload, more, true);
+    }
+
+    /**
+     * A request (a read's bytes into {@code head}, then {@code dst}) to be answered by
+     * {@code deadlineNanos} ({@link System#nanoTime}) or within the timeout, whichever is sooner.
+     */
+    private Request request(int type, long offset, int length, ByteBuffer head, ByteBuffer dst, long deadlineNanos) {
+        long now = System.nanoTime();
+        long deadline = deadlineNanos == Long.MAX_VALUE || deadlineNanos - now > timeoutNanos ? now + timeoutNanos : deadlineNanos;
+        return new Request(type, offset, length, head, dst, deadline, outstanding);
+    }
+
+    /** Sends {@code r}; a request without payload is sent now only with {@code sendNow} (see {@link #queueRead}). */
+    private CompletableFuture<Void> send(Request r, int flags, ByteBuffer payload, ByteBuffer more, boolean sendNow) {
+        int type = r.type;
+        long offset = r.offset;
+        int length = r.length;
         IOException f = failure;
         if (f != null) {
             r.future.completeExceptionally(f);
@@ -216,22 +273,71 @@ public final class NbdConnection implements AutoCloseable {
             }
             return r.future;
         }
+        if (payload == null) {
+            r.flags = flags;
+            r.cookie = cookie;
+            unsent.add(r);
+            if (sendNow) {
+                flushUnsent();
+            }
+            return r.future;
+        }
         sendLock.lock();
         try {
-            requestHeader.clear();
-            requestHeader.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) flags).putShort((short) type)
-                    .putLong(cookie).putLong(offset).putInt(length).flip();
+            writeHeader(flags, type, cookie, offset, length);
             if (more == null) {
-                wire.writeFully(requestHeader, payload == null ? null : payload.duplicate());
+                wire.writeFully(requestHeader, payload.duplicate());
             } else {
                 wire.writeFully(requestHeader, payload.duplicate(), more.duplicate());
             }
+            writeUnsent();
         } catch (IOException e) {
             abort(e);
         } finally {
             sendLock.unlock();
         }
+        flushUnsent();
         return r.future;
+    }
+
+    /**
+     * Writes the requests without payload queued in {@link #unsent} unless another thread holds
+     * the send lock: that one writes them before it lets the lock go, and looks again after, so
+     * none is stranded. A thread sending a read (the connection's reader too, starting the next
+     * request from a completion) never waits for a write's payload to go out.
+     */
+    private void flushUnsent() {
+        while (!unsent.isEmpty() && sendLock.tryLock()) {
+            try {
+                writeUnsent();
+            } catch (IOException e) {
+                abort(e);
+            } finally {
+                sendLock.unlock();
+            }
+        }
+    }
+
+    /** Under the send lock: writes every queued request without payload, up to {@link #UNSENT_BATCH} per system call. */
+    private void writeUnsent() throws IOException {
+        Request q = unsent.poll();
+        while (q != null) {
+            unsentHeaders.clear();
+            do {
+                unsentHeaders.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) q.flags).putShort((short) q.type)
+                        .putLong(q.cookie).putLong(q.offset).putInt(q.length);
+                q = unsentHeaders.hasRemaining() ? unsent.poll() : null;
+            } while (q != null);
+            wire.writeFully(unsentHeaders.flip());
+            q = unsent.poll();
+        }
+    }
+
+    /** Under the send lock: fills {@link #requestHeader}. */
+    private void writeHeader(int flags, int type, long cookie, long offset, int length) {
+        requestHeader.clear();
+        requestHeader.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) flags).putShort((short) type)
+                .putLong(cookie).putLong(offset).putInt(length).flip();
     }
 
     /**
@@ -324,6 +430,8 @@ public final class NbdConnection implements AutoCloseable {
         final int type;
         final long offset;
         final int length;
+        /** A read's first bytes go here when not null (see {@link NbdConnection#queueRead(long, ByteBuffer, ByteBuffer, long)}), the rest to {@link #dst}. */
+        final ByteBuffer head;
         final ByteBuffer dst;
         final long deadline;
         final CompletableFuture<Void> future = new CompletableFuture<>();
@@ -335,9 +443,13 @@ public final class NbdConnection implements AutoCloseable {
         int covered;
         /** A read's delivered bytes, once a chunk came out of order. */
         BitSet scattered;
+        // Set by a sender that leaves the request to whoever holds the send lock (see flushUnsent).
+        int flags;
+        long cookie;
 
-        Request(int type, long offset, int length, ByteBuffer dst, long deadline, AtomicLong outstanding) {
+        Request(int type, long offset, int length, ByteBuffer head, ByteBuffer dst, long deadline, AtomicLong outstanding) {
             this.type = type;
+            this.head = head;
             this.offset = offset;
             this.length = length;
             this.dst = dst;

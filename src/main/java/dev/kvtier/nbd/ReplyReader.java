@@ -88,7 +88,7 @@ final class ReplyReader {
                     ? ", though structured replies were negotiated" : ", whose structured reply had begun"));
         }
         if (error == 0 && r.type == CMD_READ) {
-            ch.readFully(window(r, 0, r.length));
+            readInto(r, 0, r.length);
         }
         pending.remove(cookie);
         r.settle();
@@ -130,11 +130,11 @@ final class ReplyReader {
     private void applyChunk(Request r, int type, int length, boolean done) throws IOException {
         if (type == REPLY_OFFSET_DATA && r.type == CMD_READ && length >= 9) {
             int n = length - 8;
-            ch.readFully(window(r, cover(r, readLong(), n), n));
+            readInto(r, cover(r, readLong(), n), n);
         } else if (type == REPLY_OFFSET_HOLE && r.type == CMD_READ && length == 12) {
             ch.readFully(scratch.clear().limit(12));
             long n = scratch.getInt(8) & 0xFFFFFFFFL;
-            zeroFill(window(r, cover(r, scratch.getLong(0), n), (int) n));
+            zeroFill(r, cover(r, scratch.getLong(0), n), (int) n);
         } else if ((type & 0x8000) != 0) {
             r.error = readError(r, type, length);
         } else if (type != REPLY_NONE || length != 0) {
@@ -201,10 +201,41 @@ final class ReplyReader {
                 + Long.toUnsignedString(r.offset + gap) + ")");
     }
 
-    /** The part of the request's buffer that its bytes [at, at + n) go to. */
-    private static ByteBuffer window(Request r, int at, int n) {
-        int from = r.dst.position() + at;
-        return r.dst.duplicate().limit(from + n).position(from);
+    /**
+     * Reads the request's bytes [at, at + n) from the wire into its buffers: those below
+     * {@code r.head}'s length into {@code r.head} (a scattering read), the rest into {@code r.dst}.
+     */
+    private void readInto(Request r, int at, int n) throws IOException {
+        int h = r.head == null ? 0 : r.head.remaining();
+        if (at < h) {
+            int k = Math.min(n, h - at);
+            ch.readFully(window(r.head, at, k));
+            at += k;
+            n -= k;
+        }
+        if (n > 0) {
+            ch.readFully(window(r.dst, at - h, n));
+        }
+    }
+
+    /** As {@link #readInto}, with zeros (a hole) instead of bytes from the wire. */
+    private void zeroFill(Request r, int at, int n) {
+        int h = r.head == null ? 0 : r.head.remaining();
+        if (at < h) {
+            int k = Math.min(n, h - at);
+            zeroFill(window(r.head, at, k));
+            at += k;
+            n -= k;
+        }
+        if (n > 0) {
+            zeroFill(window(r.dst, at - h, n));
+        }
+    }
+
+    /** The part of buffer {@code b} that bytes [at, at + n) of its range go to. */
+    private static ByteBuffer window(ByteBuffer b, int at, int n) {
+        int from = b.position() + at;
+        return b.duplicate().limit(from + n).position(from);
     }
 
     private NbdException readError(Request r, int type, int length) throws IOException {

@@ -13,6 +13,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.security.SecureRandom;
 import java.util.BitSet;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.CRC32C;
 
@@ -41,6 +43,11 @@ import java.util.zip.CRC32C;
  * never allocate), lowest first from a hint below which no bit is set; they run under the
  * cache's metadata lock. Reads and writes run on any thread, on slots the caller owns (pinned or
  * reserved). Scratch buffers are per thread and aligned for O_DIRECT.
+ *
+ * <p><b>Asynchronous reads.</b> On a device that reads asynchronously (NBD), a speculative read
+ * ({@link #readAsync}) sends header and payload and returns; the thread that completes the I/O
+ * verifies and decodes, with buffers that belong to the read (pooled per tier), never the
+ * scratch of whichever thread that is, and tells the caller's callback.
  */
 public final class SlotTier implements AutoCloseable {
     /**
@@ -69,6 +76,8 @@ public final class SlotTier implements AutoCloseable {
     private int lowestFree;
     private final AtomicLong epoch = new AtomicLong();
     private final ThreadLocal<Scratch> scratch;
+    /** States of {@link #readAsync}s to reuse. */
+    private final Queue<AsyncRead> asyncReads = new ConcurrentLinkedQueue<>();
     private final boolean formatted;
     /** Seals every payload written and opens every payload read, or null on an unsealed device. */
     private final SlotSeal seal;
@@ -79,7 +88,7 @@ public final class SlotTier implements AutoCloseable {
         this.formatted = formatted;
         this.layout = layout;
         this.codec = codec;
-        this.scratch = ThreadLocal.withInitial(() -> new Scratch(layout));
+        this.scratch = ThreadLocal.withInitial(Scratch::new);
         this.free = new BitSet((int) layout.slotCount());
         free.set(0, (int) layout.slotCount());
         this.freeCount = (int) layout.slotCount();
@@ -281,10 +290,10 @@ public final class SlotTier implements AutoCloseable {
         ByteBuffer stored = block;
         h.codec = Codecs.RAW;
         if (codec != null) {
-            int len = codec.encode(block, s.payload.clear());
+            int len = codec.encode(block, s.payload().clear());
             if (len > 0) {
                 h.codec = codec.id();
-                stored = s.payload.limit(len);
+                stored = s.payload().limit(len);
             }
         }
         h.blockLength = n;
@@ -294,10 +303,10 @@ public final class SlotTier implements AutoCloseable {
         if (seal != null) {
             if (stored == block) { // the JDK's cipher takes its own direct buffers only, not DRAM page views
                 int at = block.position();
-                stored = s.payload.clear().put(block).flip();
+                stored = s.payload().clear().put(block).flip();
                 block.position(at);
             }
-            ByteBuffer sealed = s.sealed(layout).clear();
+            ByteBuffer sealed = s.sealed().clear();
             seal.seal(h, stored, sealed, s.aad);
             stored = sealed.limit(h.storedLength);
         }
@@ -391,10 +400,8 @@ public final class SlotTier implements AutoCloseable {
      */
     public ReadStatus read(int slot, long keyHi, long keyLo, long nsHi, long nsLo, ByteBuffer dst) {
         Scratch s = scratch.get();
-        boolean speculate = device.batchesReads() && layout.alignment() == 1 && dst.isDirect()
-                && dst.remaining() == layout.blockBytes();
-        ByteBuffer landing = seal == null ? dst : s.sealed(layout).clear().limit(layout.blockBytes());
-        SlotHeader h = s.decoded;
+        boolean speculate = speculates(dst);
+        ByteBuffer landing = landing(dst, s);
         try {
             if (speculate) {
                 s.offsets[0] = layout.headerOffset(slot);
@@ -402,34 +409,87 @@ public final class SlotTier implements AutoCloseable {
                 s.offsets[1] = layout.payloadOffset(slot);
                 s.batch[1] = landing;
                 device.readBatch(s.offsets, s.batch, 2);
-            } else {
-                device.read(layout.headerOffset(slot), s.header.clear());
+                return verifyLanded(keyHi, keyLo, nsHi, nsLo, landing, dst, s);
             }
-            if (SlotHeader.isEmpty(s.header, 0)) {
-                return ReadStatus.MISMATCH;
-            }
+            device.read(layout.headerOffset(slot), s.header.clear());
+            ReadStatus st = checkHeader(keyHi, keyLo, nsHi, nsLo, dst, s);
+            return st != ReadStatus.OK ? st : readPayload(slot, s.decoded, dst, s);
+        } catch (IOException e) {
+            return ReadStatus.IO_ERROR;
+        }
+    }
+
+    /** Whether a read into {@code dst} reads header and payload as one batch (see {@link #read}). */
+    private boolean speculates(ByteBuffer dst) {
+        return device.batchesReads() && layout.alignment() == 1 && dst.isDirect() && dst.remaining() == layout.blockBytes();
+    }
+
+    /** Where a speculative read's payload lands: {@code dst}, or scratch for a sealed payload. */
+    private ByteBuffer landing(ByteBuffer dst, ReadBuffers s) {
+        return seal == null ? dst : s.sealed().clear().limit(layout.blockBytes());
+    }
+
+    /**
+     * Whether {@link #readAsync} can read into {@code dst}: on a device that reads
+     * asynchronously, a speculative read (see {@link #read}); other reads block a thread.
+     */
+    public boolean readsAsync(ByteBuffer dst) {
+        return device.readsAsync() && speculates(dst);
+    }
+
+    /** Told the outcome of a {@link #readAsync}. */
+    @FunctionalInterface
+    public interface ReadCallback {
+        void read(ReadStatus status);
+    }
+
+    /**
+     * As {@link #read}, without blocking (only where {@link #readsAsync}): header and payload
+     * are sent as one batch, and verified and decoded on the thread that completes them (NBD:
+     * the connection's reader), which then tells {@code then}, once. The reads must be over by
+     * {@code deadlineNanos} ({@link System#nanoTime}); a read that fails (or finds no live
+     * connection) is IO_ERROR, told only once no byte lands in {@code dst} any more. What the
+     * read uses across threads is a pooled {@link AsyncRead} of its own, never a thread's scratch.
+     */
+    public void readAsync(int slot, long keyHi, long keyLo, long nsHi, long nsLo, ByteBuffer dst, long deadlineNanos,
+            ReadCallback then) {
+        AsyncRead r = asyncReads.poll();
+        if (r == null) {
+            r = new AsyncRead();
+        }
+        r.start(slot, keyHi, keyLo, nsHi, nsLo, dst, deadlineNanos, then);
+    }
+
+    /** The header was read into {@code s.header} and the payload landed in {@code landing}: the block's status. */
+    private ReadStatus verifyLanded(long keyHi, long keyLo, long nsHi, long nsLo, ByteBuffer landing, ByteBuffer dst,
+            ReadBuffers s) {
+        ReadStatus st = checkHeader(keyHi, keyLo, nsHi, nsLo, dst, s);
+        return st != ReadStatus.OK ? st : checkLanded(s.decoded, landing, dst, s);
+    }
+
+    /** Decodes {@code s.header} into {@code s.decoded}: OK when it is the wanted block, of {@code dst}'s length. */
+    private ReadStatus checkHeader(long keyHi, long keyLo, long nsHi, long nsLo, ByteBuffer dst, ReadBuffers s) {
+        if (SlotHeader.isEmpty(s.header, 0)) {
+            return ReadStatus.MISMATCH;
+        }
+        SlotHeader h = s.decoded;
+        try {
             h.decode(s.header, 0, layout.blockBytes());
         } catch (FormatException e) {
             return ReadStatus.CORRUPT;
-        } catch (IOException e) {
-            return ReadStatus.IO_ERROR;
         }
         if (h.keyHi != keyHi || h.keyLo != keyLo || h.namespaceHi != nsHi || h.namespaceLo != nsLo
                 || h.deviceId != layout.creationId() || h.blockLength != dst.remaining()) {
             return ReadStatus.MISMATCH;
         }
-        try {
-            return speculate ? checkLanded(h, landing, dst, s) : readPayload(slot, h, dst, s);
-        } catch (IOException e) {
-            return ReadStatus.IO_ERROR;
-        }
+        return ReadStatus.OK;
     }
 
     /**
      * The payload was read into {@code dst} together with the header: a raw one is checked in
      * place; an encoded one is moved to scratch, checked and decoded into {@code dst}.
      */
-    private ReadStatus checkLanded(SlotHeader h, ByteBuffer landing, ByteBuffer dst, Scratch s) throws IOException {
+    private ReadStatus checkLanded(SlotHeader h, ByteBuffer landing, ByteBuffer dst, ReadBuffers s) {
         if (landing != dst) { // sealed: the payload landed in scratch
             return verifyAndDecode(h, landing.limit(h.storedLength), dst, false, s);
         }
@@ -437,7 +497,7 @@ public final class SlotTier implements AutoCloseable {
             return verifyAndDecode(h, dst, dst, true, s);
         }
         int at = dst.position();
-        ByteBuffer in = s.payload.clear().put(dst.limit(at + h.storedLength)).flip();
+        ByteBuffer in = s.payload().clear().put(dst.limit(at + h.storedLength)).flip();
         dst.limit(at + h.blockLength).position(at);
         return verifyAndDecode(h, in, dst, false, s);
     }
@@ -449,7 +509,7 @@ public final class SlotTier implements AutoCloseable {
      */
     public long readHeaders(int first, int count, SlotHeader[] into) throws IOException {
         Scratch s = scratch.get();
-        s.ensureHeaders(layout);
+        s.ensureHeaders();
         for (int i = 0; i < count; i++) {
             s.offsets[i] = layout.headerOffset(first + i);
             s.batch[i] = s.headers[i].clear();
@@ -464,21 +524,21 @@ public final class SlotTier implements AutoCloseable {
         return valid;
     }
 
-    private ReadStatus readPayload(int slot, SlotHeader h, ByteBuffer dst, Scratch s) throws IOException {
+    private ReadStatus readPayload(int slot, SlotHeader h, ByteBuffer dst, ReadBuffers s) throws IOException {
         boolean direct = h.codec == Codecs.RAW && layout.alignment() == 1 && dst.isDirect() && seal == null;
-        ByteBuffer in = direct ? dst : seal != null ? s.sealed(layout).clear().limit(layout.aligned(h.storedLength))
-                : s.payload.clear().limit(layout.aligned(h.storedLength));
+        ByteBuffer in = direct ? dst : seal != null ? s.sealed().clear().limit(layout.aligned(h.storedLength))
+                : s.payload().clear().limit(layout.aligned(h.storedLength));
         device.read(layout.payloadOffset(slot), in);
         return verifyAndDecode(h, direct ? dst : in.limit(h.storedLength), dst, direct, s);
     }
 
     /** Checks the CRC of the stored bytes {@code in}; unless they are {@code dst} itself, decodes or copies them there. */
-    private ReadStatus verifyAndDecode(SlotHeader h, ByteBuffer in, ByteBuffer dst, boolean inPlace, Scratch s) {
+    private ReadStatus verifyAndDecode(SlotHeader h, ByteBuffer in, ByteBuffer dst, boolean inPlace, ReadBuffers s) {
         if (crc(s.crc, in) != h.payloadCrc) {
             return ReadStatus.CORRUPT;
         }
         if (seal != null) { // in is the sealed payload in scratch: opened into scratch (the cipher's own buffers)
-            ByteBuffer plain = s.payload.clear().limit(h.storedLength);
+            ByteBuffer plain = s.payload().clear().limit(h.storedLength);
             if (!seal.open(h, in, h.storedLength, plain, s.aad)) {
                 return ReadStatus.UNAUTHENTIC;
             }
@@ -559,16 +619,16 @@ public final class SlotTier implements AutoCloseable {
         }
         int len = stored.remaining();
         int padded = layout.aligned(len);
-        if (stored != s.payload) {
+        if (stored != s.payload()) {
             int at = stored.position();
-            s.payload.clear().put(stored);
+            s.payload().clear().put(stored);
             stored.position(at);
         }
-        s.payload.clear();
+        s.payload().clear();
         for (int i = len; i < padded; i++) {
-            s.payload.put(i, (byte) 0);
+            s.payload().put(i, (byte) 0);
         }
-        return s.payload.limit(padded);
+        return s.payload().limit(padded);
     }
 
     /** The CRC32C of {@code b}'s remaining bytes; its position is left as it was. */
@@ -598,41 +658,96 @@ public final class SlotTier implements AutoCloseable {
     }
 
     /**
-     * Per-thread buffers: one header, one payload (encoded or bounced), a CRC, a decoded header,
-     * and a batch of up to {@link #MAX_BATCH} header reads.
+     * The buffers of one read, check and decode: a header, a decoded header, a CRC, the
+     * associated data of a seal; a payload (encoded or bounced) and a sealed payload with its
+     * tag, made on first use.
      */
-    private static final class Scratch {
-        final ByteBuffer header;
-        final ByteBuffer payload;
-        /** Associated data of a sealed slot, a header's worth. */
+    private class ReadBuffers {
+        final ByteBuffer header = alignedBuffer(layout.headerBytes(), layout.alignment());
         final ByteBuffer aad = ByteBuffer.allocate(SlotHeader.BYTES);
-        /** A sealed payload and its tag; made on first use. */
-        private ByteBuffer sealed;
         final CRC32C crc = new CRC32C();
         final SlotHeader decoded = new SlotHeader();
-        final ByteBuffer[] headers = new ByteBuffer[MAX_BATCH];
-        final ByteBuffer[] batch = new ByteBuffer[MAX_BATCH];
-        final long[] offsets = new long[MAX_BATCH];
+        private ByteBuffer payload;
+        private ByteBuffer sealed;
 
-        Scratch(DeviceLayout layout) {
-            header = alignedBuffer(layout.headerBytes(), layout.alignment());
-            payload = alignedBuffer(layout.aligned(layout.blockBytes()), layout.alignment());
+        ByteBuffer payload() {
+            if (payload == null) {
+                payload = alignedBuffer(layout.aligned(layout.blockBytes()), layout.alignment());
+            }
+            return payload;
         }
 
-        ByteBuffer sealed(DeviceLayout layout) {
+        ByteBuffer sealed() {
             if (sealed == null) {
                 sealed = alignedBuffer(layout.aligned(layout.blockBytes() + SlotSeal.TAG_BYTES), layout.alignment());
             }
             return sealed;
         }
+    }
+
+    /** Per-thread buffers: {@link ReadBuffers}, and a batch of up to {@link #MAX_BATCH} header reads. */
+    private final class Scratch extends ReadBuffers {
+        final ByteBuffer[] headers = new ByteBuffer[MAX_BATCH];
+        final ByteBuffer[] batch = new ByteBuffer[MAX_BATCH];
+        final long[] offsets = new long[MAX_BATCH];
 
         /** Allocates the batch header buffers on first use (only shared tiers read batches of headers). */
-        void ensureHeaders(DeviceLayout layout) {
+        void ensureHeaders() {
             if (headers[0] == null) {
                 for (int i = 0; i < MAX_BATCH; i++) {
                     headers[i] = alignedBuffer(layout.headerBytes(), layout.alignment());
                 }
             }
+        }
+    }
+
+    /**
+     * One {@link #readAsync} in flight, with buffers of its own (reused: pooled in
+     * {@link #asyncReads}, at most as many as reads in flight at once). It belongs to the read
+     * from {@link #start} until it has told its callback, and goes back to the pool before that
+     * call, so a callback that starts the next read may reuse it.
+     */
+    private final class AsyncRead extends ReadBuffers implements BlockDevice.BatchCompletion {
+        private final long[] offsets = new long[2];
+        private final ByteBuffer[] batch = new ByteBuffer[2];
+        private long keyHi;
+        private long keyLo;
+        private long nsHi;
+        private long nsLo;
+        private ByteBuffer dst;
+        private ByteBuffer landing;
+        private ReadCallback then;
+
+        void start(int slot, long kHi, long kLo, long nHi, long nLo, ByteBuffer into, long deadlineNanos, ReadCallback cb) {
+            keyHi = kHi;
+            keyLo = kLo;
+            nsHi = nHi;
+            nsLo = nLo;
+            dst = into;
+            then = cb;
+            landing = landing(into, this);
+            offsets[0] = layout.headerOffset(slot);
+            batch[0] = header.clear();
+            offsets[1] = layout.payloadOffset(slot);
+            batch[1] = landing;
+            device.startReadBatch(offsets, batch, 2, deadlineNanos, this);
+        }
+
+        @Override
+        public void completed(IOException failure) {
+            ReadStatus st;
+            try {
+                st = failure != null ? ReadStatus.IO_ERROR : verifyLanded(keyHi, keyLo, nsHi, nsLo, landing, dst, this);
+            } catch (RuntimeException e) {
+                st = ReadStatus.IO_ERROR;
+            }
+            ReadCallback cb = then;
+            dst = null;
+            landing = null;
+            then = null;
+            batch[1] = null;
+            asyncReads.offer(this);
+            cb.read(st);
         }
     }
 }

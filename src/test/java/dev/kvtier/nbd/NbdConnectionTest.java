@@ -49,6 +49,7 @@ class NbdConnectionTest {
     private static final long FLUSH_TRIM_ZERO = 44 * MiB; // 2 MiB
     private static final long MULTI_CONN = 48 * MiB; // 1 MiB
     private static final long CLOSE = 50 * MiB; // 1 MiB
+    private static final long SCATTER = 51 * MiB; // 1 MiB, written with a pattern
 
     private static NbdServer server;
 
@@ -80,6 +81,43 @@ class NbdConnectionTest {
             assertTrue(e.maxPayload() >= 8 * MiB, "max payload " + e.maxPayload());
             assertTrue(e.describe().contains(":" + server.port()), e.describe());
             assertTrue(c.isOpen());
+        }
+    }
+
+    /**
+     * A scattering read ({@link NbdConnection#queueRead(long, ByteBuffer, ByteBuffer, long)}, sent
+     * by {@link NbdConnection#sendQueued}): one request whose first bytes land in one buffer and
+     * the rest in another, each a window of a larger buffer whose other bytes stay untouched;
+     * heads of 1 byte to the whole range, several in flight at once, from odd offsets.
+     */
+    @Test
+    void aScatteringReadSplitsOneRangeOverTwoBuffers() throws IOException {
+        long seed = 23;
+        int length = 70_000;
+        int[] heads = {1, 128, 4096, 65_536, length - 8};
+        try (NbdConnection c = server.connect(TIMEOUT_MS)) {
+            await(c.write(SCATTER, pattern(seed, SCATTER, length), false), "write the pattern");
+            CompletableFuture<?>[] reads = new CompletableFuture<?>[heads.length];
+            ByteBuffer[] headBufs = new ByteBuffer[heads.length];
+            ByteBuffer[] tailBufs = new ByteBuffer[heads.length];
+            for (int i = 0; i < heads.length; i++) {
+                int from = 3 + i;
+                headBufs[i] = filled(heads[i] + 10, (byte) 0x77).position(5).limit(5 + heads[i]);
+                tailBufs[i] = filled(length - from - heads[i] + 10, (byte) 0x77).position(5)
+                        .limit(5 + length - from - heads[i]);
+                reads[i] = c.queueRead(SCATTER + from, headBufs[i], tailBufs[i], Long.MAX_VALUE);
+            }
+            c.sendQueued();
+            for (int i = 0; i < heads.length; i++) {
+                int from = 3 + i;
+                await(reads[i], "scattering read with a head of " + heads[i] + " bytes");
+                assertPattern(seed, SCATTER + from, headBufs[i], "head of " + heads[i]);
+                assertPattern(seed, SCATTER + from + heads[i], tailBufs[i], "tail after " + heads[i]);
+                assertAll(headBufs[i].duplicate().clear().limit(5), (byte) 0x77, "before the head");
+                assertAll(headBufs[i].duplicate().clear().position(5 + heads[i]), (byte) 0x77, "after the head");
+                assertAll(tailBufs[i].duplicate().clear().limit(5), (byte) 0x77, "before the tail");
+                assertAll(tailBufs[i].duplicate().clear().position(tailBufs[i].limit()), (byte) 0x77, "after the tail");
+            }
         }
     }
 

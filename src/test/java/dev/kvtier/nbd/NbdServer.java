@@ -156,6 +156,27 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
+    /**
+     * True once the kernel shows the server stopped (after a SIGSTOP: {@code kill} returns before
+     * it is); false if it exited instead.
+     */
+    public boolean awaitStopped() throws IOException, InterruptedException {
+        Path stat = Path.of("/proc/" + pid() + "/stat");
+        for (int i = 0; i < 1000; i++) {
+            String s;
+            try {
+                s = Files.readString(stat);
+            } catch (java.nio.file.NoSuchFileException gone) {
+                return false;
+            }
+            if (s.substring(s.lastIndexOf(')') + 2).startsWith("T")) {
+                return true;
+            }
+            Thread.sleep(1);
+        }
+        throw new AssertionError("process " + pid() + " did not stop");
+    }
+
     /** SIGTERM, then SIGKILL if the server is still there after a second. */
     public void stop() {
         if (process == null) {
