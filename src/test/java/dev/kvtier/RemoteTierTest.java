@@ -87,32 +87,41 @@ class RemoteTierTest {
     void manyProcessesRacingForFewSlotsNeverServeAWrongByte() throws Exception {
         long tiny = 64L * (RemoteWorker.BLOCK + 4096) + 4096;
         try (NbdServer server = NbdServer.nbdkit("memory", "16M")) {
-            List<Process> workers = new ArrayList<>();
-            for (int i = 0; i < 4; i++) {
-                workers.add(ChildJvm.start(ChildJvm.cacheFlags(), RemoteWorker.class, server.uri().toString(),
-                        Long.toString(tiny), "race", Long.toString(100 + i), "1500"));
-            }
-            List<CompletableFuture<String>> outputs = new ArrayList<>();
-            for (Process p : workers) {
-                outputs.add(CompletableFuture.supplyAsync(() -> drain(p)));
-            }
-            long loadedRemote = 0;
-            for (int i = 0; i < workers.size(); i++) {
-                Process p = workers.get(i);
-                boolean exited = p.waitFor(120, TimeUnit.SECONDS);
-                if (!exited) {
-                    p.destroyForcibly();
-                }
-                String out = outputs.get(i).get(10, TimeUnit.SECONDS);
-                assertTrue(exited, "worker " + i + " did not finish: " + out);
-                assertEquals(0, p.exitValue(), out);
-                Matcher m = Pattern.compile("loadedRemote=(\\d+)").matcher(out);
-                assertTrue(m.find(), out);
-                System.out.println("racing worker " + i + ": " + out.strip());
-                loadedRemote += Long.parseLong(m.group(1));
-            }
+            long loadedRemote = race(server.uri().toString(), tiny, 4, 100, 1500);
             assertTrue(loadedRemote > 0, "the racing processes did serve blocks from the shared tier");
         }
+    }
+
+    /**
+     * Runs {@code workers} {@link RemoteWorker} processes in race mode on {@code uri} at once
+     * (seeds from {@code seed}), asserts each finished cleanly (status 3 is a wrong byte served),
+     * and returns the blocks they loaded from the shared tier.
+     */
+    static long race(String uri, long bytes, int workers, long seed, long ops) throws Exception {
+        List<Process> processes = new ArrayList<>();
+        List<CompletableFuture<String>> outputs = new ArrayList<>();
+        for (int i = 0; i < workers; i++) {
+            Process p = ChildJvm.start(ChildJvm.cacheFlags(), RemoteWorker.class, uri, Long.toString(bytes), "race",
+                    Long.toString(seed + i), Long.toString(ops));
+            processes.add(p);
+            outputs.add(CompletableFuture.supplyAsync(() -> drain(p)));
+        }
+        long loadedRemote = 0;
+        for (int i = 0; i < processes.size(); i++) {
+            Process p = processes.get(i);
+            boolean exited = p.waitFor(120, TimeUnit.SECONDS);
+            if (!exited) {
+                p.destroyForcibly();
+            }
+            String out = outputs.get(i).get(10, TimeUnit.SECONDS);
+            assertTrue(exited, "worker " + i + " did not finish: " + out);
+            assertEquals(0, p.exitValue(), out);
+            Matcher m = Pattern.compile("loadedRemote=(\\d+)").matcher(out);
+            assertTrue(m.find(), out);
+            System.out.println("racing worker " + i + ": " + out.strip());
+            loadedRemote += Long.parseLong(m.group(1));
+        }
+        return loadedRemote;
     }
 
     @Test

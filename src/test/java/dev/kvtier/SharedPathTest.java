@@ -6,10 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -44,29 +40,7 @@ class SharedPathTest {
     @Test
     void processesRacingForFewSlotsOfOneFileNeverServeAWrongByte() throws Exception {
         long tiny = 64L * (RemoteWorker.BLOCK + 4096) + 8192;
-        String uri = sized("tiny.img", tiny).toUri().toString();
-        List<Process> workers = new ArrayList<>();
-        List<CompletableFuture<String>> outputs = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            Process p = ChildJvm.start(ChildJvm.cacheFlags(), RemoteWorker.class, uri, Long.toString(tiny), "race",
-                    Long.toString(200 + i), "1000");
-            workers.add(p);
-            outputs.add(CompletableFuture.supplyAsync(() -> RemoteTierTest.drain(p)));
-        }
-        long loadedRemote = 0;
-        for (int i = 0; i < workers.size(); i++) {
-            Process p = workers.get(i);
-            boolean exited = p.waitFor(120, TimeUnit.SECONDS);
-            if (!exited) {
-                p.destroyForcibly();
-            }
-            String out = outputs.get(i).get(10, TimeUnit.SECONDS);
-            assertTrue(exited, "worker " + i + " did not finish: " + out);
-            assertEquals(0, p.exitValue(), out); // 3: a wrong byte served
-            Matcher m = Pattern.compile("loadedRemote=(\\d+)").matcher(out);
-            assertTrue(m.find(), out);
-            loadedRemote += Long.parseLong(m.group(1));
-        }
+        long loadedRemote = RemoteTierTest.race(sized("tiny.img", tiny).toUri().toString(), tiny, 3, 200, 1000);
         assertTrue(loadedRemote > 0, "the racing processes did serve blocks from the shared file");
     }
 

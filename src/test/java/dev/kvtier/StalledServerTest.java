@@ -39,7 +39,7 @@ class StalledServerTest {
             }
             try {
                 server.signal("STOP");
-                if (awaitStopped(server.pid())) {
+                if (server.awaitStopped()) {
                     return;
                 }
             } catch (java.io.IOException e) { // it exited meanwhile
@@ -51,28 +51,6 @@ class StalledServerTest {
                 throw new AssertionError("nbdkit did not stay stopped: " + server.output());
             }
         }
-    }
-
-    /** True once the kernel shows the process stopped; false if it exited instead. */
-    private static boolean awaitStopped(long pid) throws Exception {
-        java.nio.file.Path stat = java.nio.file.Path.of("/proc/" + pid + "/stat");
-        for (int i = 0; i < 1000; i++) {
-            String s;
-            try {
-                s = java.nio.file.Files.readString(stat);
-            } catch (java.nio.file.NoSuchFileException gone) {
-                return false;
-            }
-            String state = s.substring(s.lastIndexOf(')') + 2);
-            if (state.startsWith("T")) {
-                return true;
-            }
-            if (state.startsWith("Z") || state.startsWith("X")) {
-                return false;
-            }
-            Thread.sleep(1);
-        }
-        throw new AssertionError("process " + pid + " did not stop");
     }
 
     @TempDir(factory = TargetTempDir.class)

@@ -169,8 +169,12 @@ public final class NbdServer implements AutoCloseable {
             } catch (java.nio.file.NoSuchFileException gone) {
                 return false;
             }
-            if (s.substring(s.lastIndexOf(')') + 2).startsWith("T")) {
+            String state = s.substring(s.lastIndexOf(')') + 2);
+            if (state.startsWith("T")) {
                 return true;
+            }
+            if (state.startsWith("Z") || state.startsWith("X")) {
+                return false; // exited, not yet reaped
             }
             Thread.sleep(1);
         }
