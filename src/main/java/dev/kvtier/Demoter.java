@@ -72,7 +72,7 @@ final class Demoter implements Runnable {
     private static final long IDLE_WAIT_NS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long MAX_BACKOFF_NS = TimeUnit.SECONDS.toNanos(5);
     /** Demotion writes submitted at once per device (see the class comment). */
-    static final int WRITES_PER_DEVICE = 4;
+    static final int WRITES_PER_DEVICE = 8;
     private static final long UNPLACED_RETRY_NS = TimeUnit.SECONDS.toNanos(1);
 
     private enum Kind { IDLE, WRITE, WIPE, REMOTE_WIPE, EXIT }

@@ -3,6 +3,7 @@ package dev.kvtier;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
@@ -35,6 +36,49 @@ class SharedPathTest {
         assertTrue(Long.parseLong(hits.group(1)) >= Long.parseLong(hits.group(3)) * 9 / 10,
                 "the second process loads (nearly) every block the first stored: " + found);
         assertTrue(Long.parseLong(hits.group(2)) > 0, "loaded from the shared file: " + found);
+    }
+
+    /**
+     * The same on a kernel block device (a loop device over a file: what a multi-attached
+     * NVMe-over-TCP namespace is to each host), where the file's size is 0 to {@code stat} and
+     * only the device knows its size. Skipped where loop devices cannot be attached (not root).
+     */
+    @Test
+    void twoProcessesShareBlocksThroughOneBlockDevice() throws Exception {
+        Path backing = sized("loop.img", SHARED_BYTES);
+        ProcessResult attach = run("losetup", "--find", "--show", backing.toString());
+        assumeTrue(attach.exitCode() == 0 && attach.output().startsWith("/dev/"),
+                "no loop device could be attached: " + attach.output());
+        Path device = Path.of(attach.output().trim());
+        try {
+            assertTrue(java.nio.file.Files.isSameFile(device, device) && !java.nio.file.Files.isRegularFile(device));
+            String uri = device.toUri().toString();
+            String stored = child(uri, SHARED_BYTES, "store", 3);
+            Matcher written = Pattern.compile("STORED remote=(\\d+)").matcher(stored);
+            assertTrue(written.find() && Long.parseLong(written.group(1)) > 0, stored);
+            String found = child(uri, SHARED_BYTES, "verify", 4);
+            Matcher hits = Pattern.compile("FOUND hits=(\\d+) remote=(\\d+) of=(\\d+)").matcher(found);
+            assertTrue(hits.find(), found);
+            assertTrue(Long.parseLong(hits.group(1)) >= Long.parseLong(hits.group(3)) * 9 / 10,
+                    "the second process loads (nearly) every block the first stored: " + found);
+            assertTrue(Long.parseLong(hits.group(2)) > 0, "loaded from the block device: " + found);
+        } finally {
+            run("losetup", "--detach", device.toString());
+        }
+    }
+
+    private record ProcessResult(int exitCode, String output) {
+    }
+
+    private static ProcessResult run(String... command) throws Exception {
+        Process p;
+        try {
+            p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        } catch (java.io.IOException e) {
+            return new ProcessResult(-1, e.toString());
+        }
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        return new ProcessResult(p.waitFor(), out);
     }
 
     @Test

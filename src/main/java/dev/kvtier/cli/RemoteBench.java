@@ -33,14 +33,16 @@ import picocli.CommandLine.Option;
  *
  * <p><b>Demote.</b> First the cache's region is written with zeros once ({@code prefill_gib_s};
  * not with {@code --no-prefill}), so that the demote writes, like fio's measured pass, land on
- * memory the server has already allocated. Then a cache whose DRAM holds one chain of
+ * memory the server has already allocated. Then a cache whose DRAM holds two chains of
  * {@code --blocks} blocks, no SSD, the remote tier on the first {@code --capacity-mib} of the
- * export, and {@code demoteAhead(1.0)}. Each round stores a fresh chain and calls
- * {@code awaitIdle()}: {@code demote_gib_s} is the chain's bytes over that time,
- * {@code demote_write_gib_s} over the time from the store's return (the writes alone, as
- * fio's are; the store is a copy into DRAM, see {@code bench dram}), and the round fails
- * unless every block reached the remote tier. The demoter keeps
- * {@code demote_writes_in_flight} writes in flight.
+ * export, and the least {@code demoteAhead} (one page), so that the demoter does not write
+ * while a chain is stored. It first stores and flushes {@code --demote-warmup} chains,
+ * unmeasured, so that the JIT has compiled the write path (fio needs none), then the warm-up
+ * and measured rounds. Each round stores a fresh chain and calls {@code flush()}, which writes
+ * every block of it down with the demoter's writes in flight ({@code demote_writes_in_flight}):
+ * {@code demote_gib_s} is the chain's bytes over store and flush, {@code demote_write_gib_s}
+ * over the flush alone (the writes, as fio's are; the store is a copy into DRAM, see
+ * {@code bench dram}), and the round fails unless every block reached the remote tier.
  *
  * <p><b>Load.</b> A second cache (a fresh process's view: empty index, DRAM of 2 blocks) on the
  * same export. Each round matches a chain, which finds its blocks by reading their sets'
@@ -108,6 +110,11 @@ final class RemoteBench implements Callable<Integer> {
                     + " compiled the read path (default ${DEFAULT-VALUE}).")
     int loadWarmup;
 
+    @Option(names = "--demote-warmup", defaultValue = "25",
+            description = "Chains demoted before the measured demotion rounds, so that the JIT has compiled the write path;"
+                    + " older than the measured chains, so their slots are the ones replaced (default ${DEFAULT-VALUE}).")
+    int demoteWarmup;
+
     @Option(names = "--no-prefill", description = "Do not write the cache's region once before the demote phase.")
     boolean noPrefill;
 
@@ -123,7 +130,9 @@ final class RemoteBench implements Callable<Integer> {
     private byte[] secret;
 
     /** The demoter's writes in flight per export ({@code Demoter.WRITES_PER_DEVICE}, not public API). */
-    private static final int WRITES_IN_FLIGHT = 4;
+    private static final int WRITES_IN_FLIGHT = 8;
+    /** More than any round's flush takes; a round whose flush stops short fails its check. */
+    private static final Duration FLUSH_BUDGET = Duration.ofMinutes(1);
 
     private final Namespace ns = Namespace.builder("bench/remote").blockTokens(16).build();
     private ByteBuffer[] src;
@@ -134,8 +143,9 @@ final class RemoteBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        check(blockBytes >= 16 && blocks >= 1 && rounds >= 1 && warmup >= 0 && latencySamples >= 1,
-                "--block-bytes must be at least 16; --blocks, --rounds, --latency-samples positive");
+        check(blockBytes >= 16 && blocks >= 1 && rounds >= 1 && warmup >= 0 && demoteWarmup >= 0 && latencySamples >= 1,
+                "--block-bytes must be at least 16; --blocks, --rounds, --latency-samples positive; --warmup and"
+                        + " --demote-warmup not negative");
         int total = warmup + rounds;
         long capacity = capacityMib << 20;
         check((long) total * blocks * (blockBytes + 4096L) <= capacity * uris.size() / 4, "--capacity-mib (each"
@@ -236,13 +246,17 @@ final class RemoteBench implements Callable<Integer> {
         return b.remote((secret == null ? remote : remote.secret(secret)).build());
     }
 
-    /** Demotion's GiB/s: store and writes together, and the writes alone (from the store's return). */
+    /** Demotion's GiB/s: store and flush together, and the flush alone (the writes). */
     private record Demotion(double total, double writes) { }
 
     private Demotion demotePhase(long capacity) {
         double[] gib = new double[rounds];
         double[] writesGib = new double[rounds];
-        try (KvTierCache cache = builder(capacity, blocks).build()) {
+        try (KvTierCache cache = builder(capacity, 2 * blocks).demoteAhead(1.0 / (2 * blocks)).build()) {
+            for (int k = 0; k < demoteWarmup; k++) {
+                cache.store(chain(warmup + rounds + k), src);
+                cache.flush(FLUSH_BUDGET);
+            }
             for (int r = -warmup; r < rounds; r++) {
                 int id = r + warmup;
                 chains[id] = chain(id);
@@ -251,7 +265,7 @@ final class RemoteBench implements Callable<Integer> {
                 long t0 = System.nanoTime();
                 cache.store(chains[id], src);
                 long stored = System.nanoTime();
-                cache.awaitIdle();
+                cache.flush(FLUSH_BUDGET);
                 long t1 = System.nanoTime();
                 long written = cache.stats().storedBlocks(Tier.REMOTE) - before.storedBlocks(Tier.REMOTE);
                 if (written != blocks) {
@@ -364,7 +378,7 @@ final class RemoteBench implements Callable<Integer> {
                     + each + " (" + writeJobs + " jobs x iodepth " + WRITES_IN_FLIGHT / writeJobs + ": "
                     + gib(fio.writeJobs()) + "), second pass");
             t.row("demote writes", gib(demote.writes()) + String.format(Locale.ROOT, "  %.2f of fio (%.2f of fio with %d"
-                    + " jobs): background writes from the store's return until awaitIdle, %d in flight%s",
+                    + " jobs): the flush() of a stored chain, %d writes in flight%s",
                     demote.writes() / fio.write(), demote.writes() / fio.writeJobs(), writeJobs, WRITES_IN_FLIGHT, each));
             t.row("demote", gib(demote.total()) + String.format(Locale.ROOT, "  %.2f of fio: store (a copy into DRAM) +"
                     + " those writes, region prefilled (%s)", demote.total() / fio.write(), gib(prefill)));
