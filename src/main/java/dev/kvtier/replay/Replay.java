@@ -28,7 +28,11 @@ import java.util.function.IntConsumer;
  * blocks kept; {@code load} copies them into block buffers (each checked to hold its own key: a
  * wrong block is counted); then every full block of the request not yet kept is stored, and,
  * when a tier below DRAM exists, the replay waits for the cache's background writes
- * ({@code awaitIdle}) so that runs are repeatable. A partial last block is never stored, as a
+ * ({@code awaitIdle}) so that runs are repeatable. With such a tier the stores wait for the
+ * demoter too ({@code storeWait}, {@link #STORE_WAIT}): a server stores a long prompt as its
+ * prefill produces it, far slower than a device writes, while a replay stores it at once, and
+ * without back-pressure a prompt longer than DRAM would drop its own blocks not yet written
+ * down, a loss set by thread timing, not by the policy. A partial last block is never stored, as a
  * server stores only full blocks; it hits only where a longer prompt stored a full block with
  * the same id after the same prefix. A prompt shorter than one block has a single, partial, id;
  * an empty one has none and matches nothing (its request still counts, with no tokens).
@@ -126,11 +130,17 @@ public final class Replay {
         }
     }
 
+    /** How long a store may wait for the demoter (see the class comment): beyond any run's need. */
+    private static final Duration STORE_WAIT = Duration.ofMinutes(1);
+
     private KvTierCache build(Path ssdFile, NextUses future) {
         int bytes = config.blockBytes();
         KvTierCacheBuilder b = KvTierCache.builder().blockTokens(config.blockTokens()).blockBytes(bytes)
                 .dramCapacityBytes(config.dramBlocks() * ((bytes + 63L) & -64L))
                 .flushOnClose(Duration.ZERO);
+        if (config.ssdBlocks() > 0 || config.remoteBlocks() > 0) {
+            b.storeWait(STORE_WAIT);
+        }
         if (future == null) {
             b.policy(config.policy().cachePolicy());
         }
