@@ -1,5 +1,8 @@
 package dev.kvtier.format;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -48,6 +51,23 @@ public final class SlotSeal {
     public static final int TAG_BYTES = 16;
     /** Shortest secret accepted. */
     public static final int MIN_SECRET_BYTES = 16;
+
+    /** The JDK's internal {@code sun.nio.ch.DirectBuffer} and its {@code attachment()}; null where not exported. */
+    private static final Class<?> DIRECT_BUFFER;
+    private static final MethodHandle ATTACHMENT;
+
+    static {
+        Class<?> type = null;
+        MethodHandle attachment = null;
+        try {
+            type = Class.forName("sun.nio.ch.DirectBuffer");
+            attachment = MethodHandles.lookup().findVirtual(type, "attachment", MethodType.methodType(Object.class));
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            type = null;
+        }
+        DIRECT_BUFFER = type;
+        ATTACHMENT = attachment;
+    }
 
     private final byte[] deploymentKey;
     /** The base key of each namespace with a secret of its own (see the class comment). */
@@ -147,6 +167,33 @@ public final class SlotSeal {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES-GCM opening failed", e);
         }
+    }
+
+    /**
+     * Whether {@link #open} may write into {@code b} itself: a heap buffer, or a direct one whose
+     * attachments (the buffers it was sliced from) are all the JDK's own. The JDK's AES-GCM
+     * checks direct buffers for overlap by casting each attachment to its internal buffer class,
+     * and throws on a view made by another library (Chronicle's page views attach their store).
+     */
+    public static boolean openableInto(ByteBuffer b) {
+        if (!b.isDirect()) {
+            return true;
+        }
+        if (ATTACHMENT == null) {
+            return false;
+        }
+        Object o = b;
+        try {
+            for (int depth = 0; depth < 8 && o != null; depth++) {
+                if (!DIRECT_BUFFER.isInstance(o)) {
+                    return false;
+                }
+                o = ATTACHMENT.invoke(o);
+            }
+        } catch (Throwable e) {
+            return false;
+        }
+        return o == null;
     }
 
     private Cipher init(int mode, SlotHeader h) throws GeneralSecurityException {

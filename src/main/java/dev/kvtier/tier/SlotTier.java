@@ -537,10 +537,14 @@ public final class SlotTier implements AutoCloseable {
         if (crc(s.crc, in) != h.payloadCrc) {
             return ReadStatus.CORRUPT;
         }
-        if (seal != null) { // in is the sealed payload in scratch: opened into scratch (the cipher's own buffers)
-            ByteBuffer plain = s.payload().clear().limit(h.storedLength);
+        if (seal != null) { // in is the sealed payload in scratch: opened into dst when the cipher takes it, else scratch
+            boolean straight = h.codec == Codecs.RAW && SlotSeal.openableInto(dst);
+            ByteBuffer plain = straight ? dst : s.payload().clear().limit(h.storedLength);
             if (!seal.open(h, in, h.storedLength, plain, s.aad)) {
                 return ReadStatus.UNAUTHENTIC;
+            }
+            if (straight) {
+                return ReadStatus.OK;
             }
             in = plain;
             inPlace = false;

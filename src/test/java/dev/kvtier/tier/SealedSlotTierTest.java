@@ -38,6 +38,32 @@ class SealedSlotTierTest {
         }
     }
 
+    /**
+     * A raw block is opened straight into a destination the JDK's cipher takes (heap, direct, a
+     * slice of a direct buffer) and through scratch into one it does not (a DRAM page view,
+     * whose attachment is Chronicle's store): the same bytes either way, poisoned first.
+     */
+    @Test
+    void blocksOpenIntoEveryKindOfDestination() throws Exception {
+        MemoryDevice d = new MemoryDevice(1 << 20, 1);
+        try (SlotTier t = SlotTier.open(d, 16, BLOCK, null, false, 4, SEAL); DramTier dram = new DramTier(2L * BLOCK, BLOCK)) {
+            ByteBuffer block = text(BLOCK);
+            t.write(0, block, header(1));
+            ByteBuffer[] into = {ByteBuffer.allocate(BLOCK), ByteBuffer.allocateDirect(BLOCK),
+                    ByteBuffer.allocateDirect(3 * BLOCK).position(BLOCK).limit(2 * BLOCK).slice(), dram.window().of(1)};
+            boolean[] straight = {true, true, true, false};
+            for (int i = 0; i < into.length; i++) {
+                ByteBuffer out = into[i];
+                assertEquals(straight[i], SlotSeal.openableInto(out), "destination " + i);
+                for (int k = out.position(); k < out.limit(); k++) {
+                    out.put(k, (byte) 0x5A);
+                }
+                assertEquals(ReadStatus.OK, t.read(0, 1, 1, 7, 7, out), "destination " + i);
+                assertEquals(block.rewind(), out, "destination " + i);
+            }
+        }
+    }
+
     @Test
     void anAlteredPayloadOrHeaderWithValidChecksumsFailsTheTag() throws Exception {
         MemoryDevice d = new MemoryDevice(1 << 20, 1);
