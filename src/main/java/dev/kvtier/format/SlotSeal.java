@@ -170,12 +170,13 @@ public final class SlotSeal {
     }
 
     /**
-     * Whether {@link #open} may write into {@code b} itself: a heap buffer, or a direct one whose
-     * attachments (the buffers it was sliced from) are all the JDK's own. The JDK's AES-GCM
-     * checks direct buffers for overlap by casting each attachment to its internal buffer class,
-     * and throws on a view made by another library (Chronicle's page views attach their store).
+     * Whether {@link #seal} may read {@code b} and {@link #open} write into it directly: a heap
+     * buffer, or a direct one whose attachments (the buffers it was sliced from) are all the JDK's
+     * own. The JDK's AES-GCM checks direct buffers for overlap by casting each attachment to its
+     * internal buffer class, and throws on a view made by another library (Chronicle's page views
+     * attach their store); such a buffer goes through scratch.
      */
-    public static boolean openableInto(ByteBuffer b) {
+    public static boolean cipherTakes(ByteBuffer b) {
         if (!b.isDirect()) {
             return true;
         }

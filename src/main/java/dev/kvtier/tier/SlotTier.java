@@ -301,7 +301,7 @@ public final class SlotTier implements AutoCloseable {
         h.epoch = nextEpoch();
         h.deviceId = layout.creationId();
         if (seal != null) {
-            if (stored == block) { // the JDK's cipher takes its own direct buffers only, not DRAM page views
+            if (stored == block && !SlotSeal.cipherTakes(block)) { // a DRAM page view goes through scratch
                 int at = block.position();
                 stored = s.payload().clear().put(block).flip();
                 block.position(at);
@@ -538,7 +538,7 @@ public final class SlotTier implements AutoCloseable {
             return ReadStatus.CORRUPT;
         }
         if (seal != null) { // in is the sealed payload in scratch: opened into dst when the cipher takes it, else scratch
-            boolean straight = h.codec == Codecs.RAW && SlotSeal.openableInto(dst);
+            boolean straight = h.codec == Codecs.RAW && SlotSeal.cipherTakes(dst);
             ByteBuffer plain = straight ? dst : s.payload().clear().limit(h.storedLength);
             if (!seal.open(h, in, h.storedLength, plain, s.aad)) {
                 return ReadStatus.UNAUTHENTIC;

@@ -54,7 +54,7 @@ class SealedSlotTierTest {
             boolean[] straight = {true, true, true, false};
             for (int i = 0; i < into.length; i++) {
                 ByteBuffer out = into[i];
-                assertEquals(straight[i], SlotSeal.openableInto(out), "destination " + i);
+                assertEquals(straight[i], SlotSeal.cipherTakes(out), "destination " + i);
                 for (int k = out.position(); k < out.limit(); k++) {
                     out.put(k, (byte) 0x5A);
                 }
