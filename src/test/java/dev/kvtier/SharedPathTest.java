@@ -26,16 +26,7 @@ class SharedPathTest {
 
     @Test
     void twoProcessesShareBlocksThroughOneODirectFile() throws Exception {
-        String uri = sized("shared.img", SHARED_BYTES).toUri().toString();
-        String stored = child(uri, SHARED_BYTES, "store", 1);
-        Matcher written = Pattern.compile("STORED remote=(\\d+)").matcher(stored);
-        assertTrue(written.find() && Long.parseLong(written.group(1)) > 0, stored);
-        String found = child(uri, SHARED_BYTES, "verify", 2);
-        Matcher hits = Pattern.compile("FOUND hits=(\\d+) remote=(\\d+) of=(\\d+)").matcher(found);
-        assertTrue(hits.find(), found);
-        assertTrue(Long.parseLong(hits.group(1)) >= Long.parseLong(hits.group(3)) * 9 / 10,
-                "the second process loads (nearly) every block the first stored: " + found);
-        assertTrue(Long.parseLong(hits.group(2)) > 0, "loaded from the shared file: " + found);
+        storeThenLoadInAnotherProcess(sized("shared.img", SHARED_BYTES).toUri().toString(), 1, "the shared file");
     }
 
     /**
@@ -51,20 +42,27 @@ class SharedPathTest {
                 "no loop device could be attached: " + attach.output());
         Path device = Path.of(attach.output().trim());
         try {
-            assertTrue(java.nio.file.Files.isSameFile(device, device) && !java.nio.file.Files.isRegularFile(device));
-            String uri = device.toUri().toString();
-            String stored = child(uri, SHARED_BYTES, "store", 3);
-            Matcher written = Pattern.compile("STORED remote=(\\d+)").matcher(stored);
-            assertTrue(written.find() && Long.parseLong(written.group(1)) > 0, stored);
-            String found = child(uri, SHARED_BYTES, "verify", 4);
-            Matcher hits = Pattern.compile("FOUND hits=(\\d+) remote=(\\d+) of=(\\d+)").matcher(found);
-            assertTrue(hits.find(), found);
-            assertTrue(Long.parseLong(hits.group(1)) >= Long.parseLong(hits.group(3)) * 9 / 10,
-                    "the second process loads (nearly) every block the first stored: " + found);
-            assertTrue(Long.parseLong(hits.group(2)) > 0, "loaded from the block device: " + found);
+            assertTrue(!java.nio.file.Files.isRegularFile(device), device + " is a device, not a file");
+            storeThenLoadInAnotherProcess(device.toUri().toString(), 3, "the block device");
         } finally {
             run("losetup", "--detach", device.toString());
         }
+    }
+
+    /**
+     * One child process stores every chain of the workload into {@code uri}'s shared tier (seed
+     * {@code seed}); a second one (seed {@code seed + 1}) then loads nearly all of them from it.
+     */
+    private static void storeThenLoadInAnotherProcess(String uri, long seed, String where) throws Exception {
+        String stored = child(uri, SHARED_BYTES, "store", seed);
+        Matcher written = Pattern.compile("STORED remote=(\\d+)").matcher(stored);
+        assertTrue(written.find() && Long.parseLong(written.group(1)) > 0, stored);
+        String found = child(uri, SHARED_BYTES, "verify", seed + 1);
+        Matcher hits = Pattern.compile("FOUND hits=(\\d+) remote=(\\d+) of=(\\d+)").matcher(found);
+        assertTrue(hits.find(), found);
+        assertTrue(Long.parseLong(hits.group(1)) >= Long.parseLong(hits.group(3)) * 9 / 10,
+                "the second process loads (nearly) every block the first stored: " + found);
+        assertTrue(Long.parseLong(hits.group(2)) > 0, "loaded from " + where + ": " + found);
     }
 
     private record ProcessResult(int exitCode, String output) {

@@ -50,6 +50,9 @@ import java.util.function.IntConsumer;
  * trace time, not replay speed.
  */
 public final class Replay {
+    /** How long a store may wait for the demoter (see the class comment): beyond any run's need. */
+    private static final Duration STORE_WAIT = Duration.ofMinutes(1);
+
     private final Trace trace;
     /** The configuration replayed: {@link #reported}, or for opt with device tiers, one DRAM of their total. */
     private final ReplayConfig config;
@@ -129,9 +132,6 @@ public final class Replay {
             }
         }
     }
-
-    /** How long a store may wait for the demoter (see the class comment): beyond any run's need. */
-    private static final Duration STORE_WAIT = Duration.ofMinutes(1);
 
     private KvTierCache build(Path ssdFile, NextUses future) {
         int bytes = config.blockBytes();
