@@ -75,7 +75,8 @@ final class Demoter implements Runnable {
     static final int WRITES_PER_DEVICE = 8;
     private static final long UNPLACED_RETRY_NS = TimeUnit.SECONDS.toNanos(1);
 
-    private enum Kind { IDLE, WRITE, WIPE, REMOTE_WIPE, EXIT }
+    /** The thread's next step; FULL: every write slot is in flight, which is not an idle round (see {@link #idle}). */
+    private enum Kind { IDLE, FULL, WRITE, WIPE, REMOTE_WIPE, EXIT }
 
     private final BlockTable r;
     private final Thread thread;
@@ -253,6 +254,12 @@ final class Demoter implements Runnable {
                 idle(seen);
                 continue;
             }
+            if (kind == Kind.FULL) {
+                if (wakeups.get() == seen) {
+                    LockSupport.parkNanos(this, IDLE_WAIT_NS); // a completing write wakes it
+                }
+                continue;
+            }
             try {
                 if (kind == Kind.WRITE) {
                     submit(next);
@@ -313,7 +320,7 @@ final class Demoter implements Runnable {
         lock.lock();
         try {
             if (inFlight >= writes.length) {
-                return Kind.IDLE;
+                return Kind.FULL; // not IDLE: the writes may all complete before idle() looks, with blocks still to plan
             }
             if (flushing) {
                 return flushTask();
