@@ -144,6 +144,10 @@ final class BlockTable implements BlockFacts {
     private final DeviceTier[] byId = new DeviceTier[BlockIndex.TIERS];
     /** Remote slot → entry believed to hold it, or NONE (see the class comment). */
     private final int[] remoteOwner;
+    /** Remote slot → the value of {@link #remoteWrites} our last write there completed at. */
+    private final int[] remoteWrittenAt;
+    /** Our remote writes completed so far (wrapping); written under the lock. */
+    private volatile int remoteWrites;
     /**
      * What this process knows of the remote device's invalidation table (see
      * {@link InvalidationTable}): blocks it invalidates are not entered by discovery.
@@ -248,6 +252,7 @@ final class BlockTable implements BlockFacts {
         this.index = new BlockIndex(capacity);
         this.remoteOwner = new int[(int) slots[REMOTE]];
         Arrays.fill(remoteOwner, NONE);
+        this.remoteWrittenAt = new int[remoteOwner.length];
         this.chainSamples = new byte[capacity];
         PolicySuite suite = PolicySuite.create(policy, this, slots, capacity, dram.blockBytes());
         this.orders = suite.orders();
@@ -650,24 +655,20 @@ final class BlockTable implements BlockFacts {
 
     /**
      * Whether the demoter may overwrite remote {@code slot} for a write of {@code e}. Never when
-     * its owner is an ancestor of {@code e}, is pinned or moving, or has a local copy (in DRAM or
+     * its owner is an ancestor of {@code e}, is pinned or moving, has a local copy (in DRAM or
      * on the SSD: that copy would lose its remote copy, need the write again and push out
-     * another, without end).
-     * {@code strict}: only an owner evictable by the prefix rule; otherwise also an owner whose
-     * children are only on the remote tier, which then leaves the cache with its descendants
-     * (on a shared set-associative tier a set may fill with parents, and other writers replace
-     * them anyway). A grandchild kept locally under a remote-only child would be lost with them.
+     * another, without end) or a child with one. An owner with children only on the remote tier
+     * may go, and leaves the cache with its descendants: on a shared set-associative tier a set
+     * may fill with parents, and other writers replace them anyway. A grandchild kept locally
+     * under a remote-only child would be lost with them.
      */
-    boolean remoteSlotReplaceable(int slot, int e, boolean strict) {
+    boolean remoteSlotReplaceable(int slot, int e) {
         int owner = remoteOwner[slot];
         if (owner == NONE || owner == e) {
             return true;
         }
         if (index.hasCopy(owner, DRAM) || index.hasCopy(owner, SSD) || isAncestor(owner, e)) {
             return false;
-        }
-        if (strict) {
-            return evictable(owner, REMOTE);
         }
         return index.state(owner) == READY && index.pins(owner) == 0 && (index.flags(owner) & (MOVING | PROMOTING)) == 0
                 && index.childrenWith(DRAM, owner) == 0 && index.childrenWith(SSD, owner) == 0;
@@ -697,7 +698,8 @@ final class BlockTable implements BlockFacts {
     }
 
     private boolean isAncestor(int a, int e) {
-        for (int p = index.parent(e); p != NONE; p = index.parent(p)) {
+        int top = index.position(a);
+        for (int p = index.parent(e); p != NONE && index.position(p) >= top; p = index.parent(p)) {
             if (p == a) {
                 return true;
             }
@@ -1520,17 +1522,33 @@ final class BlockTable implements BlockFacts {
         return slot;
     }
 
+    /** Our remote writes completed so far: read before a set's headers, it dates the ranking made from them. */
+    int remoteWrites() {
+        return remoteWrites;
+    }
+
     /**
-     * The best slot of {@code ranked} (a set's slots, best first) that the write of {@code e} may
-     * take, now claimed; -1 when none may. First one whose owner the prefix rule lets go, else
-     * one whose owner only has descendants on the remote tier.
+     * The slot of {@code ranked} (a set's slots, best first: {@link SharedSlotTier#rankSlots},
+     * from headers read after {@link #remoteWrites} was {@code rankedAt}) that the write of
+     * {@code e} takes, now claimed; -1 when none may. The first slot it may replace (see
+     * {@link #remoteSlotReplaceable}), so the oldest block goes, whoever wrote it; but when that
+     * block is a parent and one of its descendants in the set may go by the prefix rule, the
+     * descendant, which loses less. A slot one of our writes filled after the headers were read
+     * ranks last: the ranking shows the block it replaced.
      */
-    int claimRemoteSlotFor(int e, int[] ranked) {
+    int claimRemoteSlotFor(int e, int[] ranked, int rankedAt) {
         lock.lock();
         try {
             for (int pass = 0; pass < 2; pass++) {
                 for (int candidate : ranked) {
-                    if (remoteSlotReplaceable(candidate, e, pass == 0) && claimRemoteSlot(candidate)) {
+                    if (rewrittenSince(candidate, rankedAt) != (pass == 1) || !remoteSlotReplaceable(candidate, e)) {
+                        continue;
+                    }
+                    int descendant = replaceableDescendant(candidate, ranked, e);
+                    if (descendant >= 0 && claimRemoteSlot(descendant)) {
+                        return descendant;
+                    }
+                    if (claimRemoteSlot(candidate)) {
                         return candidate;
                     }
                 }
@@ -1539,6 +1557,25 @@ final class BlockTable implements BlockFacts {
         } finally {
             lock.unlock();
         }
+    }
+
+    private boolean rewrittenSince(int slot, int rankedAt) {
+        return remoteWrittenAt[slot] - rankedAt > 0;
+    }
+
+    /** A slot of {@code ranked} whose owner descends from {@code slot}'s and may go by the prefix rule, or -1. */
+    private int replaceableDescendant(int slot, int[] ranked, int e) {
+        int owner = remoteOwner[slot];
+        if (owner == NONE || evictable(owner, REMOTE)) {
+            return -1;
+        }
+        for (int s : ranked) {
+            int o = remoteOwner[s];
+            if (o != NONE && o != owner && evictable(o, REMOTE) && remoteSlotReplaceable(s, e) && isAncestor(owner, o)) {
+                return s;
+            }
+        }
+        return -1;
     }
 
     /**
@@ -1584,6 +1621,7 @@ final class BlockTable implements BlockFacts {
         }
         boolean live = index.isLive(e);
         if (to == REMOTE) {
+            remoteWrittenAt[slot] = ++remoteWrites;
             addRemoteCopy(e, slot);
             if (!live) {
                 wipeRemote(e, slot, false);

@@ -588,8 +588,9 @@ final class Demoter implements Runnable {
 
         /** Reads the set's headers, then claims the best slot the block table lets this write take. */
         private boolean claimRemoteSlot() throws IOException {
+            int rankedAt = r.remoteWrites();
             r.remote.rankSlots(header.keyHi, header.keyLo, ranked);
-            slot = r.claimRemoteSlotFor(entry, ranked);
+            slot = r.claimRemoteSlotFor(entry, ranked, rankedAt);
             return slot >= 0;
         }
     }

@@ -268,6 +268,62 @@ class RemoteTierTest {
         assertTrue(down.getMessage().contains("127.0.0.1"), down.getMessage());
     }
 
+    /**
+     * A full shared tier replaces its oldest blocks: with every set full of older chains' blocks
+     * (mostly parents, which the prefix rule keeps), each new one-block chain must not push out
+     * the one before it; the last {@code ways} written are all kept, here and on the device.
+     */
+    @Test
+    void aFullSharedTierReplacesItsOldestBlocksNotTheNewest(@TempDir Path dir) throws Exception {
+        int ways = 4;
+        int slots = 64;
+        long bytes = 8192 + slots * (4096L + RemoteWorker.BLOCK);
+        Path path = dir.resolve("shared.slots");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(path.toFile(), "rw")) {
+            f.setLength(bytes);
+        }
+        URI file = path.toUri();
+        Namespace ns = SsdFixtures.namespace("full-set-model");
+        List<BlockKey[]> recent = new ArrayList<>();
+        try (KvTierCache cache = fullSetCache(file, bytes, ways)) {
+            for (int c = 0; c < slots / 8 - 1; c++) {
+                long[] hashes = new long[8];
+                long first = 1_000_000L * (c + 1);
+                java.util.Arrays.setAll(hashes, i -> first + i);
+                storeAndFlush(cache, ns.keysFromHashes(hashes));
+            }
+            for (int k = 0; k < 3 * slots; k++) {
+                BlockKey[] one = ns.keysFromHashes(new long[] {7_000_000_000L + k});
+                storeAndFlush(cache, one);
+                recent.add(one);
+                for (int j = Math.max(0, recent.size() - ways); j < recent.size(); j++) {
+                    assertEquals(1, cache.match(recent.get(j)).hitBlocks(),
+                            "chain " + j + " of " + recent.size() + " was pushed out: " + cache.stats());
+                }
+            }
+            ((TieredCache) cache).checkInvariants();
+        }
+        try (KvTierCache reader = fullSetCache(file, bytes, ways)) {
+            for (int j = recent.size() - ways; j < recent.size(); j++) {
+                assertEquals(1, reader.match(recent.get(j)).hitBlocks(), "chain " + j + " on the device");
+            }
+        }
+    }
+
+    /** DRAM for two blocks, each demoted at once, on a shared tier of {@code bytes} at {@code file}. */
+    private static KvTierCache fullSetCache(URI file, long bytes, int ways) {
+        return KvTierCache.builder().blockTokens(SsdFixtures.TOKENS).blockBytes(RemoteWorker.BLOCK)
+                .dramCapacityBytes(2L * RemoteWorker.BLOCK).demoteAhead(1.0).storeWait(Duration.ofSeconds(10))
+                .remote(RemoteTier.builder(file, bytes).ways(ways).recheckAfter(Duration.ZERO)
+                        .lookupBudget(Duration.ofSeconds(10)).build())
+                .build();
+    }
+
+    private static void storeAndFlush(KvTierCache cache, BlockKey[] keys) {
+        cache.store(keys, filled(keys));
+        cache.flush(Duration.ofSeconds(10));
+    }
+
     /** A 9-block prompt and a way to push it out of the DRAM tier. */
     private static final class Namespace9 {
         final BlockKey[] keys = SsdFixtures.namespace("kill-model").keysFromHashes(new long[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
