@@ -157,6 +157,9 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (requests != null && requests < 1) { // before the data directory is touched (--reset deletes)
+            throw new IllegalArgumentException("--requests must be at least 1, was " + requests);
+        }
         Path ssdFile = null;
         if (!noSsd) {
             Files.createDirectories(dataDir);
@@ -272,9 +275,6 @@ final class DemoCommand implements Callable<Integer> {
      * {@code --requests} of them.
      */
     private Trace workload() throws IOException {
-        if (requests != null && requests < 1) {
-            throw new IllegalArgumentException("--requests must be at least 1, was " + requests);
-        }
         if (tracePath != null) {
             Trace t = Trace.read(tracePath, format == null ? null : TraceFormat.parse(format), skipBadFiles);
             ReplayCommand.printSkipped(t, System.err);

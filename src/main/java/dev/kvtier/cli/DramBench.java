@@ -42,6 +42,10 @@ final class DramBench implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (blockBytes < 1 || blocks < 1 || rounds < 1 || warmup < 0) {
+            throw new IllegalArgumentException("kvtier bench dram: --block-bytes, --blocks and --rounds must be positive,"
+                    + " --warmup not negative");
+        }
         Namespace ns = Namespace.builder("bench/dram").blockTokens(16).build();
         BlockKey[][] chains = {ns.keysFromHashes(ids(0)), ns.keysFromHashes(ids(1))};
         ByteBuffer[] src = buffers(true);
