@@ -36,8 +36,11 @@ import picocli.CommandLine.Option;
  * memory the server has already allocated. Then a cache whose DRAM holds two chains of
  * {@code --blocks} blocks, no SSD, the remote tier on the first {@code --capacity-mib} of the
  * export, and the least {@code demoteAhead} (one page), so that the demoter does not write
- * while a chain is stored. It first stores and flushes {@code --demote-warmup} chains,
- * unmeasured, so that the JIT has compiled the write path (fio needs none), then the warm-up
+ * while a chain is stored. It first stores, flushes and invalidates one warm-up chain of its
+ * own namespace {@code --demote-warmup} times, unmeasured, so that the JIT has compiled the
+ * write path (fio needs none) while the warm-up rewrites the same slots instead of filling the
+ * export with chains older than the measured ones (which a full set replaces first, but
+ * four small exports filled that way once lost a measured block in CI), then the warm-up
  * and measured rounds. Each round stores a fresh chain and calls {@code flush()}, which writes
  * every block of it down with the demoter's writes in flight ({@code demote_writes_in_flight}):
  * {@code demote_gib_s} is the chain's bytes over store and flush, {@code demote_write_gib_s}
@@ -111,8 +114,9 @@ final class RemoteBench implements Callable<Integer> {
     int loadWarmup;
 
     @Option(names = "--demote-warmup", defaultValue = "25",
-            description = "Chains demoted before the measured demotion rounds, so that the JIT has compiled the write path;"
-                    + " older than the measured chains, so their slots are the ones replaced (default ${DEFAULT-VALUE}).")
+            description = "Times one warm-up chain (its own namespace, invalidated after each) is demoted before the measured"
+                    + " rounds, so that the JIT has compiled the write path; it rewrites the same slots each time"
+                    + " (default ${DEFAULT-VALUE}).")
     int demoteWarmup;
 
     @Option(names = "--no-prefill", description = "Do not write the cache's region once before the demote phase.")
@@ -135,6 +139,8 @@ final class RemoteBench implements Callable<Integer> {
     private static final Duration FLUSH_BUDGET = Duration.ofMinutes(1);
 
     private final Namespace ns = Namespace.builder("bench/remote").blockTokens(16).build();
+    /** The demotion warm-up's chain: rewritten each round, so the warm-up fills no more of the export than one chain. */
+    private final Namespace warmNs = Namespace.builder("bench/remote/warm-up").blockTokens(16).build();
     private ByteBuffer[] src;
     private ByteBuffer[] dst;
     private BlockKey[][] chains;
@@ -253,9 +259,11 @@ final class RemoteBench implements Callable<Integer> {
         double[] gib = new double[rounds];
         double[] writesGib = new double[rounds];
         try (KvTierCache cache = builder(capacity, 2 * blocks).demoteAhead(1.0 / (2 * blocks)).build()) {
+            BlockKey[] warm = warmNs.keysFromHashes(chainHashes(0));
             for (int k = 0; k < demoteWarmup; k++) {
-                cache.store(chain(warmup + rounds + k), src);
+                cache.store(warm, src);
                 cache.flush(FLUSH_BUDGET);
+                cache.invalidate(warmNs); // so the next round writes the same keys again, over the same slots
             }
             for (int r = -warmup; r < rounds; r++) {
                 int id = r + warmup;
@@ -469,11 +477,15 @@ final class RemoteBench implements Callable<Integer> {
     }
 
     private BlockKey[] chain(int id) {
+        return ns.keysFromHashes(chainHashes(id));
+    }
+
+    private long[] chainHashes(int id) {
         long[] hashes = new long[blocks];
         for (int i = 0; i < blocks; i++) {
             hashes[i] = ((long) id << 32) | i;
         }
-        return ns.keysFromHashes(hashes);
+        return hashes;
     }
 
     private void stamp(int id) {
