@@ -18,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Tier identity is one numbering, and a device tier does only what its placement allows. */
 class DeviceTierTest {
-    private static final int BLOCK = 4096;
+    static final int BLOCK = 4096;
 
     @TempDir(factory = TargetTempDir.class)
     Path dir;
@@ -66,7 +66,12 @@ class DeviceTierTest {
     }
 
     private SlotTier slots(String name) throws Exception {
-        return SlotTier.open(BufferedFileDevice.open(dir.resolve(name), SsdFixtures.ssdBytes(16, BLOCK, false), true),
+        return slots(dir.resolve(name));
+    }
+
+    /** A 16-slot tier of {@value #BLOCK}-byte blocks in file {@code path}, created if absent. */
+    static SlotTier slots(Path path) throws Exception {
+        return SlotTier.open(BufferedFileDevice.open(path, SsdFixtures.ssdBytes(16, BLOCK, false), true),
                 SsdFixtures.TOKENS, BLOCK, null, true);
     }
 
@@ -75,11 +80,11 @@ class DeviceTierTest {
         return DeviceTier.local(tier, s, io(s));
     }
 
-    private static IoEngine io(SlotTier s) {
+    static IoEngine io(SlotTier s) {
         return new IoEngine(s.device(), 1, 4, 4, 1_000);
     }
 
-    private static CacheConfig.Policy policy() {
+    static CacheConfig.Policy policy() {
         return new CacheConfig.Policy(CachePolicy.LRU, null, new double[3], System::nanoTime, null, SsdFixtures.TOKENS);
     }
 }

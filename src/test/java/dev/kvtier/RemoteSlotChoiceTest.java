@@ -3,9 +3,7 @@ package dev.kvtier;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kvtier.device.BufferedFileDevice;
 import dev.kvtier.format.SlotHeader;
-import dev.kvtier.io.IoEngine;
 import dev.kvtier.key.BlockKey;
 import dev.kvtier.key.Namespace;
 import dev.kvtier.metrics.CacheMetrics;
@@ -24,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ranking was read ranks last, since the ranking still shows the block it replaced.
  */
 class RemoteSlotChoiceTest {
-    private static final int BLOCK = 4096;
+    private static final int BLOCK = DeviceTierTest.BLOCK;
     private static final Namespace NS = Namespace.builder("slot-choice").blockTokens(SsdFixtures.TOKENS).build();
 
     @TempDir(factory = TargetTempDir.class)
@@ -82,12 +80,9 @@ class RemoteSlotChoiceTest {
         final BlockTable table;
 
         Table(Path dir) throws Exception {
-            SlotTier slots = SlotTier.open(BufferedFileDevice.open(dir.resolve("shared"),
-                    SsdFixtures.ssdBytes(16, BLOCK, false), true), SsdFixtures.TOKENS, BLOCK, null, true);
-            remote = DeviceTier.shared(Tier.REMOTE, new SharedSlotTier(slots, 4),
-                    new IoEngine(slots.device(), 1, 4, 4, 1_000));
-            table = new BlockTable(dram, new DeviceTier[] {remote}, new CacheMetrics(), 0.125, new CacheConfig.Policy(
-                    CachePolicy.LRU, null, new double[3], System::nanoTime, null, SsdFixtures.TOKENS));
+            SlotTier slots = DeviceTierTest.slots(dir.resolve("shared"));
+            remote = DeviceTier.shared(Tier.REMOTE, new SharedSlotTier(slots, 4), DeviceTierTest.io(slots));
+            table = new BlockTable(dram, new DeviceTier[] {remote}, new CacheMetrics(), 0.125, DeviceTierTest.policy());
         }
 
         /** Enters {@code chain} as found in remote {@code slots}, block i in slot i. */
