@@ -43,11 +43,14 @@ import org.slf4j.LoggerFactory;
  * thread. A block being written is pinned and MOVING: it stays readable where it is and cannot
  * be evicted; it gains its new copy only when the write has completed.
  *
- * <p><b>Failures.</b> A write the engine declines (queue full) or that fails, and an SSD block
- * that cannot be placed, are set aside, counted, and the demoter backs off, doubling from
- * 100 ms up to 5 s; when the backoff ends the set-aside blocks are eligible again. A block
- * whose remote set has no slot it may take is set aside without a backoff (the device is fine)
- * and retried after a second.
+ * <p><b>Failures.</b> A write the engine declines (queue full) or that fails is set aside,
+ * counted, and the demoter backs off, doubling from 100 ms up to 5 s; when the backoff ends the
+ * set-aside blocks are eligible again. A block that cannot be placed is set aside without a
+ * backoff (the device is fine): on the SSD (every slot holds a block that must stay) until the
+ * thread is woken again (a store, a load, a write completing: what can free a slot), so what is
+ * written depends on the cache's operations, not on the clock; on the remote tier (no slot of
+ * its set it may take) for a second, since other servers' writes, which it cannot see, free
+ * them too.
  *
  * <p><b>Flush.</b> {@link #flush} writes every DRAM-only block that admission lets go
  * ({@link dev.kvtier.policy.AdmissionPolicy#admitFlush}) to the tier below DRAM, instead of
@@ -105,6 +108,9 @@ final class Demoter implements Runnable {
     private int failures;
     /** Blocks set aside since the last backoff ended. */
     private int refused;
+    /** SSD blocks set aside for want of a slot; retried once the thread has been woken since {@link #declinedAt}. */
+    private int declined;
+    private long declinedAt;
     /** Blocks set aside for want of a replaceable remote slot; retried from {@link #retryUnplacedAt}. */
     private int unplaced;
     private long retryUnplacedAt;
@@ -332,10 +338,12 @@ final class Demoter implements Runnable {
                 return Kind.IDLE;
             }
             boolean retryUnplaced = unplaced > 0 && System.nanoTime() - retryUnplacedAt >= 0;
-            if ((refused > 0 || retryUnplaced) && inFlight == 0) {
+            boolean retryDeclined = declined > 0 && wakeups.get() != declinedAt;
+            if ((refused > 0 || retryUnplaced || retryDeclined) && inFlight == 0) {
                 r.clearSetAside();
                 refused = 0;
                 unplaced = 0;
+                declined = 0;
             }
         } finally {
             lock.unlock();
@@ -416,7 +424,7 @@ final class Demoter implements Runnable {
                 spare.add(w);
                 changed.signalAll();
                 if (e != NONE) {
-                    refuse(e);
+                    decline(e);
                 }
                 return Kind.IDLE;
             }
@@ -450,6 +458,17 @@ final class Demoter implements Runnable {
         r.setAside(e);
         refused++;
         backOff();
+    }
+
+    /** Under {@link #lock}: {@code e} found no SSD slot (see the class comment). */
+    private void decline(int e) {
+        if (flushing) {
+            flushStopped = true;
+            return;
+        }
+        r.setAside(e);
+        declined++;
+        declinedAt = wakeups.get();
     }
 
     private void backOff() {

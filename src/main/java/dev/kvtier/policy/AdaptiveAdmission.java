@@ -11,11 +11,12 @@ import java.util.function.IntPredicate;
  * {@code hit-density} ({@link CostAwareAdmission}'s DRAM admission and eviction). Each runs in a
  * {@link ShadowCache}: the same prefix rules as the real cache, on the keys whose hash falls in
  * a sample of rate {@code R = min(1, }{@value #SHADOW_SLOTS}{@code / capacity)}, with
- * {@code R * capacity} slots. With a device tier the shadows have the capacity of the device
- * tiers (or of DRAM, if larger): the demoter writes clean copies ahead, so the devices hold most
- * of what DRAM holds, and a tiered lru replay hits about what a DRAM-only one of the SSD's size
- * does (Mooncake, 500 DRAM + 3,000 SSD blocks); the candidates are then lru, second-hit and two
- * shares of chains (below), all with LRU on every tier. The candidates' admission reads the same sketches the real cache's would
+ * {@code R * capacity} slots. With a device tier each shadow is a {@link TieredShadow}: DRAM's
+ * slots over the device tiers' (both scaled by {@code R}, the capacity being the larger of the
+ * two), each with LRU and its own admission, so a shadow sees what the real cache's demoter
+ * does: a device no larger than DRAM that is written every block holds the same blocks as DRAM
+ * and adds no hits, while blocks a candidate does not write still hit in DRAM; the candidates
+ * are then lru, second-hit and two shares of chains (below). The candidates' admission reads the same sketches the real cache's would
  * (second-hit's doorkeeper sized as the {@code second-hit} baseline's, hit density's table and
  * classes shared with the real one), so a shadow runs the policy the real cache would run.
  *
@@ -83,9 +84,9 @@ import java.util.function.IntPredicate;
  * within a {@code writeBudget} when one is set.
  *
  * <p><b>Cost.</b> Per key looked up: one hash for the sample, the sketches' updates and, for a
- * sampled key, one lookup in each shadow (four without a device tier, five with) (a hash probe, and an LRU or hit-density update on a hit or
+ * sampled key, one lookup in each shadow (four without a device tier; with one, five shadows of two levels each, two lookups in each) (a hash probe, and an LRU or hit-density update on a hit or
  * insert); per request, a comparison of the candidates. Memory: about 60 bytes per shadow slot,
- * at most {@value #SHADOW_SLOTS} slots per candidate.
+ * at most {@value #SHADOW_SLOTS} slots per candidate and level.
  *
  * <p>Not thread-safe (called under the cache lock); allocates nothing in steady state.
  */
@@ -126,7 +127,7 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
     private final int blockBytes;
     private final WriteBudget[] budgets;
     private final SwitchingEviction dramOrder;
-    private final ShadowCache[] shadows;
+    private final Shadow[] shadows;
     private final long[] requestHits;
     /** Per pair (a, b): the sum over requests of a's sampled hits less b's, and of its square. */
     private final double[][] lead;
@@ -170,19 +171,21 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
         this.facts = facts;
         this.blockBytes = blockBytes;
         this.budgets = budgets.clone();
-        long simulated = Math.max(1, Math.max(slotsAtAndBelow[0] - slotsAtAndBelow[1], slotsAtAndBelow[1]));
-        rate = Math.min(1, SHADOW_SLOTS / (double) simulated);
-        int slots = (int) Math.max(1, Math.round(rate * simulated));
+        long dramSlots = slotsAtAndBelow[0] - slotsAtAndBelow[1];
+        long deviceSlots = slotsAtAndBelow[1];
+        rate = Math.min(1, SHADOW_SLOTS / (double) Math.max(1, Math.max(dramSlots, deviceSlots)));
         kinds = hitDensity == null ? new int[] {LRU, SECOND_HIT, HALF_CHAINS, THREE_QUARTER_CHAINS}
                 : new int[] {LRU, SECOND_HIT, HIT_DENSITY};
         arms = kinds.length;
         self = arms;
-        shadows = new ShadowCache[arms + 1];
-        shadows[LRU] = new ShadowCache(slots, s -> new LruPrefixEviction(s.capacity()), (hi, lo, v, c) -> true, false);
-        shadows[SECOND_HIT] = new ShadowCache(slots, s -> new LruPrefixEviction(s.capacity()),
-                (hi, lo, v, c) -> doorkeeper.frequency(hi, lo) >= 2, false);
+        shadows = new Shadow[arms + 1];
+        ShadowCache.Admission all = (hi, lo, v, c) -> true;
+        ShadowCache.Admission seenTwice = (hi, lo, v, c) -> doorkeeper.frequency(hi, lo) >= 2;
         LruPrefixEviction lru = new LruPrefixEviction(entries);
         if (hitDensity != null) {
+            int slots = scaled(dramSlots);
+            shadows[LRU] = lruShadow(slots, all);
+            shadows[SECOND_HIT] = lruShadow(slots, seenTwice);
             HitDensity table = hitDensity.density();
             FrequencySketch sketch = hitDensity.sketch();
             shadows[HIT_DENSITY] = new ShadowCache(slots, s -> shadowDensityOrder = new HitDensityEviction(s.capacity(),
@@ -200,15 +203,21 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
                         default -> true;
                     }, true);
         } else {
+            int dram = scaled(dramSlots);
+            int device = scaled(deviceSlots);
+            shadows[LRU] = new TieredShadow(lruShadow(dram, all), lruShadow(device, all));
+            shadows[SECOND_HIT] = new TieredShadow(lruShadow(dram, seenTwice), lruShadow(device, seenTwice));
             for (int a = SECOND_HIT + 1; a < arms; a++) { // the chain-share candidates
                 double share = SHARES[kinds[a]];
-                shadows[a] = new ShadowCache(slots, s -> new LruPrefixEviction(s.capacity()), (hi, lo, v, c) -> c < share,
-                        false);
+                shadows[a] = new TieredShadow(lruShadow(dram, all), lruShadow(device, (hi, lo, v, c) -> c < share));
             }
             dramOrder = new SwitchingEviction(lru);
-            shadows[self] = new ShadowCache(slots, s -> selfOrder = new SwitchingEviction(new LruPrefixEviction(s.capacity())),
-                    (hi, lo, v, c) -> kinds[current] == SECOND_HIT ? doorkeeper.frequency(hi, lo) >= 2
-                            : c < SHARES[kinds[current]], false);
+            selfOrder = new SwitchingEviction(new LruPrefixEviction(dram));
+            shadows[self] = new TieredShadow(
+                    new ShadowCache(dram, s -> selfOrder, (hi, lo, v, c) -> kinds[current] != SECOND_HIT
+                            || doorkeeper.frequency(hi, lo) >= 2, false),
+                    lruShadow(device, (hi, lo, v, c) -> kinds[current] == SECOND_HIT ? doorkeeper.frequency(hi, lo) >= 2
+                            : c < SHARES[kinds[current]]));
         }
         requestHits = new long[arms + 1];
         lead = new double[arms + 1][arms + 1];
@@ -262,7 +271,7 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
             hitDensity.onRequest();
         }
         account();
-        for (ShadowCache s : shadows) {
+        for (Shadow s : shadows) {
             s.onRequest();
         }
         choose();
@@ -361,7 +370,7 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
                 lead[a][b] += d;
                 spread[a][b] += d * d;
             }
-            long n = shadows[a].inserts();
+            long n = shadows[a].writes();
             writes[a] += n - inserted[a];
             inserted[a] = n;
         }
@@ -410,7 +419,17 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
 
     /** Whether the lru shadow has inserted as many keys as it has slots: the simulated tier has filled. */
     private boolean turnedOver() {
-        return shadows[LRU].inserts() >= shadows[LRU].capacity();
+        return shadows[LRU].filled();
+    }
+
+    /** A shadow of {@code slots} slots in LRU order. */
+    private static ShadowCache lruShadow(int slots, ShadowCache.Admission admission) {
+        return new ShadowCache(slots, s -> new LruPrefixEviction(s.capacity()), admission, false);
+    }
+
+    /** Shadow slots for {@code realSlots} of the real cache. */
+    private int scaled(long realSlots) {
+        return (int) Math.max(1, Math.round(rate * realSlots));
     }
 
     /**

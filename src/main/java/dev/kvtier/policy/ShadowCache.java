@@ -34,7 +34,7 @@ import java.util.function.IntPredicate;
  * <p>Not thread-safe (called under the cache lock); allocates only when a request is longer than
  * any before it.
  */
-final class ShadowCache {
+final class ShadowCache implements Shadow {
     /**
      * May a new key enter: {@code victim} is the entry that would make room, or -1 when a slot is
      * free; {@code chainSample} is its chain's sample, as the real cache draws it
@@ -127,8 +127,19 @@ final class ShadowCache {
     }
 
     /** Keys inserted so far (each a write of the candidate, whose device tier holds what it keeps). */
-    long inserts() {
+    @Override
+    public long writes() {
         return inserts;
+    }
+
+    @Override
+    public boolean filled() {
+        return inserts >= capacity;
+    }
+
+    /** Whether the key is kept now (hit or not, it changes nothing). */
+    boolean contains(long hi, long lo) {
+        return find(hi, lo) >= 0;
     }
 
     /** Keys kept now. */
@@ -146,7 +157,8 @@ final class ShadowCache {
      * whose keys are not leaves while the new chain is kept). The victims are the same as with
      * one touch; only the scan for them is shorter.
      */
-    void onRequest() {
+    @Override
+    public void onRequest() {
         if (storedCount > 0) {
             publishStored();
             hitsTouched = false;
@@ -160,8 +172,8 @@ final class ShadowCache {
         storing = true;
     }
 
-    /** A sampled key looked up (in request order); returns whether it hit. */
-    boolean onLookup(long hi, long lo) {
+    @Override
+    public boolean onLookup(long hi, long lo) {
         int e = find(hi, lo);
         if (hitting && e >= 0) {
             if (hitCount == hits.length) {
