@@ -144,7 +144,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private static final int GENERATED_REQUESTS = 2000;
     /** Payload bytes of the report's replays: small, so that 25 of them take seconds. */
-    private static final int REPORT_BLOCK_BYTES = 4096;
+    static final int REPORT_BLOCK_BYTES = 4096;
     /** The report's DRAM-only replays, as multiples of the demo's DRAM blocks. */
     private static final double[] REPORT_DRAM_SCALES = {0.25, 0.5, 1, 2};
 
@@ -281,6 +281,11 @@ final class DemoCommand implements Callable<Integer> {
             System.out.println("trace: " + t + "; " + ReplayCommand.defaulted(t));
             return requests == null ? t : t.head(requests);
         }
+        return chatTrace(seed, tenants, requests == null ? GENERATED_REQUESTS : requests, blockTokens);
+    }
+
+    /** The generated chat workload as a trace: {@code requests} requests of {@code tenants} tenants. */
+    static Trace chatTrace(long seed, int tenants, int requests, int blockTokens) {
         ChatWorkload chat = new ChatWorkload(seed, tenants);
         List<TraceRequest> out = new ArrayList<>();
         List<String> names = new ArrayList<>();
@@ -288,7 +293,7 @@ final class DemoCommand implements Callable<Integer> {
             names.add("tenant-" + t);
         }
         Namespace[] hashing = namespaces(tenants, "demo/llama-3-8b", blockTokens);
-        for (int r = 0; r < (requests == null ? GENERATED_REQUESTS : requests); r++) {
+        for (int r = 0; r < requests; r++) {
             ChatWorkload.Request q = chat.next();
             BlockKey[] keys = hashing[q.tenant()].blockKeys(q.tokens());
             long[] ids = new long[keys.length];
