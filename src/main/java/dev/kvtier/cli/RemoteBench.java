@@ -89,6 +89,11 @@ final class RemoteBench implements Callable<Integer> {
                     + " (at most 2 GiB) after them.")
     long capacityMib;
 
+    @Option(names = "--ways", defaultValue = "16",
+            description = "Slots per set of the remote tier (default ${DEFAULT-VALUE}, the library's is 8): enough that no"
+                    + " set receives more of the bench's blocks than it holds (checked).")
+    int ways;
+
     @Option(names = "--block-bytes", defaultValue = "2097152", description = "Bytes per block (default ${DEFAULT-VALUE}).")
     int blockBytes;
 
@@ -135,6 +140,8 @@ final class RemoteBench implements Callable<Integer> {
 
     /** The demoter's writes in flight per export ({@code Demoter.WRITES_PER_DEVICE}, not public API). */
     private static final int WRITES_IN_FLIGHT = 8;
+    /** The most the check allows for the chance that a set overflows with the bench's blocks ({@link #setOverflowChance}). */
+    private static final double MAX_SET_OVERFLOW = 1e-3;
     /** More than any round's flush takes; a round whose flush stops short fails its check. */
     private static final Duration FLUSH_BUDGET = Duration.ofMinutes(1);
 
@@ -154,9 +161,15 @@ final class RemoteBench implements Callable<Integer> {
                         + " --demote-warmup not negative");
         int total = warmup + rounds;
         long capacity = capacityMib << 20;
-        check((long) total * blocks * (blockBytes + 4096L) <= capacity * uris.size() / 4, "--capacity-mib (each"
-                + " export's) must hold four times the chains written, (--warmup + --rounds) x --blocks x --block-bytes,"
-                + " so that sets do not fill up");
+        check(warmup > 0 || loadWarmup == 0, "--load-warmup loads the warm-up chains: it needs --warmup of at least 1");
+        check(ways >= 1 && ways <= 64, "--ways must be in [1, 64]");
+        long sets = uris.size() * (capacity / (blockBytes + 4096L) / ways); // a slot: the block and at most a page of header
+        double overflow = setOverflowChance((long) total * blocks, sets, ways);
+        check(overflow <= MAX_SET_OVERFLOW, String.format(Locale.ROOT, "--capacity-mib (each export's) and --ways: the"
+                + " %d blocks written ((--warmup + --rounds) x --blocks) fall into %d sets of %d slots by key hash, and"
+                + " some set would receive more than %d of them with probability %.4f (at most %s), replacing one of"
+                + " the bench's own blocks; raise --capacity-mib or --ways, or write fewer blocks", (long) total * blocks,
+                sets, ways, ways, overflow, MAX_SET_OVERFLOW));
         src = new ByteBuffer[blocks];
         dst = new ByteBuffer[blocks];
         for (int i = 0; i < blocks; i++) {
@@ -246,7 +259,7 @@ final class RemoteBench implements Callable<Integer> {
         KvTierCacheBuilder b = KvTierCache.builder().blockTokens(16).blockBytes(blockBytes)
                 .dramCapacityBytes((long) dramBlocks * ((blockBytes + 63) & -64)).demoteAhead(1.0)
                 .reinitializeIncompatibleDevices(true);
-        RemoteTier.Builder remote = RemoteTier.builder(uris, capacity).connections(connections)
+        RemoteTier.Builder remote = RemoteTier.builder(uris, capacity).connections(connections).ways(ways)
                 .timeout(Duration.ofSeconds(10))
                 .lookupBudget(Duration.ofSeconds(10)); // a throughput bench: a loaded machine must not cut a match short
         return b.remote((secret == null ? remote : remote.secret(secret)).build());
@@ -514,6 +527,25 @@ final class RemoteBench implements Callable<Integer> {
 
     private static String gib(double v) {
         return Double.isNaN(v) ? "n/a" : String.format(Locale.ROOT, "%.2f GiB/s", v);
+    }
+
+    /**
+     * The chance that some of {@code sets} sets receives more than {@code ways} of {@code n}
+     * blocks placed by key hash (balls into bins; the sets taken as independent):
+     * {@code 1 - P(Binomial(n, 1/sets) <= ways)^sets}.
+     */
+    static double setOverflowChance(long n, long sets, int ways) {
+        if (sets <= 1) {
+            return sets == 1 && n <= ways ? 0 : 1;
+        }
+        double p = 1.0 / sets;
+        double term = Math.pow(1 - p, n); // P(X = 0)
+        double atMostWays = 0;
+        for (int k = 0; k <= ways && k <= n; k++) {
+            atMostWays += term;
+            term *= (double) (n - k) / (k + 1) * p / (1 - p);
+        }
+        return 1 - Math.pow(Math.min(1, atMostWays), sets);
     }
 
     private static void check(boolean ok, String message) {
