@@ -25,7 +25,8 @@ record CacheConfig(int blockTokens, int blockBytes, long dramCapacityBytes, Path
 
     /**
      * The remote tier: its exports, each used up to {@code capacityBytes}; {@code tls} null means
-     * the JVM's default context for an nbds:// URI; {@code seal} null: unsealed.
+     * the JVM's default context for an nbds:// URI; {@code seal} null: unsealed; {@code ways} 0:
+     * each export's own ({@link RemoteTier#DEFAULT_WAYS} for blank ones).
      */
     record Remote(List<URI> uris, long capacityBytes, int connections, long timeoutMillis, int ways, long recheckMillis,
             long lookupBudgetMillis, Compression compression, SSLContext tls, SlotSeal seal) {

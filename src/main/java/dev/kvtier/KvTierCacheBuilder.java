@@ -263,8 +263,9 @@ public final class KvTierCacheBuilder {
     private CacheConfig.Remote checkRemote(long pages, int bytes) {
         long perExport = DeviceLayout.slotsThatFit(remote.capacityBytesEach, 1, bytes);
         long slots = perExport * remote.exports.size();
-        require(perExport >= remote.ways, "remote capacity (" + remote.capacityBytesEach + " bytes) must hold at least "
-                + remote.ways + " slots (one set) of a " + bytes + "-byte block plus its header and the superblock");
+        int ways = remote.ways == 0 ? RemoteTier.DEFAULT_WAYS : remote.ways;
+        require(perExport >= ways, "remote capacity (" + remote.capacityBytesEach + " bytes) must hold at least "
+                + ways + " slots (one set) of a " + bytes + "-byte block plus its header and the superblock");
         long ssdSlots = ssdPath == null ? 0 : DeviceLayout.slotsThatFit(ssdCapacityBytes, 1, bytes);
         require(slots + ssdSlots + pages <= MAX_BLOCKS, "remote capacity holds up to " + slots
                 + " blocks; with DRAM and SSD at most " + MAX_BLOCKS + " blocks are supported");

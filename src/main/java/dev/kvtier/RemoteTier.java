@@ -30,10 +30,14 @@ import javax.net.ssl.SSLContext;
  * is wrong; {@link KvTierCacheBuilder#build()} checks the capacity against the block size.
  */
 public final class RemoteTier {
+    /** Slots per set of an export formatted blank when {@link Builder#ways} is not set. */
+    public static final int DEFAULT_WAYS = 16;
+
     final List<URI> exports;
     final long capacityBytesEach;
     final int connections;
     final Duration timeout;
+    /** Slots per set, or 0: each export's own, {@link #DEFAULT_WAYS} for a blank one. */
     final int ways;
     final Duration recheckAfter;
     final Duration lookupBudget;
@@ -49,7 +53,7 @@ public final class RemoteTier {
         this.capacityBytesEach = b.capacityBytesEach;
         this.connections = b.connections;
         this.timeout = b.timeout;
-        this.ways = b.ways;
+        this.ways = b.ways == null ? 0 : b.ways;
         this.recheckAfter = b.recheckAfter;
         this.lookupBudget = b.lookupBudget;
         this.compression = b.compression;
@@ -85,7 +89,7 @@ public final class RemoteTier {
     @Override
     public String toString() {
         return "RemoteTier[" + exports + ", " + capacityBytesEach + " bytes each, " + connections + " connections, timeout "
-                + timeout + ", " + ways + " ways, recheck after " + recheckAfter + ", lookup budget " + lookupBudget
+                + timeout + ", " + (ways == 0 ? "the exports'" : ways) + " ways, recheck after " + recheckAfter + ", lookup budget " + lookupBudget
                 + ", " + compression + (secret != null ? ", sealed" : "")
                 + (tenantSecrets.isEmpty() ? "" : ", " + tenantSecrets.size() + " tenant secrets") + "]";
     }
@@ -96,7 +100,7 @@ public final class RemoteTier {
         private final long capacityBytesEach;
         private int connections = 4;
         private Duration timeout = Duration.ofSeconds(2);
-        private int ways = 8;
+        private Integer ways;
         private Duration recheckAfter = Duration.ofMillis(100);
         private Duration lookupBudget = Duration.ofMillis(100);
         private Compression compression = Compression.NONE;
@@ -126,8 +130,11 @@ public final class RemoteTier {
 
         /**
          * Slots per set, 1 to 64: a block may sit in any slot of the set its key chooses. More
-         * ways keep more blocks per hot set, and cost more header reads per lookup. Must be the
-         * same in every process attaching the exports. Default 8.
+         * ways keep more blocks per set, so a set fills later than the tier and eviction comes
+         * closer to LRU, and cost a larger header read per lookup. Fixed when an export is
+         * formatted: a process that sets other ways than an export's is refused. Default: the
+         * ways the exports were formatted with, and {@value #DEFAULT_WAYS} for blank exports
+         * (or, beside formatted ones, theirs).
          */
         public Builder ways(int ways) {
             this.ways = ways;
@@ -218,7 +225,7 @@ public final class RemoteTier {
             require(capacityBytesEach > 0, "capacityBytesEach must be positive, was " + capacityBytesEach);
             require(connections >= 1 && connections <= 64, "connections must be in [1, 64], was " + connections);
             require(timeout.compareTo(Duration.ofMillis(1)) >= 0, "timeout must be at least 1 ms, was " + timeout);
-            require(ways >= 1 && ways <= 64, "ways must be in [1, 64], was " + ways);
+            require(ways == null || ways >= 1 && ways <= 64, "ways must be in [1, 64], was " + ways);
             require(!recheckAfter.isNegative(), "recheckAfter must not be negative, was " + recheckAfter);
             require(lookupBudget.compareTo(Duration.ofMillis(1)) >= 0, "lookupBudget must be at least 1 ms, was " + lookupBudget);
             require(secret == null || secret.length >= SlotSeal.MIN_SECRET_BYTES, "secret must have at least "

@@ -155,10 +155,20 @@ final class TieredCache implements KvTierCache {
     private static DeviceTier openRemote(CacheConfig c) throws IOException {
         CacheConfig.Remote rc = c.remote();
         List<DeviceTier.Shard> shards = new ArrayList<>();
+        boolean adopt = rc.ways() == 0;
+        int ways = adopt ? RemoteTier.DEFAULT_WAYS : rc.ways();
         try {
             for (URI uri : rc.uris()) {
-                DeviceTier.Shard s = openShard(c, uri);
+                DeviceTier.Shard s = openShard(c, uri, ways, adopt);
                 shards.add(s);
+                if (s.sets().ways() != ways) { // adopted from a formatted export
+                    if (shards.size() > 1) {
+                        throw new IncompatibleDeviceException(s.slots().device().describe() + " is placed in sets of "
+                                + s.sets().ways() + " and " + shards.get(0).slots().device().describe() + " in sets of "
+                                + ways + "; the exports of one remote tier must have the same ways");
+                    }
+                    ways = s.sets().ways(); // blank exports beside it take its ways
+                }
                 for (DeviceTier.Shard other : shards) {
                     if (other != s && other.slots().layout().creationId() == s.slots().layout().creationId()) {
                         throw new IOException(s.slots().device().describe() + " and " + other.slots().device().describe()
@@ -180,7 +190,7 @@ final class TieredCache implements KvTierCache {
      * Opens one device of the remote tier: an NBD export, or ({@code file:} URI) a file or block
      * device shared by several hosts, opened with O_DIRECT.
      */
-    private static DeviceTier.Shard openShard(CacheConfig c, URI uri) throws IOException {
+    private static DeviceTier.Shard openShard(CacheConfig c, URI uri, int ways, boolean adoptWays) throws IOException {
         CacheConfig.Remote rc = c.remote();
         boolean path = "file".equals(uri.getScheme());
         BlockDevice device = path ? DirectFileDevice.openShared(Path.of(uri), rc.capacityBytes())
@@ -188,13 +198,14 @@ final class TieredCache implements KvTierCache {
         try {
             String address = path ? "file:" + Path.of(uri).toRealPath() : ((NbdDevice) device).address();
             SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(rc.compression()),
-                    c.reinitializeDevices(), rc.ways(), rc.seal());
+                    c.reinitializeDevices(), ways, adoptWays, rc.seal());
             logFormatted(Tier.REMOTE, slots);
-            if (slots.slotCount() < rc.ways()) {
+            int formatted = slots.layout().ways();
+            if (slots.slotCount() < formatted) {
                 throw new IOException(device.describe() + " holds " + slots.slotCount() + " slots, fewer than one set of "
-                        + rc.ways());
+                        + formatted);
             }
-            return new DeviceTier.Shard(slots, new SharedSlotTier(slots, rc.ways()), new IoEngine(device,
+            return new DeviceTier.Shard(slots, new SharedSlotTier(slots, formatted), new IoEngine(device,
                     REMOTE_DEPTH_PER_CONNECTION * rc.connections(), QUEUE, QUEUE, rc.timeoutMillis()),
                     DeviceTier.Shard.identityOf(address));
         } catch (IOException | RuntimeException e) {
@@ -575,7 +586,7 @@ final class TieredCache implements KvTierCache {
                 if (slots.superblockChanged()) {
                     CacheConfig.Remote rc = config.remote();
                     SlotTier fresh = SlotTier.open(slots.device(), blockTokens, blockBytes, codec(rc.compression()),
-                            false, rc.ways(), rc.seal());
+                            false, slots.layout().ways(), rc.seal()); // its sets must stay as they are
                     r.remote.reattach(k, fresh);
                     int forgotten = r.forgetRemoteSlots(r.remote.base(k), r.remote.base(k + 1));
                     LOG.warn("kvtier: {} came back {} (its server restarted blank, or another server formatted it); "

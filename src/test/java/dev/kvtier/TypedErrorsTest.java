@@ -11,6 +11,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -70,6 +71,27 @@ class TypedErrorsTest {
             DeviceIncompatibleException size = assertThrows(DeviceIncompatibleException.class,
                     () -> RemoteWorker.builder(RemoteWorker.remote(server.uri(), 4L << 20).ways(4)).build());
             assertTrue(size.getMessage().contains("slots, this cache is configured for"), size.getMessage());
+        }
+    }
+
+    /**
+     * Without ways set, a cache takes an export's own ways and formats a blank one with
+     * {@value RemoteTier#DEFAULT_WAYS}; exports of one tier with different ways are refused, naming both.
+     */
+    @Test
+    void unsetWaysAreTheExportsOwn() throws Exception {
+        try (NbdServer four = NbdServer.nbdkit("memory", "16M"); NbdServer blank = NbdServer.nbdkit("memory", "16M")) {
+            RemoteWorker.builder(RemoteWorker.remote(four.uri(), 8L << 20).ways(4)).build().close();
+            RemoteWorker.builder(RemoteTier.builder(four.uri(), 8L << 20)).build().close();
+            RemoteWorker.builder(RemoteTier.builder(blank.uri(), 8L << 20)).build().close();
+            DeviceIncompatibleException sixteen = assertThrows(DeviceIncompatibleException.class,
+                    () -> RemoteWorker.builder(RemoteWorker.remote(blank.uri(), 8L << 20).ways(4)).build());
+            assertTrue(sixteen.getMessage().contains("sets of " + RemoteTier.DEFAULT_WAYS + ", this cache uses 4"),
+                    sixteen.getMessage());
+            DeviceIncompatibleException mixed = assertThrows(DeviceIncompatibleException.class,
+                    () -> RemoteWorker.builder(RemoteTier.builder(List.of(four.uri(), blank.uri()), 8L << 20)).build());
+            assertTrue(mixed.getMessage().contains("in sets of 4; the exports of one remote tier must have the same ways"),
+                    mixed.getMessage());
         }
     }
 
