@@ -50,7 +50,9 @@ import org.slf4j.LoggerFactory;
  * thread is woken again (a store, a load, a write completing: what can free a slot), so what is
  * written depends on the cache's operations, not on the clock; on the remote tier (no slot of
  * its set it may take) for a second, since other servers' writes, which it cannot see, free
- * them too.
+ * them too. Every set-aside block is retried at once whichever of these comes first (one flag
+ * marks them all): an SSD block may go back sooner after a remote retry, and a remote one
+ * sooner after a wake-up, each for one more search.
  *
  * <p><b>Flush.</b> {@link #flush} writes every DRAM-only block that admission lets go
  * ({@link dev.kvtier.policy.AdmissionPolicy#admitFlush}) to the tier below DRAM, instead of
@@ -111,6 +113,8 @@ final class Demoter implements Runnable {
     /** SSD blocks set aside for want of a slot; retried once the thread has been woken since {@link #declinedAt}. */
     private int declined;
     private long declinedAt;
+    /** The wake-up count when the thread's current cycle began (demoter thread only). */
+    private long cycleWakeups;
     /** Blocks set aside for want of a replaceable remote slot; retried from {@link #retryUnplacedAt}. */
     private int unplaced;
     private long retryUnplacedAt;
@@ -245,6 +249,7 @@ final class Demoter implements Runnable {
     public void run() {
         while (true) {
             long seen = wakeups.get();
+            cycleWakeups = seen;
             runPeriodic();
             Kind kind;
             try {
@@ -468,7 +473,7 @@ final class Demoter implements Runnable {
         }
         r.setAside(e);
         declined++;
-        declinedAt = wakeups.get();
+        declinedAt = cycleWakeups; // a wake-up during the slot search (a slot freed) retries it at once
     }
 
     private void backOff() {

@@ -263,7 +263,7 @@ public final class KvTierCacheBuilder {
     private CacheConfig.Remote checkRemote(long pages, int bytes) {
         long perExport = DeviceLayout.slotsThatFit(remote.capacityBytesEach, 1, bytes);
         long slots = perExport * remote.exports.size();
-        int ways = remote.ways == 0 ? RemoteTier.DEFAULT_WAYS : remote.ways;
+        int ways = Math.max(1, remote.ways); // unset: the exports' own, checked when they are opened
         require(perExport >= ways, "remote capacity (" + remote.capacityBytesEach + " bytes) must hold at least "
                 + ways + " slots (one set) of a " + bytes + "-byte block plus its header and the superblock");
         long ssdSlots = ssdPath == null ? 0 : DeviceLayout.slotsThatFit(ssdCapacityBytes, 1, bytes);

@@ -131,10 +131,11 @@ public final class RemoteTier {
         /**
          * Slots per set, 1 to 64: a block may sit in any slot of the set its key chooses. More
          * ways keep more blocks per set, so a set fills later than the tier and eviction comes
-         * closer to LRU, and cost a larger header read per lookup. Fixed when an export is
-         * formatted: a process that sets other ways than an export's is refused. Default: the
-         * ways the exports were formatted with, and {@value #DEFAULT_WAYS} for blank exports
-         * (or, beside formatted ones, theirs).
+         * closer to LRU, and cost one more 128-byte header request per way on each lookup and
+         * placement (all of a set's in one round trip). Fixed when an export is formatted: a
+         * process that sets other ways than an export's is refused. Default (never called): the
+         * ways the exports were formatted with, and {@value #DEFAULT_WAYS} for blank exports (or,
+         * beside formatted ones, theirs); exports formatted with different ways are refused.
          */
         public Builder ways(int ways) {
             this.ways = ways;

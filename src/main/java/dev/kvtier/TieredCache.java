@@ -151,24 +151,23 @@ final class TieredCache implements KvTierCache {
         logOpened();
     }
 
-    /** Opens every export of the remote tier; a failure closes those opened and is thrown. */
+    /**
+     * Opens every export of the remote tier; a failure closes those opened and is thrown. With
+     * ways unset, the exports' superblocks are read before any is formatted (see {@link #waysOf}).
+     */
     private static DeviceTier openRemote(CacheConfig c) throws IOException {
         CacheConfig.Remote rc = c.remote();
+        List<BlockDevice> devices = new ArrayList<>();
         List<DeviceTier.Shard> shards = new ArrayList<>();
-        boolean adopt = rc.ways() == 0;
-        int ways = adopt ? RemoteTier.DEFAULT_WAYS : rc.ways();
         try {
             for (URI uri : rc.uris()) {
-                DeviceTier.Shard s = openShard(c, uri, ways, adopt);
+                devices.add("file".equals(uri.getScheme()) ? DirectFileDevice.openShared(Path.of(uri), rc.capacityBytes())
+                        : NbdDevice.open(uri, rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls()));
+            }
+            int ways = rc.ways() != 0 ? rc.ways() : waysOf(devices);
+            for (int k = 0; k < devices.size(); k++) {
+                DeviceTier.Shard s = openShard(c, rc.uris().get(k), devices.get(k), ways);
                 shards.add(s);
-                if (s.sets().ways() != ways) { // adopted from a formatted export
-                    if (shards.size() > 1) {
-                        throw new IncompatibleDeviceException(s.slots().device().describe() + " is placed in sets of "
-                                + s.sets().ways() + " and " + shards.get(0).slots().device().describe() + " in sets of "
-                                + ways + "; the exports of one remote tier must have the same ways");
-                    }
-                    ways = s.sets().ways(); // blank exports beside it take its ways
-                }
                 for (DeviceTier.Shard other : shards) {
                     if (other != s && other.slots().layout().creationId() == s.slots().layout().creationId()) {
                         throw new IOException(s.slots().device().describe() + " and " + other.slots().device().describe()
@@ -180,38 +179,54 @@ final class TieredCache implements KvTierCache {
         } catch (IOException | RuntimeException e) {
             for (DeviceTier.Shard s : shards) {
                 s.io().close();
-                s.slots().close();
+            }
+            for (BlockDevice d : devices) {
+                d.close();
             }
             throw e;
         }
     }
 
     /**
-     * Opens one device of the remote tier: an NBD export, or ({@code file:} URI) a file or block
-     * device shared by several hosts, opened with O_DIRECT.
+     * With ways unset: the ways the formatted exports were formatted with, or
+     * {@link RemoteTier#DEFAULT_WAYS} when every export is blank; exports formatted with
+     * different ways are refused, before any blank one is formatted.
      */
-    private static DeviceTier.Shard openShard(CacheConfig c, URI uri, int ways, boolean adoptWays) throws IOException {
-        CacheConfig.Remote rc = c.remote();
-        boolean path = "file".equals(uri.getScheme());
-        BlockDevice device = path ? DirectFileDevice.openShared(Path.of(uri), rc.capacityBytes())
-                : NbdDevice.open(uri, rc.capacityBytes(), rc.connections(), rc.timeoutMillis(), rc.tls());
-        try {
-            String address = path ? "file:" + Path.of(uri).toRealPath() : ((NbdDevice) device).address();
-            SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(rc.compression()),
-                    c.reinitializeDevices(), ways, adoptWays, rc.seal());
-            logFormatted(Tier.REMOTE, slots);
-            int formatted = slots.layout().ways();
-            if (slots.slotCount() < formatted) {
-                throw new IOException(device.describe() + " holds " + slots.slotCount() + " slots, fewer than one set of "
-                        + formatted);
+    private static int waysOf(List<BlockDevice> devices) throws IOException {
+        int ways = 0;
+        BlockDevice first = null;
+        for (BlockDevice d : devices) {
+            int w = SlotTier.formattedWays(d);
+            if (w != 0 && ways != 0 && w != ways) {
+                throw new IncompatibleDeviceException(d.describe() + " is placed in sets of " + w + " and "
+                        + first.describe() + " in sets of " + ways + "; the exports of one remote tier must have the same ways");
             }
-            return new DeviceTier.Shard(slots, new SharedSlotTier(slots, formatted), new IoEngine(device,
-                    REMOTE_DEPTH_PER_CONNECTION * rc.connections(), QUEUE, QUEUE, rc.timeoutMillis()),
-                    DeviceTier.Shard.identityOf(address));
-        } catch (IOException | RuntimeException e) {
-            device.close();
-            throw e;
+            if (w != 0 && ways == 0) {
+                ways = w;
+                first = d;
+            }
         }
+        return ways == 0 ? RemoteTier.DEFAULT_WAYS : ways;
+    }
+
+    /**
+     * Opens the slot tier of one device of the remote tier (an NBD export, or a {@code file:}
+     * URI: a file or block device shared by several hosts, opened with O_DIRECT), formatting it
+     * with {@code ways} if blank.
+     */
+    private static DeviceTier.Shard openShard(CacheConfig c, URI uri, BlockDevice device, int ways) throws IOException {
+        CacheConfig.Remote rc = c.remote();
+        String address = "file".equals(uri.getScheme()) ? "file:" + Path.of(uri).toRealPath()
+                : ((NbdDevice) device).address();
+        SlotTier slots = SlotTier.open(device, c.blockTokens(), c.blockBytes(), codec(rc.compression()),
+                c.reinitializeDevices(), ways, rc.seal());
+        logFormatted(Tier.REMOTE, slots);
+        if (slots.slotCount() < ways) {
+            throw new IOException(device.describe() + " holds " + slots.slotCount() + " slots, fewer than one set of " + ways);
+        }
+        return new DeviceTier.Shard(slots, new SharedSlotTier(slots, ways), new IoEngine(device,
+                REMOTE_DEPTH_PER_CONNECTION * rc.connections(), QUEUE, QUEUE, rc.timeoutMillis()),
+                DeviceTier.Shard.identityOf(address));
     }
 
     private static DeviceTier openSsd(CacheConfig c) throws IOException {
@@ -575,8 +590,10 @@ final class TieredCache implements KvTierCache {
     /**
      * Reads each remote device's superblock: one whose server restarted blank, or which another
      * server formatted anew, is opened again (formatted if blank, racing other servers as a
-     * first attach does, or the new format adopted) and put in place; this process forgets
-     * what it believed was there. Devices that cannot be read are left to fail their requests.
+     * first attach does, or the new format adopted if it has the same geometry and ways: a
+     * format with other ways is refused and reported at every check) and put in place; this
+     * process forgets what it believed was there. Devices that cannot be read are left to fail
+     * their requests.
      */
     private void reattachChangedShards() {
         List<DeviceTier.Shard> shards = r.remote.shards();

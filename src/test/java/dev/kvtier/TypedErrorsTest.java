@@ -76,11 +76,13 @@ class TypedErrorsTest {
 
     /**
      * Without ways set, a cache takes an export's own ways and formats a blank one with
-     * {@value RemoteTier#DEFAULT_WAYS}; exports of one tier with different ways are refused, naming both.
+     * {@value RemoteTier#DEFAULT_WAYS}, or, listed before or after formatted ones, with theirs;
+     * exports of one tier with different ways are refused, naming both, before any is formatted.
      */
     @Test
     void unsetWaysAreTheExportsOwn() throws Exception {
-        try (NbdServer four = NbdServer.nbdkit("memory", "16M"); NbdServer blank = NbdServer.nbdkit("memory", "16M")) {
+        try (NbdServer four = NbdServer.nbdkit("memory", "16M"); NbdServer blank = NbdServer.nbdkit("memory", "16M");
+                NbdServer first = NbdServer.nbdkit("memory", "16M"); NbdServer untouched = NbdServer.nbdkit("memory", "16M")) {
             RemoteWorker.builder(RemoteWorker.remote(four.uri(), 8L << 20).ways(4)).build().close();
             RemoteWorker.builder(RemoteTier.builder(four.uri(), 8L << 20)).build().close();
             RemoteWorker.builder(RemoteTier.builder(blank.uri(), 8L << 20)).build().close();
@@ -92,6 +94,11 @@ class TypedErrorsTest {
                     () -> RemoteWorker.builder(RemoteTier.builder(List.of(four.uri(), blank.uri()), 8L << 20)).build());
             assertTrue(mixed.getMessage().contains("in sets of 4; the exports of one remote tier must have the same ways"),
                     mixed.getMessage());
+            assertThrows(DeviceIncompatibleException.class, () -> RemoteWorker.builder(
+                    RemoteTier.builder(List.of(untouched.uri(), four.uri(), blank.uri()), 8L << 20)).build());
+            RemoteWorker.builder(RemoteWorker.remote(untouched.uri(), 8L << 20).ways(8)).build().close(); // still blank
+            RemoteWorker.builder(RemoteTier.builder(List.of(first.uri(), four.uri()), 8L << 20)).build().close();
+            RemoteWorker.builder(RemoteWorker.remote(first.uri(), 8L << 20).ways(4)).build().close(); // took four's ways
         }
     }
 

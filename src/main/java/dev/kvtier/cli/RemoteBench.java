@@ -90,8 +90,8 @@ final class RemoteBench implements Callable<Integer> {
     long capacityMib;
 
     @Option(names = "--ways", defaultValue = "16",
-            description = "Slots per set of the remote tier (default ${DEFAULT-VALUE}, the library's is 8): enough that no"
-                    + " set receives more of the bench's blocks than it holds (checked).")
+            description = "Slots per set of the remote tier (default ${DEFAULT-VALUE}, as the library formats a blank"
+                    + " export): enough that no set receives more of the bench's blocks than it holds (checked).")
     int ways;
 
     @Option(names = "--block-bytes", defaultValue = "2097152", description = "Bytes per block (default ${DEFAULT-VALUE}).")

@@ -234,7 +234,7 @@ public final class DeviceLayout {
         }
         if (ways != wanted.ways) {
             return "its slots are placed in sets of " + ways + ", this cache uses " + wanted.ways
-                    + " (every server sharing it must set the same RemoteTier ways)";
+                    + " (every server sharing it must set the same RemoteTier ways, or leave them unset to take the export's)";
         }
         if (sealed() != wanted.sealed()) {
             return sealed() ? "its blocks are sealed with a secret and this cache has none (set RemoteTier.Builder.secret)"

@@ -71,8 +71,8 @@ import java.util.function.IntPredicate;
  * through more context than the device holds, lru evicts each before it returns, and a share of
  * them kept whole hits more and writes less (the loop case of adaptive insertion: Qureshi et
  * al., "Adaptive Insertion Policies for High Performance Caching", ISCA 2007, whose set dueling
- * is a miniature simulation too). Each shadow counts the keys it inserts, the writes its
- * candidate would make (summed per request, halved with the hit sums). After the choice on hits
+ * is a miniature simulation too). Each shadow counts the keys its device level inserts, the
+ * writes its candidate would make (summed per request, halved with the hit sums). After the choice on hits
  * the cache moves to the candidate with the fewest writes, if at most {@value #FRUGAL} of the
  * current one's, among those the current one does not lead on hits by {@value #FRUGAL_TIE} of
  * the switching margin at the base threshold {@link #Z} ({@link #frugal}; while the cache
@@ -81,7 +81,7 @@ import java.util.function.IntPredicate;
  * cache moved to second-hit at once and refused its first stores). A move back needs the whole
  * margin, as any switch; with the whole margin for the move too, a lead hovering at it flipped
  * the cache between lru and second-hit nine times in 1,000 requests (Mooncake, 500 DRAM +
- * 10,000 SSD blocks), each stretch on second-hit refusing new blocks DRAM. The shares were
+ * 10,000 SSD blocks), each stretch on second-hit keeping new blocks out of DRAM. The shares were
  * chosen on the first half of the kv-cache-tester sessions (1/2 and 3/4 against 1/4 and 1/2:
  * 0.21 against 0.18 hit rate at 500 DRAM + 3,000 SSD blocks); {@value #FRUGAL} was set, not
  * fitted, and {@value #FRUGAL_TIE} chosen on first halves (Mooncake 500 + 10,000 blocks: -0.0019

@@ -126,7 +126,7 @@ final class ShadowCache implements Shadow {
         return parent[e];
     }
 
-    /** Keys inserted so far (each a write of the candidate, whose device tier holds what it keeps). */
+    /** Keys inserted so far: in a one-level shadow, or a {@link TieredShadow}'s device level, the candidate's writes. */
     @Override
     public long writes() {
         return inserts;

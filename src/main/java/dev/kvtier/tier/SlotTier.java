@@ -117,16 +117,6 @@ public final class SlotTier implements AutoCloseable {
      */
     public static SlotTier open(BlockDevice device, int blockTokens, int blockBytes, BlockCodec codec,
             boolean reinitialize, int ways, SlotSeal seal) throws IOException {
-        return open(device, blockTokens, blockBytes, codec, reinitialize, ways, false, seal);
-    }
-
-    /**
-     * As {@link #open(BlockDevice, int, int, BlockCodec, boolean, int, SlotSeal)}; with
-     * {@code adoptWays}, a shared device already formatted is used with its own ways, and
-     * {@code ways} only formats a blank one.
-     */
-    public static SlotTier open(BlockDevice device, int blockTokens, int blockBytes, BlockCodec codec,
-            boolean reinitialize, int ways, boolean adoptWays, SlotSeal seal) throws IOException {
         int align = device.alignment();
         long slots = DeviceLayout.slotsThatFit(device.size(), align, blockBytes);
         if (slots < 1 || slots > Integer.MAX_VALUE) {
@@ -143,7 +133,7 @@ public final class SlotTier implements AutoCloseable {
         if (!allZero(sb)) {
             try {
                 found = DeviceLayout.decode(sb);
-                problem = found.incompatibility(adopting(wanted, found, adoptWays));
+                problem = found.incompatibility(wanted);
                 if (problem == null && seal != null && found.keyCheck() != seal.keyCheck(found.creationId())) {
                     problem = "its blocks are sealed with another secret than this cache's";
                 }
@@ -164,15 +154,26 @@ public final class SlotTier implements AutoCloseable {
         device.write(0, metadata);
         device.flush();
         if (ways > 0) {
-            return settleSharedFormat(device, wanted, adoptWays, codec, seal, sb);
+            return settleSharedFormat(device, wanted, codec, seal, sb);
         }
         return new SlotTier(device, wanted, codec, seal, true);
     }
 
-    /** {@code wanted} with {@code found}'s ways when adopting them from a shared device. */
-    private static DeviceLayout adopting(DeviceLayout wanted, DeviceLayout found, boolean adoptWays) {
-        return adoptWays && found.ways() > 0 && wanted.ways() > 0 ? wanted.withPlacement(found.ways(), wanted.keyCheck())
-                : wanted;
+    /**
+     * The ways a shared device was formatted with, read from its superblock; 0 when it is blank,
+     * local, or holds no superblock this version can read (opening it then formats or refuses it).
+     */
+    public static int formattedWays(BlockDevice device) throws IOException {
+        ByteBuffer sb = alignedBuffer(DeviceLayout.SUPERBLOCK_BYTES, device.alignment());
+        device.readSparse(0, sb);
+        if (allZero(sb)) {
+            return 0;
+        }
+        try {
+            return DeviceLayout.decode(sb).ways();
+        } catch (FormatException e) {
+            return 0;
+        }
     }
 
     /**
@@ -182,8 +183,8 @@ public final class SlotTier implements AutoCloseable {
      * by every server that formatted, so they share one device. A superblock that cannot be
      * used by this cache (another server formatted for another geometry) is refused.
      */
-    private static SlotTier settleSharedFormat(BlockDevice device, DeviceLayout ours, boolean adoptWays, BlockCodec codec,
-            SlotSeal seal, ByteBuffer sb) throws IOException {
+    private static SlotTier settleSharedFormat(BlockDevice device, DeviceLayout ours, BlockCodec codec, SlotSeal seal,
+            ByteBuffer sb) throws IOException {
         try {
             Thread.sleep(SHARED_FORMAT_SETTLE_MS);
         } catch (InterruptedException e) {
@@ -201,7 +202,7 @@ public final class SlotTier implements AutoCloseable {
         if (found.creationId() == ours.creationId()) {
             return new SlotTier(device, ours, codec, seal, true);
         }
-        String problem = found.incompatibility(adopting(ours, found, adoptWays));
+        String problem = found.incompatibility(ours);
         if (problem == null && seal != null && found.keyCheck() != seal.keyCheck(found.creationId())) {
             problem = "its blocks are sealed with another secret than this cache's";
         }

@@ -23,8 +23,6 @@ import org.junit.jupiter.api.io.TempDir;
  * that and write a share of chains, which the SSD then adds to DRAM: it leads {@code lru} clearly.
  */
 class DemoPolicyTest {
-    private static final double SLACK = 0.003;
-
     @TempDir
     Path dir;
 
@@ -34,8 +32,6 @@ class DemoPolicyTest {
         ReplayResult lru = replay(chat, ReplayPolicy.LRU);
         ReplayResult adaptive = replay(chat, ReplayPolicy.ADAPTIVE);
         System.out.printf(Locale.ROOT, "demo at CI's sizes: adaptive %.4f lru %.4f%n", adaptive.hitRate(), lru.hitRate());
-        assertTrue(adaptive.hitRate() >= lru.hitRate() - SLACK,
-                "adaptive " + adaptive.hitRate() + " behind lru " + lru.hitRate());
         assertTrue(adaptive.hitRate() > lru.hitRate() + 0.05, "adaptive did not leave lru's mirroring writes");
         assertEquals(0, adaptive.wrongBlocks());
     }
