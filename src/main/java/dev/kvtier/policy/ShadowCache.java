@@ -174,6 +174,15 @@ final class ShadowCache implements Shadow {
 
     @Override
     public boolean onLookup(long hi, long lo) {
+        return onLookup(hi, lo, false);
+    }
+
+    /**
+     * As {@link #onLookup(long, long)}; with {@code promoted}, a key not kept here is stored
+     * without asking admission (a lower tier holds it: the cache loads it back, it does not
+     * admit it).
+     */
+    boolean onLookup(long hi, long lo, boolean promoted) {
         int e = find(hi, lo);
         if (hitting && e >= 0) {
             if (hitCount == hits.length) {
@@ -203,7 +212,7 @@ final class ShadowCache implements Shadow {
         if (sample < 0) {
             sample = last >= 0 && children[last] == 0 ? samples[last] : AdmissionPolicy.chainSample(hi, lo);
         }
-        if (!admission.admit(hi, lo, wantsVictim ? victim : -1, sample)) {
+        if (!promoted && !admission.admit(hi, lo, wantsVictim ? victim : -1, sample)) {
             storing = false;
             return false;
         }

@@ -36,8 +36,9 @@ final class TieredShadow implements Shadow {
 
     @Override
     public boolean onLookup(long hi, long lo) {
-        boolean kept = dram.contains(hi, lo) || device.contains(hi, lo);
-        dram.onLookup(hi, lo);
+        boolean onDevice = device.contains(hi, lo);
+        boolean kept = onDevice || dram.contains(hi, lo);
+        dram.onLookup(hi, lo, onDevice);
         device.onLookup(hi, lo);
         hitting &= kept;
         return hitting;

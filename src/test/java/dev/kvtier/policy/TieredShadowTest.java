@@ -36,6 +36,19 @@ class TieredShadowTest {
         assertEquals(BLOCKS, tiers.writes(), "the device wrote chain 2 and nothing else");
     }
 
+    /** A device hit goes back into DRAM whatever DRAM's admission says: the cache loads it, it does not admit it. */
+    @Test
+    void aDeviceHitIsLoadedBackIntoDramWithoutAdmission() {
+        ShadowCache dram = shadow(8, (hi, lo, v, c) -> false);
+        TieredShadow tiers = new TieredShadow(dram, shadow(16, (hi, lo, v, c) -> true));
+        request(tiers, 3);
+        assertEquals(false, dram.contains(3, 0), "DRAM admits nothing new");
+        assertEquals(BLOCKS, request(tiers, 3), "on the device");
+        for (int b = 0; b < BLOCKS; b++) {
+            assertEquals(true, dram.contains(3, b), "block " + b + " loaded back");
+        }
+    }
+
     @Test
     void aKeyKeptAfterAMissDoesNotHit() {
         TieredShadow tiers = tiered(8, 16, (hi, lo, v, c) -> true);
