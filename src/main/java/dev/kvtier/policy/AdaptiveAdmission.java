@@ -187,13 +187,11 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
         arms = kinds.length;
         self = arms;
         shadows = new Shadow[arms + 1];
-        ShadowCache.Admission all = (hi, lo, v, c) -> true;
-        ShadowCache.Admission seenTwice = (hi, lo, v, c) -> doorkeeper.frequency(hi, lo) >= 2;
         LruPrefixEviction lru = new LruPrefixEviction(entries);
         if (hitDensity != null) {
             int slots = scaled(dramSlots);
-            shadows[LRU] = lruShadow(slots, all);
-            shadows[SECOND_HIT] = lruShadow(slots, seenTwice);
+            shadows[LRU] = lruShadow(slots, (hi, lo, v, c) -> true);
+            shadows[SECOND_HIT] = lruShadow(slots, (hi, lo, v, c) -> entersDram(SECOND_HIT, hi, lo));
             HitDensity table = hitDensity.density();
             FrequencySketch sketch = hitDensity.sketch();
             shadows[HIT_DENSITY] = new ShadowCache(slots, s -> shadowDensityOrder = new HitDensityEviction(s.capacity(),
@@ -204,28 +202,23 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
             shadows[self] = new ShadowCache(slots, s -> selfOrder = new SwitchingEviction(
                     new LruPrefixEviction(s.capacity()), selfDensityOrder = new HitDensityEviction(s.capacity(), table,
                             s::parent, e -> HitDensity.classOf(sketch.frequency(s.keyHi(e), s.keyLo(e))), e -> 1, false)),
-                    (hi, lo, v, c) -> switch (kinds[current]) {
-                        case SECOND_HIT -> doorkeeper.frequency(hi, lo) >= 2;
-                        case HIT_DENSITY -> v < 0 || table.density(HitDensity.classOf(sketch.frequency(hi, lo)), 0)
-                                >= selfDensityOrder.score(v);
-                        default -> true;
-                    }, true);
+                    (hi, lo, v, c) -> kinds[current] == HIT_DENSITY
+                            ? v < 0 || table.density(HitDensity.classOf(sketch.frequency(hi, lo)), 0)
+                                    >= selfDensityOrder.score(v)
+                            : entersDram(kinds[current], hi, lo), true);
         } else {
             int dram = scaled(dramSlots);
             int device = scaled(deviceSlots);
-            shadows[LRU] = new TieredShadow(lruShadow(dram, all), lruShadow(device, all));
-            shadows[SECOND_HIT] = new TieredShadow(lruShadow(dram, seenTwice), lruShadow(device, seenTwice));
-            for (int a = SECOND_HIT + 1; a < arms; a++) { // the chain-share candidates
-                double share = SHARES[kinds[a]];
-                shadows[a] = new TieredShadow(lruShadow(dram, all), lruShadow(device, (hi, lo, v, c) -> c < share));
+            for (int a = 0; a < arms; a++) {
+                int kind = kinds[a];
+                shadows[a] = new TieredShadow(lruShadow(dram, (hi, lo, v, c) -> entersDram(kind, hi, lo)),
+                        lruShadow(device, (hi, lo, v, c) -> writesToDevice(kind, hi, lo, c)));
             }
             dramOrder = new SwitchingEviction(lru);
             selfOrder = new SwitchingEviction(new LruPrefixEviction(dram));
             shadows[self] = new TieredShadow(
-                    new ShadowCache(dram, s -> selfOrder, (hi, lo, v, c) -> kinds[current] != SECOND_HIT
-                            || doorkeeper.frequency(hi, lo) >= 2, false),
-                    lruShadow(device, (hi, lo, v, c) -> kinds[current] == SECOND_HIT ? doorkeeper.frequency(hi, lo) >= 2
-                            : c < SHARES[kinds[current]]));
+                    new ShadowCache(dram, s -> selfOrder, (hi, lo, v, c) -> entersDram(kinds[current], hi, lo), false),
+                    lruShadow(device, (hi, lo, v, c) -> writesToDevice(kinds[current], hi, lo, c)));
         }
         requestHits = new long[arms + 1];
         lead = new double[arms + 1][arms + 1];
@@ -430,6 +423,22 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
         return shadows[LRU].filled();
     }
 
+    /**
+     * Whether candidate {@code kind} (any but hit density) lets a new block into DRAM:
+     * second-hit on its second sighting, the others always. The real cache and the shadows both ask.
+     */
+    private boolean entersDram(int kind, long hi, long lo) {
+        return kind != SECOND_HIT || doorkeeper.frequency(hi, lo) >= 2;
+    }
+
+    /**
+     * With a device tier: whether candidate {@code kind} writes a block of a chain of sample
+     * {@code chainSample} to the device: what it lets into DRAM, of its share of chains.
+     */
+    private boolean writesToDevice(int kind, long hi, long lo, double chainSample) {
+        return entersDram(kind, hi, lo) && chainSample < SHARES[kind];
+    }
+
     /** A shadow of {@code slots} slots in LRU order. */
     private static ShadowCache lruShadow(int slots, ShadowCache.Admission admission) {
         return new ShadowCache(slots, s -> new LruPrefixEviction(s.capacity()), admission, false);
@@ -467,11 +476,9 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
 
     @Override
     public boolean admitNew(long hi, long lo, int position, double chainSample, int victim) {
-        boolean admit = switch (current()) {
-            case SECOND_HIT -> doorkeeper.frequency(hi, lo) >= 2;
-            case HIT_DENSITY -> hitDensity.admitNew(hi, lo, position, chainSample, victim);
-            default -> true;
-        };
+        int kind = current();
+        boolean admit = kind == HIT_DENSITY ? hitDensity.admitNew(hi, lo, position, chainSample, victim)
+                : entersDram(kind, hi, lo);
         dramShare += ((admit ? 1 : 0) - dramShare) / SHARE_DECISIONS;
         return admit;
     }
@@ -483,12 +490,8 @@ public final class AdaptiveAdmission implements AdmissionPolicy {
 
     @Override
     public boolean admitWrite(int tier, int entry, double chainSample, double writePressure) {
-        int kind = current();
-        if (kind == SECOND_HIT ? doorkeeper.frequency(facts.keyHi(entry), facts.keyLo(entry)) < 2
-                : chainSample >= SHARES[kind]) {
-            return false;
-        }
-        return budgets[tier] == null || budgets[tier].tryTake(blockBytes);
+        return writesToDevice(current(), facts.keyHi(entry), facts.keyLo(entry), chainSample)
+                && (budgets[tier] == null || budgets[tier].tryTake(blockBytes));
     }
 
     @Override

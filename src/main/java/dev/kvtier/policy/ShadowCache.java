@@ -45,6 +45,11 @@ final class ShadowCache implements Shadow {
         boolean admit(long hi, long lo, int victim, double chainSample);
     }
 
+    /** {@link #lookup} results: the key hit; it was kept but not a hit (after a miss); it was not kept. */
+    static final int HIT = 2;
+    static final int KEPT = 1;
+    static final int MISSED = 0;
+
     private final int capacity;
     private final EvictionPolicy order;
     private final Admission admission;
@@ -137,11 +142,6 @@ final class ShadowCache implements Shadow {
         return inserts >= capacity;
     }
 
-    /** Whether the key is kept now (hit or not, it changes nothing). */
-    boolean contains(long hi, long lo) {
-        return find(hi, lo) >= 0;
-    }
-
     /** Keys kept now. */
     int size() {
         return capacity - freeCount;
@@ -174,15 +174,16 @@ final class ShadowCache implements Shadow {
 
     @Override
     public boolean onLookup(long hi, long lo) {
-        return onLookup(hi, lo, false);
+        return lookup(hi, lo, false) == HIT;
     }
 
     /**
-     * As {@link #onLookup(long, long)}; with {@code promoted}, a key not kept here is stored
-     * without asking admission (a lower tier holds it: the cache loads it back, it does not
-     * admit it).
+     * As {@link #onLookup(long, long)}, returning {@link #HIT}, {@link #KEPT} (kept, after a
+     * miss in the request) or {@link #MISSED} (not kept when looked up); with {@code promoted},
+     * a key not kept here is stored without asking admission (a lower tier holds it: the cache
+     * loads it back, it does not admit it).
      */
-    boolean onLookup(long hi, long lo, boolean promoted) {
+    int lookup(long hi, long lo, boolean promoted) {
         int e = find(hi, lo);
         if (hitting && e >= 0) {
             if (hitCount == hits.length) {
@@ -190,38 +191,44 @@ final class ShadowCache implements Shadow {
             }
             hits[hitCount++] = e;
             last = e;
-            return true;
+            return HIT;
         }
         if (hitting) {
             hitting = false;
             touchHits();
         }
-        if (!storing) {
-            return false;
+        if (e >= 0) {
+            if (storing) { // the store finds it and touches it
+                addStored(e, false);
+                last = e;
+            }
+            return KEPT;
         }
-        if (e >= 0) { // kept, but after a miss: the store finds it and touches it
-            addStored(e, false);
-            last = e;
-            return false;
+        if (storing) {
+            store(hi, lo, promoted);
         }
+        return MISSED;
+    }
+
+    /** Stores a key not kept, after its request's hits, unless refused or without room (then the request stores no more). */
+    private void store(long hi, long lo, boolean promoted) {
         int victim = freeCount > 0 ? -1 : victim(last);
         if (freeCount == 0 && victim < 0) {
             storing = false;
-            return false;
+            return;
         }
         if (sample < 0) {
             sample = last >= 0 && children[last] == 0 ? samples[last] : AdmissionPolicy.chainSample(hi, lo);
         }
         if (!promoted && !admission.admit(hi, lo, wantsVictim ? victim : -1, sample)) {
             storing = false;
-            return false;
+            return;
         }
         if (victim >= 0) {
             remove(victim);
         }
         last = insert(hi, lo, last);
         addStored(last, true);
-        return false;
     }
 
     private void addStored(int e, boolean isNew) {

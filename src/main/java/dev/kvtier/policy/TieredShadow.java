@@ -36,11 +36,9 @@ final class TieredShadow implements Shadow {
 
     @Override
     public boolean onLookup(long hi, long lo) {
-        boolean onDevice = device.contains(hi, lo);
-        boolean kept = onDevice || dram.contains(hi, lo);
-        dram.onLookup(hi, lo, onDevice);
-        device.onLookup(hi, lo);
-        hitting &= kept;
+        boolean onDevice = device.lookup(hi, lo, false) != ShadowCache.MISSED;
+        boolean inDram = dram.lookup(hi, lo, onDevice) != ShadowCache.MISSED;
+        hitting &= onDevice || inDram;
         return hitting;
     }
 
