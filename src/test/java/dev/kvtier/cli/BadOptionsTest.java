@@ -24,6 +24,7 @@ class BadOptionsTest {
         "bench remote --uri nbd://127.0.0.1:9/ --blocks 0                        | --blocks, --rounds, --latency-samples positive",
         "bench remote --uri nbd://127.0.0.1:9/ --warmup 0                        | it needs --warmup of at least 1",
         "bench remote --uri nbd://127.0.0.1:9/ --ways 8 --blocks 60 --rounds 3 --warmup 1 | some set would receive more than 8",
+        "bench remote --uri nbd://127.0.0.1:9/ --ways 0                          | --ways must be in [1, 64]",
         "bench remote --uri nbd://127.0.0.1:9/ --block-bytes 8                   | --block-bytes must be at least 16",
         "replay --generate short-prompts --repeat 0                              | --repeat must be at least 1",
         "replay --generate short-prompts --trace x.jsonl                         | at most one of --trace PATH or --generate SHAPE",
